@@ -99,6 +99,26 @@ class _ResidentSetSize:
             self._fd = None
 
 
+_malloc_trim = None  # glibc's malloc_trim, found on first use (False where there is none)
+
+
+def _release_free_memory() -> None:
+    """Hand memory that was freed but kept by C's allocator back to the OS (glibc only).
+
+    Without this, a block that runs after a bigger one reuses pages already counted in
+    the RSS, and its peak reads too low (often zero). Elsewhere it does nothing.
+    """
+    global _malloc_trim
+    if _malloc_trim is None:
+        try:
+            import ctypes
+            _malloc_trim = ctypes.CDLL("libc.so.6").malloc_trim
+        except (OSError, AttributeError):
+            _malloc_trim = False
+    if _malloc_trim:
+        _malloc_trim(0)
+
+
 class PeakMemory:
     """Peak memory used by a block of code, in bytes above what was in use at its start.
 
@@ -123,10 +143,13 @@ class PeakMemory:
       tensors;
     * memory is counted when it is *touched*, not when it is reserved: ``torch.empty``
       of 1 GB that is never written costs (almost) nothing;
-    * the allocator may keep freed memory instead of returning it to the OS; it then
-      stays in the RSS and is reused later, so a block run right after a bigger one can
-      read *lower* than its true need (up to zero). Measure each model in a fresh state,
-      or compare models under the same conditions;
+    * C's allocator may keep freed memory instead of returning it to the OS; reused, it
+      would not show as growth. On Linux (glibc) ``malloc_trim(0)`` is called on entry to
+      hand such memory back first, which removes most of this effect; what remains (and
+      all of it on other systems) makes a block run after a bigger one read *lower* than
+      its true need;
+    * code loaded lazily on first use is counted once, in the first block that uses it
+      (:func:`measure_training` warms PyTorch's optimizer path up to avoid that);
     * the resolution is the sampling interval, in practice a few milliseconds on a busy
       machine (the thread must get the GIL and a core): a spike shorter than that can be
       missed. One last sample is taken at exit.
@@ -152,6 +175,7 @@ class PeakMemory:
             torch.cuda.reset_peak_memory_stats(self.device)
             self.baseline_bytes = torch.cuda.memory_allocated(self.device)
             return self
+        _release_free_memory()
         self._rss = _ResidentSetSize()
         if not self._rss.available:
             import warnings
@@ -188,10 +212,24 @@ class PeakMemory:
 
 # ----------------------------------------------------------------------------- one row per model
 
-def _model_device(model: torch.nn.Module) -> torch.device:
-    for p in model.parameters():
-        return p.device
-    return torch.device("cpu")
+_warmed_up = False
+
+
+def _warm_up_training() -> None:
+    """Run one tiny AdamW step, once per process, outside any measurement.
+
+    The first optimizer step loads code lazily (in recent PyTorch, ``torch._dynamo``: about
+    70 MB of resident memory and a second or more); without this warm-up, the first model
+    measured would be charged for it.
+    """
+    global _warmed_up
+    if not _warmed_up:
+        p = torch.nn.Parameter(torch.zeros(2, 2))
+        opt = torch.optim.AdamW([p], lr=1e-3)
+        (p * p).sum().backward()
+        torch.nn.utils.clip_grad_norm_([p], 1.0)
+        opt.step()
+        _warmed_up = True
 
 
 def measure_training(name: str, model: torch.nn.Module, train_fn, device=None) -> dict:
@@ -209,7 +247,10 @@ def measure_training(name: str, model: torch.nn.Module, train_fn, device=None) -
 
     Pass the rows to :func:`cost_table`.
     """
+    from rvt_lib.train import History, _model_device
+
     device = _model_device(model) if device is None else torch.device(device)
+    _warm_up_training()
     with PeakMemory(device) as mem:
         _sync(device)
         t0 = time.perf_counter()
@@ -221,7 +262,7 @@ def measure_training(name: str, model: torch.nn.Module, train_fn, device=None) -
            "params": count_parameters(model), "param_KB": parameter_bytes(model) / KB}
     if isinstance(result, dict):
         row.update(result)
-    elif result is not None and hasattr(result, "train_time_s") and hasattr(result, "best_val"):
+    elif isinstance(result, History):
         row["train_time_s"] = result.train_time_s
         row["best_val"] = float("nan") if result.best_val is None else result.best_val
     return row
