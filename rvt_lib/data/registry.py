@@ -188,5 +188,5 @@ def fetch(name: str) -> Path:
                 f"{entry.fname} is not available: it is not in the data folder ({where}), "
                 f"not in the cache {cache}, and downloading it from {entry.url} failed "
                 f"({type(err).__name__}: {err}).{stale}\n" + _how_to_provide(entry)
-            ) from err
+            ) from None  # the message already names the cause; one error, not a chain of three
     raise AssertionError("unreachable")  # pragma: no cover
