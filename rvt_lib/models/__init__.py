@@ -1,1 +1,18 @@
-"""Sequence models: scratch RNN/GRU/LSTM, minGRU/minLSTM, a nanoGPT, and the shared wrapper."""
+"""Sequence models: scratch RNN/GRU/LSTM, minGRU/minLSTM, a nanoGPT, and the shared wrapper.
+
+Every core follows one interface, ``y, state = core(x, state=None)`` with ``x`` of shape
+``(batch, time, features)``; :func:`make_model` wraps any of them with an input layer and a
+head, so that experiments swap models with one argument.
+"""
+from rvt_lib.models.rnn import RNN, RNNCell, RNNConfig
+from rvt_lib.models.gru import GRU, GRUCell, GRUConfig
+from rvt_lib.models.lstm import LSTM, LSTMCell, LSTMConfig
+from rvt_lib.models.mingru import MinGRU, MinGRUConfig, MinLSTM, MinLSTMConfig
+from rvt_lib.models.gpt import GPT, GPTConfig
+from rvt_lib.models.heads import KINDS, SequenceModel, make_model
+
+__all__ = [
+    "RNN", "RNNCell", "RNNConfig", "GRU", "GRUCell", "GRUConfig", "LSTM", "LSTMCell",
+    "LSTMConfig", "MinGRU", "MinGRUConfig", "MinLSTM", "MinLSTMConfig", "GPT", "GPTConfig",
+    "KINDS", "SequenceModel", "make_model",
+]

@@ -1,0 +1,234 @@
+"""minGRU and minLSTM (Feng et al., 2024, "Were RNNs All We Needed?").
+
+The GRU and LSTM gates look at the previous hidden state, ``z_t = sigmoid(W x_t + U h_{t-1})``,
+and that dependence is what forces a step-by-step loop during training. The "minimal"
+versions drop it: every gate and the candidate state depend on the input only,
+
+    minGRU:   z_t  = sigmoid(Linear_z(x_t))              update gate, in (0, 1)
+              h~_t = g(Linear_h(x_t))                    candidate state, > 0
+              h_t  = (1 - z_t) * h_{t-1} + z_t * h~_t
+
+    minLSTM:  f_t  = sigmoid(Linear_f(x_t)),  i_t = sigmoid(Linear_i(x_t))
+              f'_t = f_t / (f_t + i_t),       i'_t = i_t / (f_t + i_t)   (sum to one)
+              h~_t = g(Linear_h(x_t))
+              h_t  = f'_t * h_{t-1} + i'_t * h~_t
+
+with g(v) = v + 0.5 for v >= 0 and sigmoid(v) for v < 0 (continuous, always positive).
+(minLSTM also drops the output gate and the separate cell state: h is the only state.)
+
+Both are the linear recurrence h_t = a_t * h_{t-1} + b_t with coefficients computed from
+the inputs alone (minGRU: a = 1 - z, b = z * h~; minLSTM: a = f', b = i' * h~), so all T
+coefficients come out of one matrix multiply and the recurrence itself is a *scan*
+(``rvt_lib.scan``). Two modes compute the same numbers:
+
+* ``mode="sequential"``: the loop over time, exactly the equations above. This is what
+  generation does, one token at a time (T = 1, passing the state along).
+* ``mode="parallel"``: the log-space scan :func:`rvt_lib.scan.scan_log`. Every
+  coefficient is positive, so its log is computed directly and stably from the
+  pre-activations, never as log(sigmoid(...)):
+
+      log z = -softplus(-k),  log(1 - z) = -softplus(k)                       (minGRU)
+      d = log i - log f = softplus(-k_f) - softplus(-k_i),
+      log f' = -softplus(d),  log i' = -softplus(-d)                          (minLSTM)
+      log g(v) = log(v + 0.5) for v >= 0, -softplus(-v) for v < 0
+
+  The initial state can have any sign (a user's state, or the last state of the previous
+  chunk): it enters by linearity, h_t = (prod_{s<=t} a_s) * h0 + (scan from zero), so
+  logs are only taken of positive quantities and chunked processing continues exactly.
+
+Parameters (per layer, with bias, input size I, hidden size H), compared with torch's:
+
+    minGRU   2 H (I + 1)          (two input maps: z and h~; no hidden-to-hidden weights)
+    GRU      3 H (I + H) + 6 H    (three gates, each with input and hidden weights)
+    minLSTM  3 H (I + 1)          (f, i and h~ from the input only)
+    LSTM     4 H (I + H) + 8 H
+
+e.g. I = H = 128: minGRU 33,024 vs GRU 99,072 (3.0x fewer); minLSTM 49,536 vs LSTM 132,096
+(2.7x fewer). The input maps of one layer are stored as one fused ``nn.Linear`` of
+``2 H`` (minGRU) or ``3 H`` (minLSTM) outputs, one matrix multiply instead of several.
+
+Layers stack like ``torch.nn.GRU``: layer l's hidden states are layer l+1's inputs, the
+top layer's states are the outputs ``y``, and the state is ``(num_layers, batch, hidden)``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from rvt_lib.models._checks import check_sequence, check_state
+from rvt_lib.scan import scan_log
+
+MODES = ("parallel", "sequential")
+
+
+@dataclass
+class MinGRUConfig:
+    input_size: int
+    hidden_size: int
+    num_layers: int = 1
+    mode: str = "parallel"  # "parallel" (log-space scan) | "sequential" (loop over time)
+    bias: bool = True
+    chunk_size: int = 256   # parallel mode: steps per log-space chunk (see rvt_lib.scan.scan_log)
+
+    def __post_init__(self):
+        _check_config(self)
+
+
+@dataclass
+class MinLSTMConfig:
+    input_size: int
+    hidden_size: int
+    num_layers: int = 1
+    mode: str = "parallel"  # "parallel" (log-space scan) | "sequential" (loop over time)
+    bias: bool = True
+    chunk_size: int = 256   # parallel mode: steps per log-space chunk (see rvt_lib.scan.scan_log)
+
+    def __post_init__(self):
+        _check_config(self)
+
+
+def _check_config(config) -> None:
+    name = type(config).__name__
+    for field in ("input_size", "hidden_size", "num_layers", "chunk_size"):
+        value = getattr(config, field)
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise ValueError(f"{name}: {field} must be a positive int, got {value!r}")
+    if config.mode not in MODES:
+        raise ValueError(f"{name}: mode must be 'parallel' or 'sequential', got {config.mode!r}")
+
+
+# ---------------------------------------------------------------------------------------
+# The activation g and its log
+# ---------------------------------------------------------------------------------------
+
+def g(v: torch.Tensor) -> torch.Tensor:
+    """g(v) = v + 0.5 for v >= 0, sigmoid(v) for v < 0: continuous, positive, linear growth."""
+    return torch.where(v >= 0, v + 0.5, torch.sigmoid(v))
+
+
+def log_g(v: torch.Tensor) -> torch.Tensor:
+    """log g(v), computed without ever taking the log of a rounded small number.
+
+    For v < 0, log sigmoid(v) = -softplus(-v). Both branches are finite for every v (the
+    ``relu`` keeps the unused branch at log 0.5), so the gradient of ``torch.where`` is
+    never NaN.
+    """
+    return torch.where(v >= 0, torch.log(F.relu(v) + 0.5), -F.softplus(-v))
+
+
+# ---------------------------------------------------------------------------------------
+# One layer of each
+# ---------------------------------------------------------------------------------------
+
+class MinGRULayer(nn.Module):
+    """One minGRU layer: ``h = layer(x, h0, mode, chunk_size)``, x (B, T, I) -> h (B, T, H)."""
+
+    def __init__(self, input_size: int, hidden_size: int, bias: bool = True):
+        super().__init__()
+        self.input_size, self.hidden_size = input_size, hidden_size
+        self.linear = nn.Linear(input_size, 2 * hidden_size, bias=bias)  # [Linear_z; Linear_h]
+
+    def forward(self, x, h0, mode: str, chunk_size: int):
+        k, v = self.linear(x).chunk(2, dim=-1)          # (B, T, H) each: gate and candidate pre-activations
+        if mode == "sequential":
+            z = torch.sigmoid(k)                        # (B, T, H) update gate
+            h_tilde = g(v)                              # (B, T, H) candidate state
+            h = x.new_zeros(x.shape[0], self.hidden_size) if h0 is None else h0   # (B, H)
+            hs = []
+            # unbind splits along time once (indexing z[:, t] inside the loop would make
+            # backward allocate a full (B, T, H) gradient per step: quadratic in T)
+            for z_t, h_tilde_t in zip(z.unbind(1), h_tilde.unbind(1)):           # (B, H) each
+                h = (1 - z_t) * h + z_t * h_tilde_t                               # (B, H)
+                hs.append(h)
+            return torch.stack(hs, dim=1)               # (B, T, H)
+        log_a = -F.softplus(k)                          # log(1 - z)
+        log_b = -F.softplus(-k) + log_g(v)              # log z + log h~
+        return scan_log(log_a, log_b, h0=h0, chunk_size=chunk_size)   # (B, T, H)
+
+
+class MinLSTMLayer(nn.Module):
+    """One minLSTM layer: ``h = layer(x, h0, mode, chunk_size)``, x (B, T, I) -> h (B, T, H)."""
+
+    def __init__(self, input_size: int, hidden_size: int, bias: bool = True):
+        super().__init__()
+        self.input_size, self.hidden_size = input_size, hidden_size
+        self.linear = nn.Linear(input_size, 3 * hidden_size, bias=bias)  # [Linear_f; Linear_i; Linear_h]
+
+    def forward(self, x, h0, mode: str, chunk_size: int):
+        kf, ki, v = self.linear(x).chunk(3, dim=-1)     # (B, T, H) each
+        if mode == "sequential":
+            f, i = torch.sigmoid(kf), torch.sigmoid(ki)  # (B, T, H) forget and input gates
+            f_n, i_n = f / (f + i), i / (f + i)          # normalised: f' + i' = 1
+            h_tilde = g(v)                               # (B, T, H)
+            h = x.new_zeros(x.shape[0], self.hidden_size) if h0 is None else h0   # (B, H)
+            hs = []
+            for f_t, i_t, h_tilde_t in zip(f_n.unbind(1), i_n.unbind(1), h_tilde.unbind(1)):
+                h = f_t * h + i_t * h_tilde_t                                     # (B, H)
+                hs.append(h)
+            return torch.stack(hs, dim=1)                # (B, T, H)
+        d = F.softplus(-kf) - F.softplus(-ki)           # log i - log f
+        log_f_n = -F.softplus(d)                        # log f' = -log(1 + i/f)
+        log_i_n = -F.softplus(-d)                       # log i' = -log(1 + f/i)
+        return scan_log(log_f_n, log_i_n + log_g(v), h0=h0, chunk_size=chunk_size)   # (B, T, H)
+
+
+# ---------------------------------------------------------------------------------------
+# The stacked cores (the library's sequence-layer interface)
+# ---------------------------------------------------------------------------------------
+
+class _MinRNN(nn.Module):
+    """Shared by MinGRU and MinLSTM: input checks, layer stacking, state handling."""
+
+    layer_cls: type = MinGRULayer
+
+    def __init__(self, config):
+        super().__init__()
+        self.config = config
+        self.input_size, self.hidden_size = config.input_size, config.hidden_size
+        self.num_layers = config.num_layers
+        self.layers = nn.ModuleList(
+            self.layer_cls(config.input_size if layer == 0 else config.hidden_size,
+                           config.hidden_size, bias=config.bias)
+            for layer in range(config.num_layers)
+        )
+
+    def forward(self, x: torch.Tensor, state: torch.Tensor | None = None, mode: str | None = None):
+        """``y, h_n = core(x, state)``.
+
+        * ``x``: (batch, time, input_size); ``state``: (num_layers, batch, hidden_size) or
+          None (zeros); any sign is fine.
+        * ``mode``: overrides ``config.mode`` for this call (``"parallel"`` or
+          ``"sequential"``), e.g. to compare both on the same weights.
+        * returns ``y`` (batch, time, hidden_size), the top layer's states, and ``h_n``
+          (num_layers, batch, hidden_size), every layer's last state.
+        """
+        name = type(self).__name__
+        mode = self.config.mode if mode is None else mode
+        if mode not in MODES:
+            raise ValueError(f"{name}: mode must be 'parallel' or 'sequential', got {mode!r}")
+        check_sequence(x, self.input_size, name)
+        if state is not None:
+            check_state(state, (self.num_layers, x.shape[0], self.hidden_size), name, "state")
+            if state.dtype != x.dtype:
+                raise TypeError(f"{name}: state must have the dtype of x ({x.dtype}), got {state.dtype}")
+        layer_input, h_n = x, []
+        for layer, module in enumerate(self.layers):
+            h0 = None if state is None else state[layer]                  # (B, H) or None
+            layer_input = module(layer_input, h0, mode, self.config.chunk_size)   # (B, T, H)
+            h_n.append(layer_input[:, -1])
+        return layer_input, torch.stack(h_n)            # (B, T, H), (L, B, H)
+
+
+class MinGRU(_MinRNN):
+    """A stack of minGRU layers: ``y, h_n = MinGRU(MinGRUConfig(I, H))(x, state)``."""
+
+    layer_cls = MinGRULayer
+
+
+class MinLSTM(_MinRNN):
+    """A stack of minLSTM layers: ``y, h_n = MinLSTM(MinLSTMConfig(I, H))(x, state)``."""
+
+    layer_cls = MinLSTMLayer
