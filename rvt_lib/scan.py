@@ -45,7 +45,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from rvt_lib.models._checks import check_sequence
+from rvt_lib._checks import check_sequence
 
 __all__ = [
     "combine",

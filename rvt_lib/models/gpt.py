@@ -44,7 +44,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from rvt_lib.models._checks import check_sequence
+from rvt_lib._checks import check_sequence
 
 ATTENTIONS = ("fast", "plain")
 

@@ -58,7 +58,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from rvt_lib.models._checks import check_sequence, check_state
+from rvt_lib._checks import check_sequence, check_state
 from rvt_lib.scan import scan_log
 
 MODES = ("parallel", "sequential")

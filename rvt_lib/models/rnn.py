@@ -33,7 +33,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from rvt_lib.models._checks import check_sequence, check_state
+from rvt_lib._checks import check_sequence, check_state
 
 NONLINEARITIES = {"tanh": torch.tanh, "relu": torch.relu}
 
