@@ -1,0 +1,586 @@
+"""Cost against sequence length: sweeps, power laws, crossovers and generation memory.
+
+Part IV of the book asks how the price of each model grows with the length ``T`` of
+the sequence. Theory gives the shape of the answer:
+
+* a **training step** (forward + backward over ``T`` tokens) costs the Transformer
+  ``O(T^2 d + T d^2)`` time (every token attends to every earlier one, and every
+  token goes through the MLP) and a recurrent network ``O(T d^2)`` (one state update
+  per token). When the attention term dominates, the GPT's time grows like ``T^2``
+  and a recurrent network's like ``T``, so their curves must cross somewhere;
+* **generating** token number ``t`` costs the GPT ``O(t d)`` extra for attention over
+  its key/value cache, which holds ``2 x n_layer x t x d_model`` numbers and grows by
+  one entry per token, while a recurrent network carries a state of fixed size.
+
+This module measures all of that, so the chapter can print what *this* machine does:
+
+    df = training_sweep(["gpt", "lstm", "mingru"], [64, 256, 1024], d_model=64)
+    crossover_table(df, value="time_ms", reference="gpt")
+    gen = generation_sweep(["gpt", "mingru"], n_tokens=512, d_model=64)
+
+Everything returns a *tidy* pandas DataFrame: one row per measurement, one column per
+variable, ready for ``df.pivot`` and ``rvt_lib.plots.plot_loglog``.
+
+Three measurements of memory, from noisiest to exact:
+
+* ``peak_mem_MB``: :class:`rvt_lib.measure.PeakMemory` around one training step. Exact on
+  CUDA; on the CPU the growth of the process's resident memory (read its caveats).
+* ``saved_MB``: the bytes of the tensors autograd keeps from the forward pass for the
+  backward pass (the *activations*), counted with ``torch.autograd.graph.saved_tensors_hooks``.
+  Parameters are excluded and a storage shared by several saved tensors counts once.
+  This is the part of training memory that grows with ``T``, and it is exact on any device.
+* ``state_bytes``: the bytes of the tensors a model carries between generation steps
+  (the KV cache or the recurrent state), next to the formula for them.
+"""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from rvt_lib.measure import PeakMemory, _sync, count_parameters, time_fn
+from rvt_lib.models.gpt import GPT
+from rvt_lib.models.heads import KINDS, make_model
+from rvt_lib.plots import loglog_fit
+
+MB = 1e6  # decimal megabytes, as in rvt_lib.measure
+
+
+# ----------------------------------------------------------------------------- model specs
+
+def _model_specs(kinds) -> dict:
+    """Normalise ``kinds`` to ``{label: {"kind": ..., **make_model kwargs}}``.
+
+    ``kinds`` is a list of kind names (``["gpt", "lstm"]``: the label is the kind) or a
+    dict from a label to a kind name or to a dict of ``make_model`` arguments holding
+    ``"kind"``, e.g. ``{"gpt (plain)": {"kind": "gpt", "attention": "plain"}}``.
+    """
+    if isinstance(kinds, str):
+        raise TypeError(f"kinds must be a list of model kinds or a dict, got the string {kinds!r}; "
+                        f"write [{kinds!r}]")
+    if isinstance(kinds, dict):
+        specs = {label: ({"kind": spec} if isinstance(spec, str) else dict(spec))
+                 for label, spec in kinds.items()}
+    else:
+        specs = {kind: {"kind": kind} for kind in kinds}
+    if not specs:
+        raise ValueError("kinds is empty: name at least one model kind")
+    for label, spec in specs.items():
+        if spec.get("kind") not in KINDS:
+            raise ValueError(f"model {label!r}: kind must be one of {KINDS}, got {spec.get('kind')!r}")
+    return specs
+
+
+def _check_lengths(seq_lens) -> list[int]:
+    lens = [int(t) for t in seq_lens]
+    if not lens or any(t < 1 for t in lens) or any(t != s for t, s in zip(lens, seq_lens)):
+        raise ValueError(f"seq_lens must be a non-empty list of positive integers, got {seq_lens!r}")
+    if sorted(set(lens)) != lens:
+        raise ValueError(f"seq_lens must be strictly increasing, got {seq_lens!r}")
+    return lens
+
+
+def _random_inputs(model, batch_size: int, seq_len: int, generator, device):
+    """Inputs a SequenceModel accepts: token ids (B, T), or features (B, T, input_size)."""
+    if model.vocab_size is not None:
+        return torch.randint(model.vocab_size, (batch_size, seq_len), generator=generator).to(device)
+    return torch.randn(batch_size, seq_len, model.input_size, generator=generator).to(device)
+
+
+# ----------------------------------------------------------------------------- activations
+
+def saved_activation_bytes(model: torch.nn.Module, fn) -> int:
+    """Bytes of the tensors autograd saves for the backward pass while ``fn()`` runs.
+
+    Every tensor an operation keeps for its gradient (inputs of a matrix multiply, the
+    output of a sigmoid, an attention matrix, ...) passes through a *pack hook*; we add
+    up the bytes of the storages behind them. Parameters are left out (they exist
+    whether or not we train), and a storage reached by several saved tensors (views of
+    one buffer) counts once. The result is the activation memory of one forward pass,
+    exactly, on any device.
+    """
+    param_storages = {p.untyped_storage().data_ptr() for p in model.parameters()}
+    seen: dict[int, int] = {}
+
+    def pack(t: torch.Tensor):
+        storage = t.untyped_storage()
+        ptr = storage.data_ptr()
+        if ptr != 0 and ptr not in param_storages and ptr not in seen:
+            seen[ptr] = storage.nbytes()
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        fn()
+    return sum(seen.values())
+
+
+# ----------------------------------------------------------------------------- training cost
+
+def training_step_cost(model, seq_len: int, *, batch_size: int = 1, repeats: int = 3,
+                       warmup: int = 1, seed: int = 0) -> dict:
+    """Time and memory of one training step (forward + loss + backward) at length ``seq_len``.
+
+    The optimizer update is left out: its cost depends on the number of parameters, not
+    on ``T``. Inputs are random (the cost does not depend on the values). Returns a dict
+    with ``time_ms`` (median of ``repeats``, see :func:`rvt_lib.measure.time_fn`),
+    ``tokens_per_s``, ``peak_mem_MB`` and ``saved_MB`` (see the module docstring).
+    """
+    device = next(model.parameters()).device
+    gen = torch.Generator().manual_seed(seed)
+    x = _random_inputs(model, batch_size, seq_len, gen, device)
+    lm = model.head_kind == "lm"
+    y = torch.randint(model.n_out, (batch_size, seq_len) if lm else (batch_size,), generator=gen).to(device)
+    model.train()
+
+    def loss_fn():
+        out = model(x)  # (B, T, V) logits, or (B, n_out)
+        if lm:
+            return F.cross_entropy(out.reshape(-1, out.shape[-1]), y.reshape(-1))
+        if model.head_kind == "classify":
+            return F.cross_entropy(out, y)
+        return out.float().square().mean()
+
+    def step():
+        model.zero_grad(set_to_none=True)
+        loss_fn().backward()
+
+    ms = time_fn(step, repeats=repeats, warmup=warmup, device=device)
+    model.zero_grad(set_to_none=True)
+    with PeakMemory(device) as mem:
+        step()
+    model.zero_grad(set_to_none=True)
+    saved = saved_activation_bytes(model, loss_fn)  # forward only: what backward would need
+    return {"time_ms": ms, "tokens_per_s": batch_size * seq_len / (ms / 1e3),
+            "peak_mem_MB": mem.peak_MB, "saved_MB": saved / MB}
+
+
+def training_sweep(kinds, seq_lens, *, d_model: int = 64, n_layer: int = 2, n_head: int = 4,
+                   vocab_size: int = 65, batch_size: int = 1, repeats: int = 3, warmup: int = 1,
+                   max_step_s: float | None = None, device=None, seed: int = 0):
+    """Measure :func:`training_step_cost` for every model at every sequence length.
+
+    kinds: model kinds (``["gpt", "lstm"]``) or ``{label: spec}`` (see ``_model_specs``);
+        every model is a language model (``make_model(..., vocab_size=vocab_size)``) of
+        width ``d_model`` and depth ``n_layer``. The GPT gets ``block_size = max(seq_lens)``.
+    max_step_s: once a model's step takes longer than this, its longer lengths are
+        skipped (the row is kept, with NaN values and ``skipped=True``), so that a slow
+        model cannot eat the whole budget.
+
+    Returns a tidy DataFrame, one row per (model, seq_len): ``model, kind, seq_len,
+    batch_size, time_ms, tokens_per_s, peak_mem_MB, saved_MB, params, skipped``.
+    """
+    import pandas as pd
+
+    specs = _model_specs(kinds)
+    lens = _check_lengths(seq_lens)
+    device = torch.device("cpu") if device is None else torch.device(device)
+    rows = []
+    for label, spec in specs.items():
+        spec = dict(spec)
+        kind = spec.pop("kind")
+        torch.manual_seed(seed)
+        model = make_model(kind, vocab_size=vocab_size, d_model=spec.pop("d_model", d_model),
+                           n_layer=spec.pop("n_layer", n_layer), n_head=spec.pop("n_head", n_head),
+                           block_size=max(lens), **spec).to(device)
+        params = count_parameters(model)
+        too_slow = False
+        for T in lens:
+            row = {"model": label, "kind": kind, "seq_len": T, "batch_size": batch_size}
+            if too_slow:
+                row.update(time_ms=np.nan, tokens_per_s=np.nan, peak_mem_MB=np.nan, saved_MB=np.nan,
+                           params=params, skipped=True)
+            else:
+                row.update(training_step_cost(model, T, batch_size=batch_size, repeats=repeats,
+                                              warmup=warmup, seed=seed),
+                           params=params, skipped=False)
+                too_slow = max_step_s is not None and row["time_ms"] / 1e3 > max_step_s
+            rows.append(row)
+        del model
+    return pd.DataFrame(rows)
+
+
+# ----------------------------------------------------------------------------- generation memory
+
+def kv_cache_bytes(length: int, *, n_layer: int, d_model: int, batch_size: int = 1,
+                   bytes_per_value: int = 4) -> int:
+    """Bytes of a GPT's key/value cache after ``length`` positions, by formula.
+
+    Each of ``n_layer`` blocks keeps a key and a value vector of ``d_model`` numbers
+    (``n_head`` heads of ``head_dim``) for every position of every sequence:
+
+        bytes = 2 * n_layer * batch_size * length * d_model * bytes_per_value
+
+    It grows linearly with ``length``; float32 has ``bytes_per_value = 4``.
+    """
+    return 2 * n_layer * batch_size * length * d_model * bytes_per_value
+
+
+def recurrent_state_bytes(kind: str, *, n_layer: int, d_model: int, batch_size: int = 1,
+                          bytes_per_value: int = 4) -> int:
+    """Bytes of a recurrent network's state, by formula: the same after 1 or 1,000,000 tokens.
+
+    One hidden vector ``h`` of ``d_model`` numbers per layer and sequence; the LSTM
+    carries a cell vector ``c`` as well:
+
+        bytes = (2 if LSTM else 1) * n_layer * batch_size * d_model * bytes_per_value
+    """
+    if kind not in KINDS or kind == "gpt":
+        raise ValueError(f"recurrent_state_bytes: kind must be a recurrent kind "
+                         f"{tuple(k for k in KINDS if k != 'gpt')}, got {kind!r}")
+    vectors = 2 if kind == "lstm" else 1
+    return vectors * n_layer * batch_size * d_model * bytes_per_value
+
+
+def state_bytes_formula(kind: str, length: int, *, n_layer: int, d_model: int,
+                        batch_size: int = 1, bytes_per_value: int = 4) -> int:
+    """The generation state's bytes after ``length`` positions: KV cache or recurrent state."""
+    if kind == "gpt":
+        return kv_cache_bytes(length, n_layer=n_layer, d_model=d_model, batch_size=batch_size,
+                              bytes_per_value=bytes_per_value)
+    return recurrent_state_bytes(kind, n_layer=n_layer, d_model=d_model, batch_size=batch_size,
+                                 bytes_per_value=bytes_per_value)
+
+
+def _tensors(obj):
+    if isinstance(obj, torch.Tensor):
+        yield obj
+    elif isinstance(obj, (list, tuple)):
+        for item in obj:
+            yield from _tensors(item)
+    elif obj is not None:
+        raise TypeError(f"a model state holds tensors in lists/tuples, found {type(obj).__name__}")
+
+
+def state_bytes(state, held: bool = False) -> int:
+    """Bytes of a model state, measured on the tensors themselves.
+
+    ``held=False``: the sum of ``numel * element_size`` over the state's tensors (their
+    logical size). ``held=True``: the bytes of the distinct storages behind them, i.e.
+    the memory the state actually keeps alive. They differ when a tensor is a view into
+    a bigger buffer: after one pass over a prompt, the GPT's keys and values are views
+    into the joint query/key/value projection, which stays alive, queries included.
+    """
+    tensors = list(_tensors(state))
+    if not held:
+        return sum(t.numel() * t.element_size() for t in tensors)
+    storages = {t.untyped_storage().data_ptr(): t.untyped_storage().nbytes() for t in tensors}
+    return sum(storages.values())
+
+
+@dataclass
+class DecodeTrace:
+    """What :func:`decode_steps` measured, one entry per generated token.
+
+    position[i]:    tokens read into the state after step i (prompt + generated so far)
+    ms[i]:          wall time of step i, in milliseconds
+    state_bytes[i]: bytes of the state after step i (:func:`state_bytes`)
+    state:          the final state (KV cache or recurrent state)
+    tokens:         (B, prompt_len + n_tokens) the prompt and the greedy continuation
+    """
+
+    position: np.ndarray
+    ms: np.ndarray
+    state_bytes: np.ndarray
+    state: object
+    tokens: torch.Tensor
+
+
+@torch.no_grad()
+def decode_steps(model, n_tokens: int, *, batch_size: int = 1, prompt_len: int = 1,
+                 seed: int = 0) -> DecodeTrace:
+    """Generate ``n_tokens`` greedily, one token per forward call, timing every step.
+
+    This is the loop inside ``SequenceModel.generate``, written out so that each step
+    can be timed and the state weighed: read the prompt once, then, per step, pick the
+    next token and feed only that token together with the state. Every step feeds its
+    token (``generate`` skips the very last one), so after step i the state covers all
+    ``position[i]`` tokens. For a GPT the whole run must fit in its ``block_size`` (the
+    cache-growing regime; beyond it ``generate`` re-reads a window, a different cost).
+    Greedy (argmax), so runs repeat exactly.
+    """
+    if model.head_kind != "lm":
+        raise ValueError(f"decode_steps needs a language model (head='lm'), got head={model.head_kind!r}")
+    if not isinstance(n_tokens, int) or n_tokens < 1:
+        raise ValueError(f"decode_steps: n_tokens must be a positive integer, got {n_tokens!r}")
+    if not isinstance(prompt_len, int) or prompt_len < 1:
+        raise ValueError(f"decode_steps: prompt_len must be a positive integer, got {prompt_len!r}")
+    if isinstance(model.core, GPT) and prompt_len + n_tokens > model.core.config.block_size:
+        raise ValueError(f"decode_steps: prompt_len + n_tokens = {prompt_len + n_tokens} positions "
+                         f"exceed the GPT's block_size={model.core.config.block_size}")
+    device = next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    try:
+        gen = torch.Generator().manual_seed(seed)
+        tokens = torch.randint(model.vocab_size, (batch_size, prompt_len), generator=gen).to(device)
+        logits, state = model(tokens, return_state=True)  # read the prompt: (B, P, V)
+        positions, times, sizes = [], [], []
+        for i in range(n_tokens):
+            _sync(device)
+            t0 = time.perf_counter()
+            next_id = logits[:, -1].argmax(dim=-1, keepdim=True)  # (B, 1) pick the next token
+            tokens = torch.cat([tokens, next_id], dim=1)
+            logits, state = model(next_id, state=state, return_state=True)  # read it: (B, 1, V)
+            _sync(device)
+            times.append((time.perf_counter() - t0) * 1e3)
+            positions.append(tokens.shape[1])
+            sizes.append(state_bytes(state))
+    finally:
+        model.train(was_training)
+    return DecodeTrace(np.array(positions), np.array(times), np.array(sizes), state, tokens)
+
+
+def generation_sweep(kinds, n_tokens: int, *, d_model: int = 64, n_layer: int = 2, n_head: int = 4,
+                     vocab_size: int = 65, batch_size: int = 1, repeats: int = 3, window: int = 64,
+                     device=None, seed: int = 0):
+    """Time per generated token and state bytes against position, for every model.
+
+    Each model generates ``n_tokens`` tokens ``repeats`` times (:func:`decode_steps`);
+    the per-step times are pooled over the repeats and over windows of ``window``
+    consecutive positions, and the median of each window is reported (one step takes
+    well under a millisecond, so single steps are too noisy to read). The state bytes
+    are measured at the end of each window, next to :func:`state_bytes_formula`.
+
+    Returns a tidy DataFrame, one row per (model, window): ``model, kind, position``
+    (the window's last position), ``ms_per_token, tokens_per_s, state_bytes,
+    formula_bytes``.
+    """
+    import pandas as pd
+
+    specs = _model_specs(kinds)
+    if not isinstance(window, int) or window < 1:
+        raise ValueError(f"window must be a positive integer, got {window!r}")
+    device = torch.device("cpu") if device is None else torch.device(device)
+    rows = []
+    for label, spec in specs.items():
+        spec = dict(spec)
+        kind = spec.pop("kind")
+        L, d = spec.pop("n_layer", n_layer), spec.pop("d_model", d_model)
+        torch.manual_seed(seed)
+        model = make_model(kind, vocab_size=vocab_size, d_model=d, n_layer=L,
+                           n_head=spec.pop("n_head", n_head), block_size=n_tokens + 1,  # 1-token prompt
+                           **spec).to(device)
+        decode_steps(model, min(n_tokens, 8), batch_size=batch_size, seed=seed)  # warm-up
+        traces = [decode_steps(model, n_tokens, batch_size=batch_size, seed=seed) for _ in range(repeats)]
+        ms = np.stack([t.ms for t in traces])  # (repeats, n_tokens)
+        trace = traces[0]
+        for start in range(0, n_tokens, window):
+            stop = min(start + window, n_tokens)
+            med = float(np.median(ms[:, start:stop]))
+            pos = int(trace.position[stop - 1])
+            rows.append({"model": label, "kind": kind, "position": pos, "ms_per_token": med,
+                         "tokens_per_s": batch_size / (med / 1e3),
+                         "state_bytes": int(trace.state_bytes[stop - 1]),
+                         "formula_bytes": state_bytes_formula(kind, pos, n_layer=L, d_model=d,
+                                                              batch_size=batch_size)})
+        del model
+    return pd.DataFrame(rows)
+
+
+def memory_profile(kinds, *, seq_len: int, gen_len: int, d_model: int = 64, n_layer: int = 2,
+                   n_head: int = 4, vocab_size: int = 65, batch_size: int = 1, seed: int = 0):
+    """Three kinds of memory per model at one width, all exact (no timing, no sampling).
+
+    * ``params`` and ``param_KB``: the weights (float32), with the GPT's position table
+      sized ``block_size = max(seq_len, gen_len)``;
+    * ``train_activations_KB``: activations saved for backward in one training step on
+      ``batch_size`` sequences of ``seq_len`` tokens (:func:`saved_activation_bytes`);
+    * ``gen_state_KB``: the state carried after generating up to position ``gen_len``
+      (:func:`state_bytes_formula`: the KV cache for the GPT, the fixed state otherwise).
+
+    Returns a DataFrame indexed by model.
+    """
+    import pandas as pd
+
+    specs = _model_specs(kinds)
+    rows = {}
+    for label, spec in specs.items():
+        spec = dict(spec)
+        kind = spec.pop("kind")
+        torch.manual_seed(seed)
+        model = make_model(kind, vocab_size=vocab_size, d_model=d_model, n_layer=n_layer, n_head=n_head,
+                           block_size=max(seq_len, gen_len), **spec)
+        gen = torch.Generator().manual_seed(seed)
+        x = _random_inputs(model, batch_size, seq_len, gen, torch.device("cpu"))
+        activations = saved_activation_bytes(model, lambda: model(x).float().logsumexp(-1).mean())
+        rows[label] = {"params": count_parameters(model),
+                       "param_KB": sum(p.numel() * p.element_size() for p in model.parameters()) / 1e3,
+                       "train_activations_KB": activations / 1e3,
+                       "gen_state_KB": state_bytes_formula(kind, gen_len, n_layer=n_layer, d_model=d_model,
+                                                           batch_size=batch_size) / 1e3}
+    return pd.DataFrame(rows).T.astype({"params": int})
+
+
+# ----------------------------------------------------------------------------- power laws
+
+@dataclass(frozen=True)
+class PowerLaw:
+    """``y = coefficient * x ** exponent``, a straight line of slope ``exponent`` on log-log axes."""
+
+    exponent: float
+    coefficient: float
+
+    def __call__(self, x):
+        return self.coefficient * np.asarray(x, dtype=float) ** self.exponent
+
+    @classmethod
+    def fit(cls, x, y) -> "PowerLaw":
+        """Least squares on ``(log x, log y)`` (:func:`rvt_lib.plots.loglog_fit`); NaNs are ignored."""
+        slope, intercept = loglog_fit(x, y)
+        return cls(exponent=slope, coefficient=math.exp(intercept))
+
+
+def fitted_exponents(df, *, value: str = "time_ms", x: str = "seq_len", last: int | None = None):
+    """The exponent of a :class:`PowerLaw` fitted to each model's ``value`` against ``x``.
+
+    ``last=n`` fits only each model's ``n`` longest measured points (NaNs skipped): the
+    *local* exponent at the long end, where the asymptotic term dominates. Over the whole
+    range a Transformer's time mixes a linear regime (the MLPs and projections) with a
+    quadratic one (attention), so its overall exponent lies between 1 and 2.
+    Returns a pandas Series indexed by model.
+    """
+    import pandas as pd
+
+    if last is not None and (not isinstance(last, int) or last < 2):
+        raise ValueError(f"fitted_exponents: last must be an integer >= 2 (points to fit), got {last!r}")
+    out = {}
+    for model, group in df.groupby("model", sort=False):
+        group = group[np.isfinite(group[value].to_numpy(dtype=float))].sort_values(x)
+        if last is not None:
+            group = group.tail(last)
+        out[model] = PowerLaw.fit(group[x], group[value]).exponent
+    return pd.Series(out, name=f"exponent of {value}")
+
+
+def crossover(a: PowerLaw, b: PowerLaw) -> float | None:
+    """The ``x > 0`` where ``a(x) == b(x)``; ``None`` when the exponents are equal.
+
+    From ``c_a x^p_a = c_b x^p_b``:  ``x* = (c_b / c_a) ** (1 / (p_a - p_b))``. For
+    ``x > x*`` the law with the larger exponent is the larger one.
+    """
+    if a.exponent == b.exponent:
+        return None
+    return (b.coefficient / a.coefficient) ** (1.0 / (a.exponent - b.exponent))
+
+
+def crossings(x, ya, yb) -> list[float]:
+    """Every ``x`` at which the measured curves ``ya`` and ``yb`` swap order, in increasing order.
+
+    Between the two measured points that bracket a swap, ``log y`` is interpolated
+    linearly in ``log x`` (a power law on that interval). Points with a NaN are skipped.
+    Noisy timings of two close curves can swap several times; the *last* crossing is the
+    one beyond which the order held at every longer measured length.
+    """
+    x, ya, yb = (np.asarray(v, dtype=float) for v in (x, ya, yb))
+    if not x.shape == ya.shape == yb.shape or x.ndim != 1:
+        raise ValueError("crossings: x, ya and yb must be 1-D of the same length")
+    keep = np.isfinite(x) & np.isfinite(ya) & np.isfinite(yb) & (x > 0) & (ya > 0) & (yb > 0)
+    lx, gap = np.log(x[keep]), np.log(ya[keep]) - np.log(yb[keep])  # gap > 0: a above b
+    out, last = [], None  # last: index of the last point where the curves were not equal
+    for i in range(len(gap)):
+        if gap[i] == 0:
+            continue
+        if last is not None and np.sign(gap[i]) != np.sign(gap[last]):
+            if i - last > 1:  # the curves met at a measured point in between: cross there
+                out.append(float(np.exp(lx[last + 1])))
+            else:
+                frac = gap[last] / (gap[last] - gap[i])  # where the interpolated gap is zero
+                out.append(float(np.exp(lx[last] + frac * (lx[i] - lx[last]))))
+        last = i
+    return out
+
+
+def crossover_table(df, *, value: str = "time_ms", reference: str = "gpt", x: str = "seq_len"):
+    """Where does ``reference``'s cost cross each other model's? One row per other model.
+
+    Fits a :class:`PowerLaw` to every model's ``value`` against ``x`` and reports the
+    exponents, the crossover of the fitted laws (:func:`crossover`) and whether it lies in
+    the measured range, the crossings seen in the measurements themselves
+    (:func:`crossings`: how many, and the last one) and a plain-words ``verdict``
+    computed from the numbers, describing the order at the long end.
+    """
+    import pandas as pd
+
+    if reference not in set(df["model"]):
+        raise ValueError(f"crossover_table: no model {reference!r} in the sweep; models are {sorted(set(df['model']))}")
+    wide = df.pivot(index=x, columns="model", values=value).sort_index()
+    xs = wide.index.to_numpy(dtype=float)
+    ref = wide[reference].to_numpy(dtype=float)
+    ref_law = PowerLaw.fit(xs, ref)
+    rows = []
+    for other in wide.columns:
+        if other == reference:
+            continue
+        y = wide[other].to_numpy(dtype=float)
+        both = np.isfinite(ref) & np.isfinite(y)
+        other_law = PowerLaw.fit(xs, y)
+        x_fit = crossover(ref_law, other_law)
+        lo, hi = xs[both].min(), xs[both].max()
+        seen = crossings(xs, ref, y)
+        dearer_at_end = ref[both][-1] > y[both][-1]
+        end = "dearer" if dearer_at_end else "cheaper"
+        other_way = "cheaper" if dearer_at_end else "dearer"
+        if seen:
+            verdict = f"{reference} {end} from ~{seen[-1]:,.0f} on, {other_way} before"
+            if len(seen) > 1:
+                verdict += f" (the measured curves cross {len(seen)} times)"
+        else:
+            verdict = f"{reference} {end} at every measured length"
+            if x_fit is not None and x_fit > hi and (ref_law.exponent > other_law.exponent) != dearer_at_end:
+                # an extrapolation: worth a mention only a little way past the measurements
+                verdict += (f"; the fitted laws cross at ~{x_fit:,.0f} (extrapolated)" if x_fit <= 100 * hi else
+                            f"; the fitted laws cross only beyond 100 times the longest length")
+        rows.append({"model": other, f"{reference}_exponent": ref_law.exponent,
+                     "exponent": other_law.exponent, "fitted_crossover": x_fit,
+                     "fitted_in_range": x_fit is not None and lo <= x_fit <= hi,
+                     "n_crossings": len(seen), "last_crossing": seen[-1] if seen else None,
+                     "verdict": verdict})
+    return pd.DataFrame(rows).set_index("model")
+
+
+# ----------------------------------------------------------------------------- parameters vs loss
+
+def width_sweep(dataset, kinds, widths, *, steps: int, batch_size: int = 32, block_size: int = 64,
+                n_layer: int = 2, n_head: int = 4, lr: float = 3e-3, seeds=(0,),
+                eval_batches: int = 10, device=None):
+    """Train each model kind at each width on a character dataset; parameters vs validation loss.
+
+    dataset: a :class:`rvt_lib.data.text.CharDataset` (e.g. ``load_shakespeare()``).
+    Every run trains ``steps`` updates of ``batch_size`` random windows of ``block_size``
+    characters (:func:`rvt_lib.train.fit`, AdamW, cosine schedule, seeded batches) and
+    is evaluated on the same ``eval_batches`` validation batches.
+
+    Returns a tidy DataFrame, one row per (model, width, seed): ``model, d_model, seed,
+    params, val_loss`` (nats per character) ``, train_time_s``.
+    """
+    import pandas as pd
+
+    from rvt_lib.train import fit, set_seed
+
+    specs = _model_specs(kinds)
+    rows = []
+    for label, spec in specs.items():
+        spec = dict(spec)
+        kind = spec.pop("kind")
+        for d in widths:
+            for seed in seeds:
+                set_seed(seed)
+                model = make_model(kind, vocab_size=dataset.vocab_size, d_model=d, n_layer=n_layer,
+                                   n_head=n_head, block_size=block_size, **spec)
+                if device is not None:
+                    model.to(device)
+                dev = next(model.parameters()).device
+                g_train = torch.Generator().manual_seed(seed)
+                g_val = torch.Generator().manual_seed(10_000)  # the same validation batches for every run
+                hist = fit(model, lambda: dataset.get_batch("train", batch_size, block_size, g_train, dev),
+                           val=lambda: dataset.get_batch("val", batch_size, block_size, g_val, dev),
+                           steps=steps, lr=lr, schedule="cosine", warmup=max(1, steps // 20),
+                           eval_every=steps, eval_batches=eval_batches, seed=seed, progress=False)
+                rows.append({"model": label, "d_model": d, "seed": seed,
+                             "params": count_parameters(model), "val_loss": hist.val_loss[-1],
+                             "train_time_s": hist.train_time_s})
+    return pd.DataFrame(rows)
