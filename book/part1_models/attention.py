@@ -50,7 +50,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import torch
-from myst_nb import glue
+from rvt_lib.book import glue
 
 from rvt_lib.budget import get_budget, pick
 from rvt_lib.measure import PeakMemory, count_parameters, time_fn

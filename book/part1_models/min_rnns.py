@@ -48,7 +48,7 @@ import numpy as np
 import pandas as pd
 import torch
 import torch.nn.functional as F
-from myst_nb import glue
+from rvt_lib.book import glue
 
 from rvt_lib.budget import get_budget, pick
 from rvt_lib.measure import count_parameters, time_fn

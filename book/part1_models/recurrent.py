@@ -42,7 +42,7 @@ import numpy as np
 import pandas as pd
 import torch
 import torch.nn as nn
-from myst_nb import glue
+from rvt_lib.book import glue
 
 from rvt_lib.budget import get_budget, pick
 from rvt_lib.gradients import set_spectral_radius_, spectral_radius, state_gradient_norms

@@ -46,7 +46,7 @@ import platform
 
 import matplotlib.pyplot as plt
 import torch
-from myst_nb import glue
+from rvt_lib.book import glue
 
 from rvt_lib.budget import get_budget, pick
 from rvt_lib.models.heads import make_model

@@ -48,7 +48,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import torch
-from myst_nb import glue
+from rvt_lib.book import glue
 
 from rvt_lib.budget import get_budget, pick
 from rvt_lib.data.text import load_shakespeare
