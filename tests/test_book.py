@@ -15,4 +15,15 @@ def test_plain_converts_numpy_and_torch_scalars():
 
 
 def test_glue_stores_a_plain_number(capsys):
-    assert glue("x", np.float64(0.25)) == 0.25  # runs outside a kernel too
+    assert glue("x", np.float64(0.25)) is None  # runs outside a kernel too, prints nothing
+
+
+def test_interact_calls_once_with_initial_values_under_smoke(monkeypatch):
+    import ipywidgets as widgets
+    from rvt_lib.book import interact
+    monkeypatch.setenv("RVT_BUDGET", "smoke")
+    seen = {}
+    interact(lambda a, b, c, d, e: seen.update(a=a, b=b, c=c, d=d, e=e),
+             a=widgets.IntSlider(value=3, min=0, max=9), b=["x", "y"], c=(0, 10), d=(0.0, 1.0),
+             e=widgets.fixed(7))
+    assert seen == {"a": 3, "b": "x", "c": 5, "d": 0.5, "e": 7}

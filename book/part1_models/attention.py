@@ -50,7 +50,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import torch
-from rvt_lib.book import glue
+from rvt_lib.book import glue, interact
 
 from rvt_lib.budget import get_budget, pick
 from rvt_lib.measure import PeakMemory, count_parameters, time_fn
@@ -410,7 +410,7 @@ def show_attention(head=0, query=T_COPY - 1):
     plt.show()
 
 
-widgets.interact(show_attention, head=widgets.IntSlider(value=0, min=0, max=1, description="head"),
+interact(show_attention, head=widgets.IntSlider(value=0, min=0, max=1, description="head"),
                  query=widgets.IntSlider(value=T_COPY - 1, min=0, max=T_COPY - 1, description="query"));
 
 # %% [markdown]

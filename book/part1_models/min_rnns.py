@@ -48,7 +48,7 @@ import numpy as np
 import pandas as pd
 import torch
 import torch.nn.functional as F
-from rvt_lib.book import glue
+from rvt_lib.book import glue, interact
 
 from rvt_lib.budget import get_budget, pick
 from rvt_lib.measure import count_parameters, time_fn
@@ -318,7 +318,7 @@ def show_gate(z_background=0.1, write_step=45, z_write=0.1):
     plt.show()
 
 
-widgets.interact(show_gate,
+interact(show_gate,
                  z_background=widgets.FloatSlider(value=0.1, min=0.0, max=1.0, step=0.01, description="z"),
                  write_step=widgets.IntSlider(value=45, min=0, max=T_W - 1, description="write step"),
                  z_write=widgets.FloatSlider(value=0.1, min=0.0, max=1.0, step=0.01, description="z at write"));

@@ -42,7 +42,7 @@ import numpy as np
 import pandas as pd
 import torch
 import torch.nn as nn
-from rvt_lib.book import glue
+from rvt_lib.book import glue, interact
 
 from rvt_lib.budget import get_budget, pick
 from rvt_lib.gradients import set_spectral_radius_, spectral_radius, state_gradient_norms
@@ -284,7 +284,7 @@ def show_rnn_gradients(radius=1.0):
     plt.show()
 
 
-widgets.interact(show_rnn_gradients,
+interact(show_rnn_gradients,
                  radius=widgets.FloatSlider(value=1.0, min=0.25, max=3.0, step=0.05, description="ρ"));
 
 # %% [markdown]

@@ -46,9 +46,9 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import torch
-from rvt_lib.book import glue
 
 from rvt_lib import plots
+from rvt_lib.book import glue, interact
 from rvt_lib.budget import get_budget, pick
 from rvt_lib.data.automata import TASKS, make_task, task_spec
 from rvt_lib.state_tracking import TrackingConfig, predict_states, run_study, summarize
@@ -572,7 +572,7 @@ try:
         ax.set_title(f"{task}, {test} test, sequence {index}")
         plt.show()
 
-    widgets.interact(show, task=list(studies), model_name=list(MODELS), test=["T", "4T", "shift"],
+    interact(show, task=list(studies), model_name=list(MODELS), test=["T", "4T", "shift"],
                      index=widgets.IntSlider(min=0, max=7, value=0))
 except ImportError:
     print("ipywidgets is not installed: see the static figure below")

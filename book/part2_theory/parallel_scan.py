@@ -51,9 +51,9 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import torch
-from rvt_lib.book import glue
 
 from rvt_lib import plots
+from rvt_lib.book import glue, interact
 from rvt_lib.budget import get_budget, pick
 from rvt_lib.measure import time_fn
 from rvt_lib.scan import (blelloch_steps, combine, logspace_error, scan_blelloch,
@@ -328,7 +328,7 @@ try:
         draw_step(ax, steps[step_index])
         plt.show()
 
-    widgets.interact(show, step_index=widgets.IntSlider(min=0, max=len(steps) - 1, value=0,
+    interact(show, step_index=widgets.IntSlider(min=0, max=len(steps) - 1, value=0,
                                                         description="step"))
 except ImportError:
     print("ipywidgets is not installed: see the static figure below")

@@ -48,7 +48,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import torch
-from rvt_lib.book import glue
+from rvt_lib.book import glue, interact
 
 from rvt_lib import plots
 from rvt_lib.budget import get_budget, pick
@@ -333,9 +333,9 @@ ax.axhline(np.log(2), color="0.2", ls=":", lw=1.2, label=f"constant p = 1/2, wei
 ax.set_xlabel("training step (mini-batch of 20 beats)")
 ax.set_ylabel("training loss (nats per beat)")
 ax.set_title(f"training loss, seed {ABL_SEEDS[0]} (thick: mean of 10 steps)")
-ax.legend(loc="lower left", fontsize=8)
+ax.legend(loc="upper right", fontsize=8)
 ax = axes[1]
-ax.axvspan(0, 95, color="0.9", label="the beat (samples 0-95)")
+ax.axvspan(0, 95, color="0.85", label="the beat (samples 0-95)")
 for name, g in grad_reach.items():
     ax.semilogy(np.arange(len(g)), np.maximum(g, 1e-300), label=f"trained {name}, last-state readout",
                 color=plots.color_for(name.split()[0]))
@@ -587,7 +587,9 @@ glue_text("best_sens", seq.loc[best, "sensitivity_mean"])
 glue_text("best_spec", seq.loc[best, "specificity_mean"])
 glue_text("nn_sens", nn_metrics["sensitivity"])
 glue_text("nn_spec", nn_metrics["specificity"])
-glue_text("n_sens_below_spec", int((seq["sensitivity_mean"] < seq["specificity_mean"]).sum()))
+n_below = int((seq["sensitivity_mean"] < seq["specificity_mean"]).sum())
+glue_text("sens_below_phrase", {0: "none of the six sequence models", 6: "all six sequence models"}.get(
+    n_below, f"{n_below} of the six sequence models"))
 fn_b, fp_b = best_counts[2], best_counts[1]
 glue_text("err_phrase", (f"most errors are missed infarctions ({fn_b:.1f} FN against {fp_b:.1f} FP per seed), "
                     "the costly kind in a clinic" if fn_b > fp_b else
@@ -597,8 +599,8 @@ glue_text("err_phrase", (f"most errors are missed infarctions ({fn_b:.1f} FN aga
 # The {glue:text}`best_model` catches a share {glue:text}`best_sens:.2f` of MI beats
 # (sensitivity) and clears {glue:text}`best_spec:.2f` of the normal ones (specificity);
 # 1-NN: {glue:text}`nn_sens:.2f` and {glue:text}`nn_spec:.2f`. For
-# {glue:text}`n_sens_below_spec` of the six sequence models the sensitivity is below the
-# specificity, even though the loss weighs MI beats up. For the {glue:text}`best_model`,
+# {glue:text}`sens_below_phrase` the sensitivity is below the specificity, even though
+# the loss weighs MI beats up. For the {glue:text}`best_model`,
 # {glue:text}`err_phrase`.
 #
 # ### What it costs
@@ -626,13 +628,21 @@ slowest = costs["train time (s)"].idxmax()
 glue_text("fastest", fastest)
 glue_text("slowest", slowest)
 glue_text("time_ratio", float(costs["train time (s)"].max() / costs["train time (s)"].min()))
-glue_text("most_params", costs["parameters"].idxmax())
-glue_text("fewest_params", costs["parameters"].idxmin())
+def name_all(models):
+    """ "A", "A and B", "A, B and C" """
+    models = list(models)
+    return models[0] if len(models) == 1 else ", ".join(models[:-1]) + " and " + models[-1]
+
+
+n_params = costs["parameters"]
+fewest = n_params.index[n_params == n_params.min()]
+glue_text("most_params", name_all(n_params.index[n_params == n_params.max()]))
+glue_text("fewest_params", name_all(fewest) + (" have" if len(fewest) > 1 else " has"))
 glue_text("tf_params", f"{costs.loc['Transformer', 'parameters']:,}")
 glue_text("lstm_params", f"{costs.loc['LSTM', 'parameters']:,}")
 
 # %% [markdown]
-# At width 32 every model is tiny: the {glue:text}`fewest_params` has the fewest
+# At width 32 every model is tiny: the {glue:text}`fewest_params` the fewest
 # parameters, the {glue:text}`most_params` the most. The Transformer has
 # {glue:text}`tf_params` parameters against {glue:text}`lstm_params` for the LSTM
 # (its feed-forward layer and 96 learned positions weigh in). The seed study found the
@@ -674,7 +684,7 @@ def show_threshold(model="GRU", threshold=0.5):
     plt.show()
 
 
-widgets.interact(show_threshold,
+interact(show_threshold,
                  model=widgets.Dropdown(options=list(KINDS.values()) + ["1-NN (Euclidean)"], value=best),
                  threshold=widgets.FloatSlider(value=0.5, min=0.01, max=0.99, step=0.01,
                                                description="threshold τ", continuous_update=False));

@@ -61,7 +61,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import torch
-from rvt_lib.book import glue
+from rvt_lib.book import glue, interact
 
 from rvt_lib.budget import get_budget, pick
 from rvt_lib.data.text import load_shakespeare
@@ -443,7 +443,7 @@ def show_sample(kind=best, temperature=0.8, seed=0):
     print(sample(runs[kind].model, ds, PROMPT, N_SAMPLE, temperature=temperature, seed=seed))
 
 
-widgets.interact(show_sample,
+interact(show_sample,
                  kind=widgets.Dropdown(options=[(KIND_NAMES[k], k) for k in KINDS], value=best,
                                        description="model"),
                  temperature=widgets.FloatSlider(value=0.8, min=0.1, max=2.0, step=0.1,

@@ -711,6 +711,7 @@ ver_week
 
 # %%
 import ipywidgets as widgets
+from IPython.display import display
 
 WIDGET_FORECASTS = {name: time_preds[(name, SEEDS[0])] for name in SEED_NAMES}
 WIDGET_FORECASTS.update(time_baselines)
@@ -724,8 +725,21 @@ def show_stock(ticker):
     plt.show()
 
 
-widgets.interact(show_stock, ticker=widgets.Dropdown(options=sorted(time_task.tickers_test),
-                                                     description="test stock"));
+# The figure is drawn only when a stock is picked, so executing the notebook (the book's
+# build) never writes into the Output widget: executors can hang on that.
+picker = widgets.Dropdown(options=[str(t) for t in sorted(time_task.tickers_test)], value=None,
+                          description="test stock")
+canvas = widgets.Output()
+
+
+def on_pick(change):
+    with canvas:
+        canvas.clear_output(wait=True)
+        show_stock(change["new"])
+
+
+picker.observe(on_pick, names="value")
+display(widgets.VBox([widgets.Label("Pick a test stock (needs a running kernel):"), picker, canvas]))
 
 # %% [markdown]
 # The same view for four stocks, chosen by how the best model fared against persistence:

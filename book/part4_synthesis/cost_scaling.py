@@ -48,7 +48,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import torch
-from rvt_lib.book import glue
+from rvt_lib.book import glue, interact
 
 from rvt_lib.budget import get_budget, pick
 from rvt_lib.data.text import load_shakespeare
@@ -334,7 +334,7 @@ def show_length(T):
     plt.show()
 
 
-widgets.interact(show_length, T=widgets.SelectionSlider(options=list(wide_time.index),
+interact(show_length, T=widgets.SelectionSlider(options=list(wide_time.index),
                                                         value=wide_time.index[len(wide_time) // 2],
                                                         description="T (tokens)"));
 
