@@ -15,11 +15,13 @@ pieces here are small and each does one thing:
   :class:`LinearAR` (a linear autoregression fitted by least squares).
 * **metrics**: :func:`rmse` on raw prices, :func:`normalised_rmse` in units of each
   series' own standard deviation, :func:`relative_rmse` against persistence,
-  :func:`error_share` (which series dominate the squared error) and a paired bootstrap
-  over series (:func:`bootstrap_relative_rmse`).
+  :func:`error_share` (which series dominate the squared error), a paired bootstrap
+  over series (:func:`bootstrap_relative_rmse`, :func:`compare_to_baseline`) and
+  :func:`path_similarity` (do the forecasts of different series follow one path?).
 * **models**: the configurations of the seed study (``SEED_MODELS``), built with
   :func:`rvt_lib.models.heads.make_model`, trained with :func:`rvt_lib.train.fit` and
-  measured with :func:`rvt_lib.measure.measure_training` (:func:`run_models`).
+  measured with :func:`rvt_lib.measure.measure_training` (:func:`run_models`);
+  :func:`plot_window` draws one test window with every forecast.
 
 Every model here maps a window to all ``horizon`` values at once (a "direct multi-output"
 forecast): ``(B, context, 1) -> (B, horizon)``. Baselines and models therefore answer
