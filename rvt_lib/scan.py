@@ -27,7 +27,8 @@ The functions, from the reference to the practical one:
   down-sweep (pushing prefixes back down the tree). O(T) work, 2 log2(T) depth.
 * :func:`scan_log`: Heinsen's (2023) log-space scan for *positive* coefficients, built
   from two library primitives (``cumsum`` and ``logcumsumexp``), chunked so that float32
-  stays accurate for long sequences. This is what ``MinGRU(mode="parallel")`` uses.
+  stays accurate for long sequences. This is what ``MinGRU(mode="parallel")`` uses by
+  default (``MinGRUConfig(scan="blelloch")`` selects :func:`scan_blelloch` instead).
 * :func:`scan_logspace`: the same, taking ``a`` and ``b`` instead of their logs.
 
 On speed: on a CPU (few cores) no scan can use the log2(T) depth; they only save the

@@ -1,4 +1,5 @@
-"""minGRU / minLSTM: parallel (log-space) mode == sequential mode, chunking, gradients, errors."""
+"""minGRU / minLSTM: parallel mode (log-space or real-space Blelloch scan) == sequential mode,
+chunking, gradients, errors."""
 import pytest
 import torch
 import torch.nn as nn
@@ -6,6 +7,7 @@ import torch.nn as nn
 from rvt_lib.models.mingru import (MinGRU, MinGRUConfig, MinLSTM, MinLSTMConfig, g, log_g)
 
 CORES = [(MinGRU, MinGRUConfig), (MinLSTM, MinLSTMConfig)]
+SCANS = ["log", "blelloch"]
 
 
 def _make(core_cls, config_cls, I=5, H=4, L=1, dtype=torch.float64, seed=0, **kw):
@@ -33,8 +35,9 @@ def test_g_and_log_g():
 @pytest.mark.parametrize("core_cls,config_cls", CORES)
 @pytest.mark.parametrize("L", [1, 3])
 @pytest.mark.parametrize("with_state", [False, True])
-def test_parallel_equals_sequential_float64(core_cls, config_cls, L, with_state):
-    core = _make(core_cls, config_cls, L=L, chunk_size=4)      # several chunks for T = 11
+@pytest.mark.parametrize("scan", SCANS)
+def test_parallel_equals_sequential_float64(core_cls, config_cls, L, with_state, scan):
+    core = _make(core_cls, config_cls, L=L, chunk_size=4, scan=scan)   # several chunks for T = 11
     x, state = _inputs(3, 11, 5, L, 4)
     state = state if with_state else None
     y_p, h_p = core(x, state, mode="parallel")
@@ -49,8 +52,9 @@ def test_parallel_equals_sequential_float64(core_cls, config_cls, L, with_state)
 
 
 @pytest.mark.parametrize("core_cls,config_cls", CORES)
-def test_parallel_equals_sequential_float32_long(core_cls, config_cls):
-    core = _make(core_cls, config_cls, I=8, H=16, L=2, dtype=torch.float32)
+@pytest.mark.parametrize("scan", SCANS)
+def test_parallel_equals_sequential_float32_long(core_cls, config_cls, scan):
+    core = _make(core_cls, config_cls, I=8, H=16, L=2, dtype=torch.float32, scan=scan)
     x, state = _inputs(2, 600, 8, 2, 16, dtype=torch.float32)
     y_p, h_p = core(x, state, mode="parallel")
     y_s, h_s = core(x, state, mode="sequential")
@@ -61,9 +65,9 @@ def test_parallel_equals_sequential_float32_long(core_cls, config_cls):
 
 
 @pytest.mark.parametrize("core_cls,config_cls", CORES)
-@pytest.mark.parametrize("mode", ["parallel", "sequential"])
-def test_chunked_processing_continues_exactly(core_cls, config_cls, mode):
-    core = _make(core_cls, config_cls, L=2, mode=mode, chunk_size=3)
+@pytest.mark.parametrize("mode,scan", [("parallel", "log"), ("parallel", "blelloch"), ("sequential", "log")])
+def test_chunked_processing_continues_exactly(core_cls, config_cls, mode, scan):
+    core = _make(core_cls, config_cls, L=2, mode=mode, chunk_size=3, scan=scan)
     x, state = _inputs(2, 17, 5, 2, 4)
     y_full, h_full = core(x, state)
     ys, h = [], state
@@ -88,9 +92,9 @@ def test_token_by_token_generation_equals_parallel(core_cls, config_cls):
 
 
 @pytest.mark.parametrize("core_cls,config_cls", CORES)
-@pytest.mark.parametrize("mode", ["parallel", "sequential"])
-def test_gradcheck(core_cls, config_cls, mode):
-    core = _make(core_cls, config_cls, I=3, H=2, L=2, chunk_size=2)
+@pytest.mark.parametrize("mode,scan", [("parallel", "log"), ("parallel", "blelloch"), ("sequential", "log")])
+def test_gradcheck(core_cls, config_cls, mode, scan):
+    core = _make(core_cls, config_cls, I=3, H=2, L=2, chunk_size=2, scan=scan)
     x, state = _inputs(2, 5, 3, 2, 2)
     x.requires_grad_(True)
     state.requires_grad_(True)
@@ -98,8 +102,9 @@ def test_gradcheck(core_cls, config_cls, mode):
 
 
 @pytest.mark.parametrize("core_cls,config_cls", CORES)
-def test_parameter_gradients_agree_between_modes(core_cls, config_cls):
-    core = _make(core_cls, config_cls, L=2, chunk_size=4)
+@pytest.mark.parametrize("scan", SCANS)
+def test_parameter_gradients_agree_between_modes(core_cls, config_cls, scan):
+    core = _make(core_cls, config_cls, L=2, chunk_size=4, scan=scan)
     x, state = _inputs(2, 10, 5, 2, 4)
     grads = {}
     for mode in ("parallel", "sequential"):
@@ -163,3 +168,5 @@ def test_bad_inputs(core_cls, config_cls):
         config_cls(5, 0)
     with pytest.raises(ValueError, match="chunk_size"):
         config_cls(5, 4, chunk_size=0)
+    with pytest.raises(ValueError, match="scan must be 'log' or 'blelloch'"):
+        config_cls(5, 4, scan="cumsum")

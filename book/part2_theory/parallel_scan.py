@@ -550,7 +550,8 @@ glue("slope_log", float(scan_slopes[fb].get("log-space (chunks of 256)", float("
 # step (forward + backward) of a one-layer core, batch 16, width 64, for
 #
 # * minGRU / minLSTM in parallel mode (the chunked log-space scan) and in sequential mode
-#   (the same weights, a Python loop over time),
+#   (the same weights, a Python loop over time), and minGRU's parallel mode once more with
+#   the real-space Blelloch scan in place of the log-space one (`scan="blelloch"`),
 # * `rvt_lib`'s GRU and LSTM (a Python loop over time, as written in Part I),
 # * and, as a reference for what compiled loops do, `torch.nn.GRU` / `torch.nn.LSTM`,
 #   whose loop over time runs in C++.
@@ -567,6 +568,7 @@ set_seed(0)
 cores = {
     "minGRU (parallel)": MinGRU(MinGRUConfig(H_m, H_m, mode="parallel")),
     "minGRU (sequential)": MinGRU(MinGRUConfig(H_m, H_m, mode="sequential")),
+    "minGRU (Blelloch)": MinGRU(MinGRUConfig(H_m, H_m, mode="parallel", scan="blelloch")),
     "GRU (rvt_lib)": GRU(GRUConfig(H_m, H_m)),
     "GRU (torch.nn)": torch.nn.GRU(H_m, H_m, batch_first=True),
     "minLSTM (parallel)": MinLSTM(MinLSTMConfig(H_m, H_m, mode="parallel")),
@@ -593,6 +595,7 @@ model_df = pd.DataFrame(rows).pivot(index="T", columns="model", values="ms per s
 
 speed = pd.DataFrame({
     "minGRU: parallel vs sequential": model_df["minGRU (sequential)"] / model_df["minGRU (parallel)"],
+    "minGRU: Blelloch vs sequential": model_df["minGRU (sequential)"] / model_df["minGRU (Blelloch)"],
     "minGRU vs GRU (rvt_lib)": model_df["GRU (rvt_lib)"] / model_df["minGRU (parallel)"],
     "minGRU vs GRU (torch.nn)": model_df["GRU (torch.nn)"] / model_df["minGRU (parallel)"],
     "minLSTM: parallel vs sequential": model_df["minLSTM (sequential)"] / model_df["minLSTM (parallel)"],
@@ -610,7 +613,8 @@ print(speed.map(lambda v: f"{v:.1f}x" if isinstance(v, float) else v).to_string(
 fig, ax = plt.subplots(figsize=(7.5, 4.5))
 for name in cores:
     kind = name.split(" ")[0].lower()                       # mingru, gru, minlstm, lstm
-    style = {"(parallel)": "-", "(sequential)": "--", "(rvt_lib)": "-", "(torch.nn)": ":"}[name.split(" ")[1]]
+    style = {"(parallel)": "-", "(sequential)": "--", "(Blelloch)": "-.", "(rvt_lib)": "-",
+             "(torch.nn)": ":"}[name.split(" ")[1]]
     marker = "o" if "min" in kind else "s"
     ax.loglog(model_df.index, model_df[name], ls=style, marker=marker, ms=4,
               color=plots.MODEL_COLORS[kind], label=name)
@@ -634,6 +638,7 @@ glue("gru_speedup", float(speed.loc[T_top, "minGRU vs GRU (rvt_lib)"]), display=
 glue("gru_times", times(speed.loc[T_top, "minGRU vs GRU (rvt_lib)"]), display=False)
 glue("lstm_times", times(speed.loc[T_top, "minLSTM vs LSTM (rvt_lib)"]), display=False)
 glue("par_seq_times", times(speed.loc[T_top, "minGRU: parallel vs sequential"]), display=False)
+glue("blelloch_seq_times", times(speed.loc[T_top, "minGRU: Blelloch vs sequential"]), display=False)
 glue("torch_times", times(speed.loc[T_top, "minGRU vs GRU (torch.nn)"]), display=False)
 T_512 = 512 if 512 in speed.index else T_top
 glue("T_512", T_512, display=False)
@@ -665,7 +670,26 @@ prim = pd.DataFrame({"ms per pass": prim_ms.round(3),
 print(f"one pass over a tensor of shape (B, T, H) = {tuple(xp.shape)}:")
 print(prim.to_string())
 glue("lcse_mults", float(prim_ms["logcumsumexp along time"] / prim_ms["multiply, x * x"]), display=False)
-glue("lcse_cumsums", float(prim_ms["logcumsumexp along time"] / prim_ms["cumsum along time"]), display=False);
+glue("lcse_cumsums", float(prim_ms["logcumsumexp along time"] / prim_ms["cumsum along time"]), display=False)
+
+# The part that no scan can remove: both modes compute the input projection (one Linear
+# layer for the gate and the candidate) and its gradients. Timing it alone gives the
+# largest speed-up that any parallel mode could reach on this machine (Amdahl's law).
+proj = cores["minGRU (parallel)"].layers[0].linear
+x_top = torch.randn(B_m, T_top, H_m, generator=torch.Generator().manual_seed(T_top))   # (B, T, H)
+
+
+def projection_step():
+    proj.zero_grad(set_to_none=True)
+    proj(x_top).sum().backward()
+
+
+proj_ms = best_ms(projection_step, model_repeats)
+bound = model_df.loc[T_top, "minGRU (sequential)"] / proj_ms
+print(f"\nT = {T_top}: input projection alone, forward + backward: {proj_ms:.2f} ms; "
+      f"sequential minGRU: {model_df.loc[T_top, 'minGRU (sequential)']:.2f} ms; "
+      f"largest possible speed-up: {bound:.1f}x")
+glue("amdahl_bound", float(bound), display=False);
 
 # %% [markdown]
 # One `logcumsumexp` pass costs as much as {glue:text}`lcse_mults:.0f` elementwise
@@ -675,6 +699,17 @@ glue("lcse_cumsums", float(prim_ms["logcumsumexp along time"] / prim_ms["cumsum 
 # `softplus`, `log` and `exp` on every element too), while the sequential loop only
 # multiplies and adds. On a GPU those transcendental functions are cheap and the pass is
 # spread over thousands of threads; on one CPU thread they are a large part of the bill.
+# That is why the same parallel mode with the real-space Blelloch scan, which only
+# multiplies and adds, is {glue:text}`blelloch_seq_times` than the sequential mode at
+# $T$ = {glue:text}`T_top` (in float32 it is also the more accurate of the two: all its
+# $a_t$ lie in $(0, 1)$, so products only shrink). The log-space scan remains the library's
+# default because it is the paper's formulation and the one that pays off on a GPU.
+#
+# And there is a ceiling. Even a scan that cost nothing would leave the input projection,
+# which both modes compute: timed alone, it caps the speed-up of *any* parallel mode on
+# this machine at {glue:text}`amdahl_bound:.0f`× over the sequential loop. A CPU target
+# of 50× or 1000× is out of reach here whatever the scan; the large ratios need hardware
+# on which the loop, not the arithmetic, is the bottleneck.
 #
 # At $T$ = {glue:text}`T_top` on this CPU, a minGRU training step is
 # {glue:text}`gru_times` than `rvt_lib`'s GRU (ratio {glue:text}`gru_speedup_512:.1f` at
