@@ -618,7 +618,7 @@ cost_rows = [{"model": label, **all_acc.loc[all_acc.model == label, cost_cols].m
 costs = cost_table(cost_rows)
 costs["parameters"] = costs["parameters"].astype(int)
 print(f"{EPOCHS} epochs of 100 beats x 96 samples, batch 20, CPU ({os.cpu_count()} cores, "
-      f"{torch.get_num_threads()} threads); times on a shared machine are noisy")
+      f"{torch.get_num_threads()} threads); times are noisy on a busy machine")
 costs.round({"train time (s)": 1, "peak train memory (MB)": 1, "parameter memory (KB)": 1,
              "test accuracy": 3})
 
@@ -650,8 +650,7 @@ glue_text("lstm_params", f"{costs.loc['LSTM', 'parameters']:,}")
 # not from the architecture's name. The {glue:text}`fastest` trains fastest and the
 # {glue:text}`slowest` slowest, a factor of {glue:text}`time_ratio:.1f`. That ranking
 # describes these implementations at this tiny size (96 steps, batches of 20, one CPU
-# thread, on a machine shared with other jobs), where the fixed cost of each small
-# operation outweighs the arithmetic; it says little about larger models or longer
+# thread), where the fixed cost of each small operation outweighs the arithmetic; it says little about larger models or longer
 # sequences, which {doc}`../part4_synthesis/cost_scaling` measures.
 #
 # ## Choosing the threshold: the ROC curve

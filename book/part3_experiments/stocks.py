@@ -282,8 +282,8 @@ theirs_raw
 #   models mean anything.
 # * **Parameter memory.** The seed's column is the parameter count times 4 bytes, divided
 #   by 1024 (54,190 × 4 / 1024 = 211.68); ours divides by 1000.
-# * **Time** is the time of training alone, on the CPU named above, shared with other
-#   jobs when the book was built: compare models within one table, not across tables.
+# * **Time** is the time of training alone, on the CPU named above; timings vary with
+#   whatever else the machine runs: compare models within one table, not across tables.
 
 # %%
 raw_mean = raw_runs.groupby("model", sort=False)["rmse"].mean()

@@ -444,7 +444,7 @@ glue("gen_gpt_rank", f"{int(end['tokens_per_s'].astype(float).rank(ascending=Fal
 # **Time.** Over the run, the GPT's time per token changes by a factor of
 # {glue:text}`gpt_slowdown:.2f` from the first window to the last, the recurrent models' by
 # factors between {glue:text}`rec_slowdown_lo:.2f` and {glue:text}`rec_slowdown_hi:.2f`
-# (1 means flat; values near 1 are within the timing noise of a shared machine). The GPT's
+# (1 means flat; values near 1 are within the timing noise). The GPT's
 # extra work per token, attention over $t$ cached keys plus copying the grown cache, is
 # proportional to $t$; at this small width and these lengths it is modest next to the fixed
 # cost of running $L$ blocks, so the growth is gentle. At the end of the run the fastest
@@ -479,10 +479,17 @@ for T in (1_024, 32_768):
 # {glue:text}`gpu_note`
 
 # %%
+# The load average (runnable processes, averaged over the last minute) says whether other
+# jobs shared the cores while the sweeps ran; our own timing thread accounts for about 1.
+load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+busy = load > torch.get_num_threads() + 0.5
+load_phrase = (f"the load average was {load:.1f} on {os.cpu_count()} cores when the sweeps ended, "
+               + ("so other jobs shared the machine and absolute times are pessimistic; "
+                  if busy else "so the machine was otherwise idle; "))
 glue("gpu_note", f"This page was built on {HARDWARE}." if DEVICE.type == "cuda" else
-     f"No GPU was available for this build: the numbers on this page come from {HARDWARE}, "
-     "a machine shared with other jobs while it ran, so absolute times are pessimistic and "
-     "noisy; the exponents are more robust than the milliseconds.", display=False)
+     f"No GPU was available for this build: the numbers on this page come from {HARDWARE}; "
+     + load_phrase + "absolute times are noisy, and the exponents are more robust than the "
+     "milliseconds.", display=False)
 cpu_table = sweep[["model", "seq_len", "time_ms", "tokens_per_s", "peak_mem_MB", "saved_MB"]]
 print(f"device used: {DEVICE} ({HARDWARE})")
 cpu_table[cpu_table["seq_len"] == SEQ_LENS[-1]].set_index("model").round(2)
