@@ -1,0 +1,33 @@
+"""The benchmark helpers (not the timings themselves: those live in ``python -m benchmarks.speed``)."""
+import itertools
+
+import torch
+
+import benchmarks._common as common
+from benchmarks import bench_minrnn
+from rvt_lib.models.mingru import MinGRU, MinGRUConfig
+
+
+def test_compare_ratio_direction(monkeypatch):
+    # ours always takes 2 ms, the peer 6 ms (scripted, so nothing here depends on the clock)
+    times = itertools.cycle([2.0, 6.0])
+    monkeypatch.setattr(common, "time_fn", lambda fn, **kw: (fn(), next(times))[1])
+    calls = []
+    row = common.compare("b", "s", lambda: calls.append("ours"), lambda: calls.append("peer"),
+                         ours="o", peer="p", target="<= 1.0", repeats=3)
+    assert (row["ours_ms"], row["peer_ms"], row["ratio"]) == (2.0, 6.0, round(2 / 6, 3))
+    assert calls == ["ours", "peer"] * 4            # one warm-up each, then interleaved rounds
+    row = common.compare("b", "s", lambda: None, lambda: None, ours="o", peer="p",
+                         target=">= 1", repeats=3, higher_is_better=True)
+    assert row["ratio"] == 3.0                      # a speed-up: peer time / our time
+
+
+def test_minrnn_closures_run_and_leave_gradients():
+    core = MinGRU(MinGRUConfig(4, 4))
+    x = torch.randn(2, 5, 4)
+    bench_minrnn._projection_only(core, x)()
+    assert core.layers[0].linear.weight.grad is not None
+    for scan in ("log", "blelloch"):
+        core.config.scan = scan
+        bench_minrnn._fwd_bwd(core, x, mode="parallel")()
+        assert core.layers[0].linear.weight.grad.abs().sum() > 0
