@@ -108,12 +108,17 @@ def test_offline_without_file_raises_one_clear_error(monkeypatch, tmp_path):
     assert isinstance(info.value, RuntimeError)
 
 
-def test_offline_error_through_real_pooch(monkeypatch, tmp_path):
-    """The genuine pooch code path, with a downloader that fails like a machine without network."""
+def _real_pooch_with(downloader, monkeypatch, cache_dir):
+    """No data folder, the cache in ``cache_dir``, and the genuine ``pooch.retrieve`` using ``downloader``."""
     real_retrieve = pooch.retrieve
     monkeypatch.delenv("RVT_DATA_DIR", raising=False)
-    monkeypatch.setenv("RVT_CACHE_DIR", str(tmp_path))
-    monkeypatch.setattr(pooch, "retrieve", lambda *a, **k: real_retrieve(*a, downloader=_offline, **k))
+    monkeypatch.setenv("RVT_CACHE_DIR", str(cache_dir))
+    monkeypatch.setattr(pooch, "retrieve", lambda *a, **k: real_retrieve(*a, downloader=downloader, **k))
+
+
+def test_offline_error_through_real_pooch(monkeypatch, tmp_path):
+    """The genuine pooch code path, with a downloader that fails like a machine without network."""
+    _real_pooch_with(_offline, monkeypatch, tmp_path)
     with pytest.raises(DataUnavailableError, match="ECG200_TEST.tsv"):
         fetch("ECG200_TEST.tsv")
 
@@ -131,10 +136,7 @@ def test_corrupt_cached_file_is_downloaded_again(monkeypatch, tmp_path):
         calls.append(url)
         shutil.copyfile(source, output_file)
 
-    real_retrieve = pooch.retrieve
-    monkeypatch.delenv("RVT_DATA_DIR", raising=False)
-    monkeypatch.setenv("RVT_CACHE_DIR", str(cache))
-    monkeypatch.setattr(pooch, "retrieve", lambda *a, **k: real_retrieve(*a, downloader=fake_download, **k))
+    _real_pooch_with(fake_download, monkeypatch, cache)
     path = fetch(name)
     assert calls == [REGISTRY[name].url]
     assert path == cache / name and registry.sha256(path) == REGISTRY[name].sha256
@@ -149,10 +151,7 @@ def test_download_with_wrong_bytes_is_retried_then_reported(monkeypatch, tmp_pat
         calls.append(url)
         Path(output_file).write_text("not the file")
 
-    real_retrieve = pooch.retrieve
-    monkeypatch.delenv("RVT_DATA_DIR", raising=False)
-    monkeypatch.setenv("RVT_CACHE_DIR", str(tmp_path))
-    monkeypatch.setattr(pooch, "retrieve", lambda *a, **k: real_retrieve(*a, downloader=bad_download, **k))
+    _real_pooch_with(bad_download, monkeypatch, tmp_path)
     with pytest.raises(DataCorruptError, match="ECG200_TEST.tsv"):
         fetch("ECG200_TEST.tsv")
     assert len(calls) == 2
