@@ -170,3 +170,87 @@ def test_bad_inputs(core_cls, config_cls):
         config_cls(5, 4, chunk_size=0)
     with pytest.raises(ValueError, match="scan must be 'log' or 'blelloch'"):
         config_cls(5, 4, scan="cumsum")
+
+
+# ---------------------------------------------------------------------------------------
+# Signed transitions a in (-1, 1) (Grazzi et al., 2025), through the real-space scan
+# ---------------------------------------------------------------------------------------
+
+def _signed(core_cls, config_cls, **kw):
+    return _make(core_cls, config_cls, scan="blelloch", transition="signed", **kw)
+
+
+@pytest.mark.parametrize("core_cls,config_cls", CORES)
+@pytest.mark.parametrize("L", [1, 3])
+@pytest.mark.parametrize("with_state", [False, True])
+def test_signed_parallel_equals_sequential_float64(core_cls, config_cls, L, with_state):
+    core = _signed(core_cls, config_cls, L=L)
+    x, state = _inputs(3, 11, 5, L, 4)
+    state = state if with_state else None
+    y_p, h_p = core(x, state, mode="parallel")
+    y_s, h_s = core(x, state, mode="sequential")
+    torch.testing.assert_close(y_p, y_s, rtol=1e-10, atol=1e-12)
+    torch.testing.assert_close(h_p, h_s, rtol=1e-10, atol=1e-12)
+    # signed really differs from positive on the same weights
+    positive = _make(core_cls, config_cls, L=L, scan="blelloch")
+    assert (positive(x, state)[0] - y_p).abs().max() > 1e-3
+
+
+@pytest.mark.parametrize("core_cls,config_cls", CORES)
+def test_signed_coefficients_are_negative_somewhere_and_bounded(core_cls, config_cls):
+    """With one step from h0, h_1 = a * h0 + b: reading off a for two different h0."""
+    core = _signed(core_cls, config_cls, L=1)
+    x, _ = _inputs(4, 1, 5, 1, 4)
+    x = x * 3
+    h_a = core(x, torch.ones(1, 4, 4, dtype=torch.float64))[0][:, 0]
+    h_b = core(x, torch.zeros(1, 4, 4, dtype=torch.float64))[0][:, 0]
+    a = h_a - h_b                                                   # (B, H): the transition itself
+    assert (a < 0).any() and (a > 0).any()
+    assert (a.abs() < 1).all()
+
+
+@pytest.mark.parametrize("core_cls,config_cls", CORES)
+@pytest.mark.parametrize("mode", ["parallel", "sequential"])
+def test_signed_chunked_processing_continues_exactly(core_cls, config_cls, mode):
+    core = _signed(core_cls, config_cls, L=2, mode=mode)
+    x, state = _inputs(2, 17, 5, 2, 4)
+    y_full, h_full = core(x, state)
+    y1, h = core(x[:, :6], state)
+    y2, h = core(x[:, 6:], h)
+    torch.testing.assert_close(torch.cat([y1, y2], dim=1), y_full, rtol=1e-10, atol=1e-12)
+    torch.testing.assert_close(h, h_full, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("core_cls,config_cls", CORES)
+@pytest.mark.parametrize("mode", ["parallel", "sequential"])
+def test_signed_gradcheck(core_cls, config_cls, mode):
+    core = _signed(core_cls, config_cls, I=3, H=2, L=2)
+    x, state = _inputs(2, 5, 3, 2, 2)
+    x.requires_grad_(True)
+    state.requires_grad_(True)
+    assert torch.autograd.gradcheck(lambda x_, s_: core(x_, s_, mode=mode)[0], (x, state))
+
+
+@pytest.mark.parametrize("core_cls,config_cls", CORES)
+def test_signed_parameter_gradients_agree_between_modes(core_cls, config_cls):
+    core = _signed(core_cls, config_cls, L=2)
+    x, state = _inputs(2, 10, 5, 2, 4)
+    grads = {}
+    for mode in ("parallel", "sequential"):
+        core.zero_grad()
+        y, h = core(x, state, mode=mode)
+        (y.pow(2).sum() + h.sum()).backward()
+        grads[mode] = [p.grad.clone() for p in core.parameters()]
+    for gp, gs in zip(grads["parallel"], grads["sequential"]):
+        torch.testing.assert_close(gp, gs, rtol=1e-9, atol=1e-11)
+
+
+@pytest.mark.parametrize("config_cls", [MinGRUConfig, MinLSTMConfig])
+def test_signed_refuses_the_log_space_scan(config_cls):
+    with pytest.raises(ValueError, match="log-space scan cannot take the log of a negative"):
+        config_cls(5, 4, transition="signed")                      # default scan="log"
+    with pytest.raises(ValueError, match="transition must be 'positive' or 'signed'"):
+        config_cls(5, 4, transition="negative")
+    from rvt_lib.scan import scan_logspace
+    with pytest.raises(ValueError, match="strictly positive"):
+        scan_logspace(-torch.rand(1, 3, 2), torch.rand(1, 3, 2) + 0.1)

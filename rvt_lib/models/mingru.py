@@ -57,6 +57,22 @@ e.g. I = H = 128: minGRU 33,024 vs GRU 99,072 (3.0x fewer); minLSTM 49,536 vs LS
 (2.7x fewer). The input maps of one layer are stored as one fused ``nn.Linear`` of
 ``2 H`` (minGRU) or ``3 H`` (minLSTM) outputs, one matrix multiply instead of several.
 
+Signed transitions (Grazzi et al., ICLR 2025, "Unlocking State-Tracking in Linear RNNs
+Through Negative Eigenvalues"). With a in (0, 1) the state can only decay towards the
+candidate, never flip sign, and such a recurrence provably cannot compute parity at finite
+precision. The paper's change, for a diagonal transition A in (0, 1) (Mamba), is the
+affine map A -> 2 A - 1, which stretches the range to (-1, 1) at no cost. We apply that
+same map to the minGRU/minLSTM forget coefficient (config ``transition="signed"``):
+
+    minGRU:   a_t = 2 (1 - z_t) - 1 = 1 - 2 z_t      in (-1, 1)
+    minLSTM:  a_t = 2 f'_t - 1                       in (-1, 1)
+
+and leave b_t (z * h~, or i' * h~) unchanged. A log of a negative number is not defined,
+so the signed variants need the real-space scan: ``MinGRUConfig(transition="signed",
+scan="blelloch")``; asking for the log-space scan raises a ``ValueError`` (and
+:func:`rvt_lib.scan.scan_logspace` itself refuses a negative ``a``). |a| < 1 still holds,
+so the Blelloch products stay bounded.
+
 Layers stack like ``torch.nn.GRU``: layer l's hidden states are layer l+1's inputs, the
 top layer's states are the outputs ``y``, and the state is ``(num_layers, batch, hidden)``.
 """
@@ -73,6 +89,7 @@ from rvt_lib.scan import scan_blelloch, scan_log
 
 MODES = ("parallel", "sequential")
 SCANS = ("log", "blelloch")
+TRANSITIONS = ("positive", "signed")
 
 
 @dataclass
@@ -84,6 +101,7 @@ class MinGRUConfig:
     bias: bool = True
     chunk_size: int = 256   # parallel mode: steps per log-space chunk (see rvt_lib.scan.scan_log)
     scan: str = "log"       # parallel mode: "log" (Heinsen's log-space scan) | "blelloch" (real space)
+    transition: str = "positive"  # "positive": a in (0, 1) | "signed": a = 2 a+ - 1 in (-1, 1) (needs scan="blelloch")
 
     def __post_init__(self):
         _check_config(self)
@@ -104,6 +122,11 @@ def _check_config(config) -> None:
         raise ValueError(f"{name}: mode must be 'parallel' or 'sequential', got {config.mode!r}")
     if config.scan not in SCANS:
         raise ValueError(f"{name}: scan must be 'log' or 'blelloch', got {config.scan!r}")
+    if config.transition not in TRANSITIONS:
+        raise ValueError(f"{name}: transition must be 'positive' or 'signed', got {config.transition!r}")
+    if config.transition == "signed" and config.scan == "log":
+        raise ValueError(f"{name}: transition='signed' gives a in (-1, 1), and the log-space scan "
+                         f"cannot take the log of a negative a; use scan='blelloch' (real space)")
 
 
 # ---------------------------------------------------------------------------------------
@@ -130,26 +153,21 @@ def log_g(v: torch.Tensor) -> torch.Tensor:
 # ---------------------------------------------------------------------------------------
 
 class MinGRULayer(nn.Module):
-    """One minGRU layer: ``h = layer(x, h0, mode, chunk_size)``, x (B, T, I) -> h (B, T, H)."""
+    """One minGRU layer: ``h = layer(x, h0, mode, chunk_size, scan, transition)``, x (B, T, I) -> h (B, T, H)."""
 
     def __init__(self, input_size: int, hidden_size: int, bias: bool = True):
         super().__init__()
         self.input_size, self.hidden_size = input_size, hidden_size
         self.linear = nn.Linear(input_size, 2 * hidden_size, bias=bias)  # [Linear_z; Linear_h]
 
-    def forward(self, x, h0, mode: str, chunk_size: int, scan: str = "log"):
+    def forward(self, x, h0, mode: str, chunk_size: int, scan: str = "log", transition: str = "positive"):
         k, v = self.linear(x).chunk(2, dim=-1)          # (B, T, H) each: gate and candidate pre-activations
         if mode == "sequential":
             z = torch.sigmoid(k)                        # (B, T, H) update gate
-            h_tilde = g(v)                              # (B, T, H) candidate state
-            h = x.new_zeros(x.shape[0], self.hidden_size) if h0 is None else h0   # (B, H)
-            hs = []
-            # unbind splits along time once (indexing z[:, t] inside the loop would make
-            # backward allocate a full (B, T, H) gradient per step: quadratic in T)
-            for z_t, h_tilde_t in zip(z.unbind(1), h_tilde.unbind(1)):           # (B, H) each
-                h = (1 - z_t) * h + z_t * h_tilde_t                               # (B, H)
-                hs.append(h)
-            return torch.stack(hs, dim=1)               # (B, T, H)
+            a = 1 - z if transition == "positive" else 1 - 2 * z   # (B, T, H): in (0, 1) or (-1, 1)
+            return _loop(a, z * g(v), h0)               # (B, T, H)
+        if transition == "signed":                      # a = 1 - 2 z = -tanh(k / 2), in (-1, 1)
+            return scan_blelloch(-torch.tanh(k / 2), torch.sigmoid(k) * g(v), h0)   # (B, T, H)
         if scan == "blelloch":                          # real space: a = 1 - z, b = z * h~
             return scan_blelloch(torch.sigmoid(-k), torch.sigmoid(k) * g(v), h0)   # (B, T, H)
         log_a = -F.softplus(k)                          # log(1 - z)
@@ -157,27 +175,36 @@ class MinGRULayer(nn.Module):
         return scan_log(log_a, log_b, h0=h0, chunk_size=chunk_size)   # (B, T, H)
 
 
+def _loop(a, b, h0):
+    """h_t = a_t * h_{t-1} + b_t as a plain loop, a and b (B, T, H); h0 (B, H) or None (zeros)."""
+    h = a.new_zeros(a.shape[0], a.shape[2]) if h0 is None else h0   # (B, H)
+    hs = []
+    # unbind splits along time once (indexing a[:, t] inside the loop would make
+    # backward allocate a full (B, T, H) gradient per step: quadratic in T)
+    for a_t, b_t in zip(a.unbind(1), b.unbind(1)):      # (B, H) each
+        h = a_t * h + b_t                               # (B, H)
+        hs.append(h)
+    return torch.stack(hs, dim=1)                       # (B, T, H)
+
+
 class MinLSTMLayer(nn.Module):
-    """One minLSTM layer: ``h = layer(x, h0, mode, chunk_size)``, x (B, T, I) -> h (B, T, H)."""
+    """One minLSTM layer: ``h = layer(x, h0, mode, chunk_size, scan, transition)``, x (B, T, I) -> h (B, T, H)."""
 
     def __init__(self, input_size: int, hidden_size: int, bias: bool = True):
         super().__init__()
         self.input_size, self.hidden_size = input_size, hidden_size
         self.linear = nn.Linear(input_size, 3 * hidden_size, bias=bias)  # [Linear_f; Linear_i; Linear_h]
 
-    def forward(self, x, h0, mode: str, chunk_size: int, scan: str = "log"):
+    def forward(self, x, h0, mode: str, chunk_size: int, scan: str = "log", transition: str = "positive"):
         kf, ki, v = self.linear(x).chunk(3, dim=-1)     # (B, T, H) each
         if mode == "sequential":
             f, i = torch.sigmoid(kf), torch.sigmoid(ki)  # (B, T, H) forget and input gates
             f_n, i_n = f / (f + i), i / (f + i)          # normalised: f' + i' = 1
-            h_tilde = g(v)                               # (B, T, H)
-            h = x.new_zeros(x.shape[0], self.hidden_size) if h0 is None else h0   # (B, H)
-            hs = []
-            for f_t, i_t, h_tilde_t in zip(f_n.unbind(1), i_n.unbind(1), h_tilde.unbind(1)):
-                h = f_t * h + i_t * h_tilde_t                                     # (B, H)
-                hs.append(h)
-            return torch.stack(hs, dim=1)                # (B, T, H)
+            a = f_n if transition == "positive" else 2 * f_n - 1   # (B, T, H): in (0, 1) or (-1, 1)
+            return _loop(a, i_n * g(v), h0)              # (B, T, H)
         d = F.softplus(-kf) - F.softplus(-ki)           # log i - log f
+        if transition == "signed":                      # a = 2 f' - 1 = 2 sigmoid(-d) - 1 = -tanh(d / 2)
+            return scan_blelloch(-torch.tanh(d / 2), torch.sigmoid(d) * g(v), h0)   # (B, T, H)
         if scan == "blelloch":                          # real space: f' = sigmoid(-d), i' = sigmoid(d)
             return scan_blelloch(torch.sigmoid(-d), torch.sigmoid(d) * g(v), h0)   # (B, T, H)
         log_f_n = -F.softplus(d)                        # log f' = -log(1 + i/f)
@@ -228,7 +255,7 @@ class _MinRNN(nn.Module):
         for layer, module in enumerate(self.layers):
             h0 = None if state is None else state[layer]                  # (B, H) or None
             layer_input = module(layer_input, h0, mode, self.config.chunk_size,
-                                 self.config.scan)                     # (B, T, H)
+                                 self.config.scan, self.config.transition)   # (B, T, H)
             h_n.append(layer_input[:, -1])
         return layer_input, torch.stack(h_n)            # (B, T, H), (L, B, H)
 
