@@ -1,0 +1,150 @@
+"""Execute the book's chapters in parallel into the build's execution cache.
+
+``jupyter-book build .`` executes chapters one after another. On the course's 2-core
+build machine that leaves a core idle for about half the build: most chapters train
+small models whose speed is bound by per-operation overhead, which a second thread
+barely helps, and four chapters pin one torch thread. This script fills the same
+jupyter-cache that the build reads (``execute.cache`` in ``_config.yml``) with every
+chapter that is not cached yet, running ``--workers`` chapters at a time; the build
+that follows finds every chapter cached and only renders.
+
+Cache semantics are the build's own: a chapter is re-executed only when its code cells
+changed (jupyter-cache's hash of the notebook), and it executes in its own folder, as
+the build executes it. Each kernel gets ``OMP_NUM_THREADS = cores // workers`` unless
+the variable is already set, so parallel chapters do not fight over cores; every
+chapter prints the thread count it ran with.
+
+If any chapter fails, the others still finish (and are cached), the failing ones are
+named with their tracebacks, and the script exits with status 1 so that
+``execute_book.py && jupyter-book build .`` stops before building.
+
+    python scripts/execute_book.py                 # every chapter in _toc.yml
+    python scripts/execute_book.py --workers 1     # one at a time
+    python scripts/execute_book.py --list          # what would run, and what is cached
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from pathlib import Path
+
+import nbformat
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def toc_notebooks(root: Path = ROOT) -> list[Path]:
+    """The ``.ipynb`` chapters listed in ``_toc.yml``, in reading order."""
+    toc = yaml.safe_load((root / "_toc.yml").read_text())
+    files: list[str] = []
+
+    def walk(node):
+        if isinstance(node, dict):
+            if "file" in node:
+                files.append(node["file"])
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(toc)
+    return [root / f"{f}.ipynb" for f in files if (root / f"{f}.ipynb").exists()]
+
+
+def execution_settings(root: Path = ROOT) -> dict:
+    """The cache path, per-cell timeout and allow_errors from ``_config.yml``."""
+    execute = (yaml.safe_load((root / "_config.yml").read_text()) or {}).get("execute", {})
+    if execute.get("execute_notebooks", "cache") != "cache":
+        raise SystemExit("execute_book: _config.yml must use execute_notebooks: cache")
+    return {"cache": root / execute.get("cache", "_build/.jupyter_cache"),
+            "timeout": int(execute.get("timeout", 30)),
+            "allow_errors": bool(execute.get("allow_errors", False))}
+
+
+def _execute(path: str, timeout: int, allow_errors: bool, threads: int):
+    """Worker: run one notebook in its own folder; return (path, notebook, seconds, error)."""
+    from jupyter_cache.executors.utils import single_nb_execution
+
+    os.environ.setdefault("OMP_NUM_THREADS", str(threads))
+    nb = nbformat.read(path, as_version=4)
+    result = single_nb_execution(nb, cwd=str(Path(path).parent), timeout=timeout,
+                                 allow_errors=allow_errors, meta_override=True)
+    error = None if result.err is None else (result.exc_string or repr(result.err))
+    return path, nb, result.time, error
+
+
+def _longest_first(paths: list[Path]) -> list[Path]:
+    """Start the chapters with the most code first (a proxy for run time), so that the
+    last chapter to finish does not start late."""
+    def code_size(p: Path) -> int:
+        nb = nbformat.read(p, as_version=4)
+        return sum(len(c.source) for c in nb.cells if c.cell_type == "code")
+    return sorted(paths, key=code_size, reverse=True)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1,
+                        help="chapters executed at once (default: the number of cores)")
+    parser.add_argument("--list", action="store_true", help="show what is cached and stop")
+    parser.add_argument("--root", type=Path, default=ROOT, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.workers < 1:
+        parser.error("--workers must be at least 1")
+
+    from jupyter_cache import get_cache
+
+    settings = execution_settings(args.root)
+    cache = get_cache(str(settings["cache"]))
+    todo = []
+    for path in toc_notebooks(args.root):
+        try:
+            cache.match_cache_notebook(nbformat.read(path, as_version=4))
+            print(f"cached    {path.relative_to(args.root)}")
+        except KeyError:
+            print(f"to run    {path.relative_to(args.root)}")
+            todo.append(path)
+    if args.list or not todo:
+        return 0
+
+    workers = min(args.workers, len(todo))
+    threads = max(1, (os.cpu_count() or 1) // workers)
+    print(f"executing {len(todo)} chapter(s), {workers} at a time, "
+          f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', threads)}", flush=True)
+    failed, start = [], time.perf_counter()
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        futures = [pool.submit(_execute, str(p), settings["timeout"], settings["allow_errors"],
+                               threads) for p in _longest_first(todo)]
+        for future in as_completed(futures):
+            path, nb, seconds, error = future.result()
+            name = Path(path).relative_to(args.root)
+            if error is not None:
+                failed.append(name)
+                print(f"FAILED    {name} after {seconds:.0f} s\n{error}", flush=True)
+                continue
+            _store(cache, path, nb, seconds)
+            print(f"executed  {name} in {seconds:.0f} s", flush=True)
+    print(f"wall time {time.perf_counter() - start:.0f} s")
+    if failed:
+        print("execute_book: these chapters failed (not cached): "
+              + ", ".join(map(str, failed)), file=sys.stderr)
+        return 1
+    return 0
+
+
+def _store(cache, path: str, nb, seconds: float) -> None:
+    """Cache an executed notebook exactly as the build's own executor does."""
+    from jupyter_cache.base import CacheBundleIn
+
+    record = cache.add_nb_to_project(path)
+    cache.cache_notebook_bundle(CacheBundleIn(nb, record.uri, data={"execution_seconds": seconds}),
+                                check_validity=False, overwrite=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

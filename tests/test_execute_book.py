@@ -1,0 +1,90 @@
+"""scripts/execute_book.py: parallel execution into the build's cache, read back by the build."""
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SCRIPT = ROOT / "scripts" / "execute_book.py"
+
+
+def _notebook(path: Path, code: str) -> None:
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.cells = [nbformat.v4.new_markdown_cell(f"# {path.stem}"), nbformat.v4.new_code_cell(code)]
+    nbformat.write(nb, path)
+
+
+def _project(tmp: Path, second_code: str = "print('two')") -> Path:
+    (tmp / "ch").mkdir()
+    # each chapter writes a marker in its own folder: proves it ran there, and how often
+    _notebook(tmp / "ch" / "one.ipynb", "open('one.ran', 'a').write('x'); print('one')")
+    _notebook(tmp / "ch" / "two.ipynb", second_code)
+    (tmp / "intro.md").write_text("# Intro\n")
+    (tmp / "_toc.yml").write_text("format: jb-book\nroot: intro\nchapters:\n"
+                                  "  - file: ch/one\n  - file: ch/two\n")
+    (tmp / "_config.yml").write_text("title: t\nexecute:\n  execute_notebooks: cache\n"
+                                     "  cache: _build/.jupyter_cache\n  timeout: 60\n")
+    return tmp
+
+
+def _run(root: Path, *args):
+    return subprocess.run([sys.executable, str(SCRIPT), "--root", str(root), *args],
+                          capture_output=True, text=True, timeout=300)
+
+
+def test_executes_in_parallel_then_everything_is_cached(tmp_path):
+    root = _project(tmp_path)
+    first = _run(root, "--workers", "2")
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert first.stdout.count("executed  ") == 2
+    assert (root / "ch" / "one.ran").read_text() == "x"      # ran in its own folder
+    second = _run(root)
+    assert second.returncode == 0
+    assert second.stdout.count("cached    ") == 2 and "executed" not in second.stdout
+    assert (root / "ch" / "one.ran").read_text() == "x"      # not re-executed
+
+
+def test_the_build_reads_the_cache_instead_of_executing(tmp_path):
+    pytest.importorskip("jupyter_book")
+    root = _project(tmp_path)
+    assert _run(root).returncode == 0
+    build = subprocess.run([str(Path(sys.executable).parent / "jupyter-book"), "build", "."],
+                           cwd=root, capture_output=True, text=True, timeout=300)
+    assert build.returncode == 0, build.stdout[-3000:] + build.stderr[-3000:]
+    assert (root / "ch" / "one.ran").read_text() == "x"      # the build did not execute it
+    assert "Using cached notebook" in build.stdout + build.stderr
+    html = (root / "_build" / "html" / "ch" / "two.html").read_text()
+    assert "two" in html
+
+
+def test_a_failing_chapter_fails_clearly_and_the_others_are_cached(tmp_path):
+    root = _project(tmp_path, second_code="raise RuntimeError('chapter two is broken')")
+    result = _run(root)
+    assert result.returncode == 1
+    assert "FAILED    ch/two.ipynb" in result.stdout
+    assert "chapter two is broken" in result.stdout
+    assert "ch/two.ipynb" in result.stderr
+    listing = _run(root, "--list")
+    assert "cached    ch/one.ipynb" in listing.stdout
+    assert "to run    ch/two.ipynb" in listing.stdout
+
+
+def test_a_changed_chapter_is_executed_again(tmp_path):
+    root = _project(tmp_path)
+    assert _run(root).returncode == 0
+    nb = nbformat.read(root / "ch" / "two.ipynb", as_version=4)
+    nb.cells[1].source = "print('two, edited')"
+    nbformat.write(nb, root / "ch" / "two.ipynb")
+    result = _run(root)
+    assert "cached    ch/one.ipynb" in result.stdout
+    assert "executed  ch/two.ipynb" in result.stdout
+
+
+def test_bad_arguments():
+    result = subprocess.run([sys.executable, str(SCRIPT), "--workers", "0"],
+                            capture_output=True, text=True)
+    assert result.returncode == 2 and "--workers" in result.stderr
