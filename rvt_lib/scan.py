@@ -37,6 +37,12 @@ fastest (about 1.6x faster than the loop, forward + backward, at B=8, T=4096, D=
 one thread), while :func:`scan_log` pays for the slow ``logcumsumexp`` kernel. The
 speed-ups reported for minGRU come from GPUs (see ``benchmarks/bench_minrnn.py``).
 
+Complex coefficients: :func:`scan_sequential`, :func:`scan_hillis_steele` and
+:func:`scan_blelloch` only multiply and add, so they work unchanged on complex tensors
+(``a`` a complex "rotate and shrink" factor, as in the LRU, :mod:`rvt_lib.models.lru`);
+a, b and h0 must then share one complex dtype. The log-space scans need real, positive
+coefficients and refuse complex ones.
+
 For the book: :func:`blelloch_steps` records every step of a Blelloch scan on a small
 list, and :func:`logspace_error` measures how the log-space scan's float32 error grows
 with the sequence length, with and without chunking.
@@ -86,17 +92,28 @@ def combine(left, right):
 # Input checks (shared by every scan below)
 # ---------------------------------------------------------------------------------------
 
-def _check_inputs(fn: str, a, b, h0, names=("a", "b", "h0")) -> None:
-    """Validate (B, T, D) coefficients and an optional (B, D) initial state."""
+def _real(x):
+    """The real part of a complex tensor (same shape), anything else unchanged: for the checks."""
+    return x.real if isinstance(x, torch.Tensor) and x.is_complex() else x
+
+
+def _check_inputs(fn: str, a, b, h0, names=("a", "b", "h0"), complex_ok: bool = True) -> None:
+    """Validate (B, T, D) coefficients (real or, if ``complex_ok``, complex) and an optional (B, D) initial state."""
     na, nb, nh = names
+    if not complex_ok:
+        for name, v in zip(names, (a, b, h0)):
+            if isinstance(v, torch.Tensor) and v.is_complex():
+                raise TypeError(f"{fn}: {name} is complex ({v.dtype}); the log-space scan needs real "
+                                f"coefficients. Use scan_sequential, scan_hillis_steele or scan_blelloch, "
+                                f"which work on complex tensors.")
     # Name the feature size in the message when we know it, else write "D".
     features = a.shape[-1] if isinstance(a, torch.Tensor) and a.dim() == 3 else "D"
-    check_sequence(a, features, name=f"{fn}: {na}")
+    check_sequence(_real(a), features, name=f"{fn}: {na}")
     B, T, D = a.shape
     if isinstance(b, torch.Tensor) and b.shape != a.shape:
         raise ValueError(f"{fn}: {nb} must have the same shape as {na}, (B, T, D) = {tuple(a.shape)}, "
                          f"got {tuple(b.shape)}")
-    check_sequence(b, D, name=f"{fn}: {nb}")
+    check_sequence(_real(b), D, name=f"{fn}: {nb}")
     if b.dtype != a.dtype:
         raise TypeError(f"{fn}: {na} and {nb} must have the same dtype, got {a.dtype} and {b.dtype}")
     if h0 is not None:
@@ -328,7 +345,7 @@ def scan_log(log_a, log_b, log_h0=None, chunk_size: int | None = 256, *, h0=None
     if log_h0 is not None and h0 is not None:
         raise ValueError("scan_log: give the initial state as log_h0 or as h0, not both")
     _check_inputs("scan_log", log_a, log_b, log_h0 if h0 is None else h0,
-                  names=("log_a", "log_b", "log_h0" if h0 is None else "h0"))
+                  names=("log_a", "log_b", "log_h0" if h0 is None else "h0"), complex_ok=False)
     if chunk_size is not None and (not isinstance(chunk_size, int) or isinstance(chunk_size, bool)
                                    or chunk_size < 1):
         raise ValueError(f"scan_log: chunk_size must be a positive int or None, got {chunk_size!r}")
@@ -402,7 +419,7 @@ def scan_logspace(a, b, h0=None, chunk_size: int | None = 256):
     pre-activations (minGRU: log sigmoid(k) = -softplus(-k)) should call
     :func:`scan_log` instead: it is more accurate than taking the log of a rounded a.
     """
-    _check_inputs("scan_logspace", a, b, h0)
+    _check_inputs("scan_logspace", a, b, h0, complex_ok=False)
     for name, v in (("a", a), ("b", b)):
         if not bool((v > 0).all()):
             raise ValueError(f"scan_logspace: {name} must be strictly positive (its log is taken); "

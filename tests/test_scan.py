@@ -189,3 +189,70 @@ def test_hand_written_backward_equals_autograd_through_the_formula():
         grads.append((la.grad, lb.grad, h.grad))
     for mine, auto in zip(*grads):
         torch.testing.assert_close(mine, auto, rtol=1e-10, atol=1e-12)
+
+
+# ---------------------------------------------------------------------------------------
+# Complex coefficients (rotations: the LRU)
+# ---------------------------------------------------------------------------------------
+
+def _complex_coefficients(shape, seed):
+    gen = torch.Generator().manual_seed(seed)
+    B, T, D = shape
+    r = torch.rand(shape, generator=gen, dtype=torch.float64) * 0.5 + 0.5      # |a| in (0.5, 1)
+    theta = torch.rand(shape, generator=gen, dtype=torch.float64) * 6.3
+    a = torch.polar(r, theta)                                                  # complex128
+    b = torch.complex(torch.randn(shape, generator=gen, dtype=torch.float64),
+                      torch.randn(shape, generator=gen, dtype=torch.float64))
+    h0 = torch.complex(torch.randn(B, D, generator=gen, dtype=torch.float64),
+                       torch.randn(B, D, generator=gen, dtype=torch.float64))
+    return a, b, h0
+
+
+def test_complex_sequential_matches_hand_written_rotation():
+    """a = i (a quarter turn), b = 0: h0 = 1 goes to i, -1, -i, 1."""
+    a = torch.full((1, 4, 1), 1j, dtype=torch.complex128)
+    h = scan_sequential(a, torch.zeros_like(a), torch.ones(1, 1, dtype=torch.complex128))
+    torch.testing.assert_close(h[0, :, 0], torch.tensor([1j, -1, -1j, 1], dtype=torch.complex128))
+
+
+@pytest.mark.parametrize("scan", [scan_hillis_steele, scan_blelloch])
+@pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.parametrize("with_h0", [False, True])
+def test_tree_scans_match_reference_on_complex(scan, shape, with_h0):
+    a, b, h0 = _complex_coefficients(shape, seed=shape[1] + 7)
+    h0 = h0 if with_h0 else None
+    out = scan(a, b, h0)
+    assert out.dtype == torch.complex128 and out.shape == shape
+    ref = scan_sequential(a, b, h0)
+    torch.testing.assert_close(out, ref, rtol=1e-10, atol=1e-10)
+    # the same recurrence written on 2x2 real rotation-scaling blocks [[x, -y], [y, x]]
+    re, im = torch.zeros(shape, dtype=torch.float64), torch.zeros(shape, dtype=torch.float64)
+    hr = torch.zeros(shape[0], shape[2], dtype=torch.float64) if h0 is None else h0.real
+    hi = torch.zeros_like(hr) if h0 is None else h0.imag
+    for t in range(shape[1]):
+        x, y = a[:, t].real, a[:, t].imag
+        hr, hi = x * hr - y * hi + b[:, t].real, y * hr + x * hi + b[:, t].imag
+        re[:, t], im[:, t] = hr, hi
+    torch.testing.assert_close(out, torch.complex(re, im), rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize("scan", [scan_sequential, scan_hillis_steele, scan_blelloch])
+def test_gradcheck_complex_scans(scan):
+    a, b, h0 = _complex_coefficients((2, 5, 2), seed=11)
+    for t in (a, b, h0):
+        t.requires_grad_(True)
+    assert torch.autograd.gradcheck(scan, (a, b, h0))
+
+
+def test_complex_bad_inputs():
+    a, b, h0 = _complex_coefficients((2, 5, 3), seed=0)
+    with pytest.raises(TypeError, match="dtype"):
+        scan_blelloch(a, b.real)                                 # complex a with real b
+    with pytest.raises(TypeError, match="dtype"):
+        scan_sequential(a, b, h0.real)
+    with pytest.raises(ValueError, match=r"\(B, D\) = \(2, 3\)"):
+        scan_blelloch(a, b, h0[:, :2])
+    with pytest.raises(TypeError, match="log-space scan needs real"):
+        scan_logspace(a, b)
+    with pytest.raises(TypeError, match="log-space scan needs real"):
+        scan_log(a, b)
