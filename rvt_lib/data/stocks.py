@@ -11,6 +11,14 @@ Two ways in:
 
 Both return a ``pandas.DataFrame`` with a ``DatetimeIndex`` named ``Date`` (trading days
 only, ascending) and one float column per ticker.
+
+Any price table, yours included, goes through one cleaner before a model sees it:
+
+* ``clean_prices(prices)``: validates the dates and the values, drops the days on which no
+  ticker has a price, then the tickers with gaps, fills nothing, and returns the clean table
+  with a ``PriceReport`` saying what was dropped and which period is left.
+* ``load_price_csv(path)``: reads a CSV with a ``Date`` column and one column per ticker, or
+  a ``yfinance`` export (``yf.download(...).to_csv(path)``, two header rows), then cleans it.
 """
 from __future__ import annotations
 
@@ -18,8 +26,10 @@ import hashlib
 import logging
 import time
 import warnings
+from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from rvt_lib.data.registry import cache_dir as _default_cache_dir
@@ -204,3 +214,209 @@ def download_prices(tickers, start, end, *, cache_dir=None, auto_adjust: bool = 
     tmp.replace(path)  # atomic: a crash never leaves a half-written cache file behind
     return close
 
+
+
+# ----------------------------------------------------------------------------- cleaning any price table
+
+@dataclass(frozen=True)
+class PriceReport:
+    """What ``clean_prices`` did to a table: what came in, what was dropped, what is left.
+
+    ``empty_days``: dates on which no ticker had a price (dropped first);
+    ``dropped_tickers``: ticker -> number of missing days (after the empty days were dropped);
+    ``gap_days``: dates dropped because a ticker kept under ``max_gap_frac`` had no price there.
+    """
+    n_days_in: int
+    n_tickers_in: int
+    empty_days: tuple[str, ...]
+    dropped_tickers: dict[str, int]
+    gap_days: tuple[str, ...]
+    start: str
+    end: str
+    n_days: int
+    n_tickers: int
+    source: str = "a DataFrame"
+    price_field: str | None = None  # e.g. 'Adj Close' when read from a yfinance export
+    notes: tuple[str, ...] = field(default=())
+
+    def summary(self) -> str:
+        """One paragraph for a reader: the period covered and everything that was dropped."""
+        def dates(ds):
+            return ", ".join(ds[:3]) + (f" and {len(ds) - 3} more" if len(ds) > 3 else "")
+        parts = [f"{self.n_tickers} tickers x {self.n_days} trading days, {self.start} to {self.end}, "
+                 f"from {self.source}" + (f" (column '{self.price_field}')" if self.price_field else "")]
+        if self.empty_days:
+            parts.append(f"dropped {len(self.empty_days)} day(s) without any price ({dates(self.empty_days)})")
+        if self.dropped_tickers:
+            items = sorted(self.dropped_tickers.items(), key=lambda kv: (-kv[1], kv[0]))
+            shown = ", ".join(f"{t} ({n} missing)" for t, n in items[:5])
+            more = f" and {len(items) - 5} more" if len(items) > 5 else ""
+            parts.append(f"dropped {len(items)} ticker(s) with gaps: {shown}{more}")
+        if self.gap_days:
+            parts.append(f"dropped {len(self.gap_days)} day(s) where a kept ticker had a gap ({dates(self.gap_days)})")
+        if len(parts) == 1:
+            parts.append("nothing dropped")
+        return "; ".join(parts + list(self.notes)) + "."
+
+
+def _date_index(prices: pd.DataFrame) -> pd.DataFrame:
+    """``prices`` indexed by parsed, tz-naive, sorted dates; clear errors for bad or repeated dates."""
+    if not isinstance(prices.index, pd.DatetimeIndex):
+        date_cols = [c for c in prices.columns if isinstance(c, str) and c.strip().lower() == "date"]
+        if date_cols:
+            prices = prices.set_index(date_cols[0])
+        raw = prices.index
+        if pd.api.types.is_numeric_dtype(raw) or pd.api.types.is_bool_dtype(raw):
+            raise ValueError(f"clean_prices: no dates: give a DatetimeIndex or a 'Date' column "
+                             f"(the index holds numbers like {list(raw[:2])!r}; columns: {list(prices.columns)[:4]})")
+        parsed = pd.to_datetime(pd.Series(raw, dtype="object"), errors="coerce", format="mixed")
+        bad = [v for v, p in zip(raw, parsed) if pd.isna(p)]
+        if bad:
+            raise ValueError(f"clean_prices: {len(bad)} value(s) of the Date index are not dates, "
+                             f"e.g. {bad[:3]!r}; use ISO dates like '2023-01-31'")
+        prices = prices.set_axis(pd.DatetimeIndex(parsed), axis=0)
+    index = prices.index
+    if index.tz is not None:
+        index = index.tz_convert(None)
+    if index.hasnans:
+        raise ValueError("clean_prices: the Date index has missing dates (NaT)")
+    dup = index[index.duplicated()].unique()
+    if len(dup):
+        raise ValueError(f"clean_prices: {len(dup)} date(s) appear more than once, e.g. "
+                         f"{[str(d.date()) for d in dup[:3]]}; remove the duplicated rows first")
+    prices = prices.set_axis(index.rename("Date"), axis=0)
+    return prices.sort_index()
+
+
+def _numeric(prices: pd.DataFrame) -> pd.DataFrame:
+    """Every column as float64; a value that is not a positive finite number is an error."""
+    if prices.columns.has_duplicates:
+        raise ValueError(f"clean_prices: repeated ticker columns {sorted(set(prices.columns[prices.columns.duplicated()]))}")
+    out = {}
+    for col in prices.columns:
+        values = pd.to_numeric(prices[col], errors="coerce")
+        bad = prices[col][values.isna() & prices[col].notna()]
+        if len(bad):
+            raise ValueError(f"clean_prices: ticker {col!r} has {len(bad)} non-numeric value(s), e.g. "
+                             f"{bad.iloc[0]!r} on {bad.index[0].date()}")
+        values = values.astype("float64")
+        nonpos = values[(values <= 0) | ~np.isfinite(values.fillna(1.0))]
+        if len(nonpos):
+            raise ValueError(f"clean_prices: ticker {col!r} has {len(nonpos)} price(s) that are not positive "
+                             f"finite numbers, e.g. {nonpos.iloc[0]!r} on {nonpos.index[0].date()}")
+        out[str(col)] = values
+    return pd.DataFrame(out, index=prices.index)
+
+
+def clean_prices(prices: pd.DataFrame, *, max_gap_frac: float = 0.0, min_tickers: int = 2,
+                 min_days: int = 2, source: str = "a DataFrame",
+                 price_field: str | None = None) -> tuple[pd.DataFrame, PriceReport]:
+    """A complete price table (no missing values, nothing filled) and a report of what was dropped.
+
+    ``prices``: (days, tickers), dates as a ``DatetimeIndex`` or a ``Date`` column/index of
+    strings. In order:
+
+    1. the dates are parsed and sorted; unparseable or repeated dates raise ``ValueError``;
+       values must be positive finite numbers or missing (anything else raises);
+    2. days on which *every* ticker is missing are dropped (yfinance often writes such a
+       first row);
+    3. tickers missing on more than ``max_gap_frac`` of the remaining days are dropped
+       (default 0: any gap drops the ticker);
+    4. with ``max_gap_frac > 0``, the days on which a kept ticker is still missing are
+       dropped too, so the result is complete without filling anything in.
+
+    Raises ``ValueError``, naming what was left, when fewer than ``min_tickers`` tickers or
+    ``min_days`` days remain.
+    """
+    if not isinstance(prices, pd.DataFrame):
+        raise TypeError(f"clean_prices: expected a pandas DataFrame (days, tickers), got {type(prices).__name__}")
+    if not (isinstance(max_gap_frac, (int, float)) and 0.0 <= max_gap_frac < 1.0):
+        raise ValueError(f"clean_prices: max_gap_frac must be in [0, 1), got {max_gap_frac!r}")
+    for name, v in (("min_tickers", min_tickers), ("min_days", min_days)):
+        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+            raise ValueError(f"clean_prices: {name} must be a positive int, got {v!r}")
+    table = _numeric(_date_index(prices))
+    n_days_in, n_tickers_in = table.shape
+    if n_tickers_in == 0 or n_days_in == 0:
+        raise ValueError(f"clean_prices: the table from {source} is empty ({n_days_in} days x {n_tickers_in} tickers)")
+
+    def day_strings(index):
+        return tuple(str(d.date()) for d in index)
+
+    empty = table.isna().all(axis=1)  # (days,)
+    empty_days = day_strings(table.index[empty])
+    table = table.loc[~empty]
+    if len(table) == 0:
+        raise ValueError(f"clean_prices: no ticker in the table from {source} has a single price "
+                         f"({n_days_in} days x {n_tickers_in} tickers, all missing)")
+    gaps = table.isna().sum()  # (tickers,) missing days per ticker
+    drop = gaps[gaps > max_gap_frac * len(table)]
+    table = table.drop(columns=drop.index)
+    holes = table.isna().any(axis=1)
+    gap_days = day_strings(table.index[holes])
+    table = table.loc[~holes]
+
+    dropped = {str(t): int(n) for t, n in drop.items()}
+    if table.shape[1] < min_tickers or len(table) < min_days:
+        worst = ", ".join(f"{t} ({n} missing)" for t, n in sorted(dropped.items(), key=lambda kv: -kv[1])[:5])
+        raise ValueError(
+            f"clean_prices: too little data left in the table from {source}: {table.shape[1]} ticker(s) "
+            f"{list(table.columns)[:10]} x {len(table)} day(s), need at least {min_tickers} tickers and "
+            f"{min_days} days. Of {n_tickers_in} tickers x {n_days_in} days, dropped {len(empty_days)} empty "
+            f"day(s), {len(dropped)} ticker(s) with gaps ({worst or 'none'}) and {len(gap_days)} day(s) with "
+            f"gaps in kept tickers; try a larger max_gap_frac or fewer, longer-listed tickers")
+    report = PriceReport(n_days_in=n_days_in, n_tickers_in=n_tickers_in, empty_days=empty_days,
+                         dropped_tickers=dropped, gap_days=gap_days,
+                         start=str(table.index[0].date()), end=str(table.index[-1].date()),
+                         n_days=len(table), n_tickers=table.shape[1], source=source, price_field=price_field)
+    return table, report
+
+
+def _read_yfinance_export(path: Path, price_field: str | None) -> tuple[pd.DataFrame, str]:
+    """A ``yf.download(...).to_csv()`` file (two header rows: price field, ticker) -> (days, tickers)."""
+    raw = pd.read_csv(path, header=[0, 1], index_col=0)
+    fields_level = next((lvl for lvl in range(2) if {"Close", "Adj Close"} & set(raw.columns.get_level_values(lvl))),
+                        None)
+    if fields_level is None:
+        raise ValueError(f"load_price_csv: {path} has two header rows but no 'Close' or 'Adj Close' field "
+                         f"(first columns: {list(raw.columns)[:4]})")
+    available = list(dict.fromkeys(raw.columns.get_level_values(fields_level)))
+    if price_field is None:  # adjusted closes when the file has them (auto_adjust=False exports)
+        price_field = "Adj Close" if "Adj Close" in available else "Close"
+    if price_field not in available:
+        raise ValueError(f"load_price_csv: field {price_field!r} not in {path}; it has {available}")
+    table = raw.xs(price_field, axis=1, level=fields_level)
+    table.columns = [str(c) for c in table.columns]
+    table.index.name = "Date"
+    return table, price_field
+
+
+def load_price_csv(path, *, price_field: str | None = None, **clean_kwargs) -> tuple[pd.DataFrame, PriceReport]:
+    """Read a price table from CSV and clean it with ``clean_prices`` (same keyword arguments).
+
+    Two layouts are understood:
+
+    * a ``Date`` column and one column per ticker (what ``DataFrame.to_csv`` writes for a
+      table like ``load_sp500_snapshot()``);
+    * a ``yfinance`` export, ``yf.download(tickers, ...).to_csv(path)``: header rows
+      ``Price,Close,Close,...`` and ``Ticker,AAPL,MSFT,...``, then a ``Date,,,`` row. The
+      ``price_field`` (default ``'Adj Close'`` if present, else ``'Close'``, which yfinance
+      adjusts for splits and dividends when ``auto_adjust=True``, its default since 0.2.51)
+      is kept.
+    """
+    path = Path(path).expanduser()
+    if not path.is_file():
+        raise FileNotFoundError(f"load_price_csv: no file at {path}")
+    head = pd.read_csv(path, header=None, nrows=3, dtype=str, keep_default_na=False)
+    if head.empty:
+        raise ValueError(f"load_price_csv: {path} is empty")
+    first = [str(v).strip() for v in head.iloc[:, 0]]
+    if len(first) >= 3 and first[2].lower() == "date" and (head.iloc[2, 1:] == "").all():
+        table, price_field = _read_yfinance_export(path, price_field)
+    elif first[0].lower() == "date":
+        table = pd.read_csv(path, dtype=object).rename(columns=lambda c: str(c).strip())
+        table = table.set_index(table.columns[0])
+    else:
+        raise ValueError(f"load_price_csv: {path} must have a 'Date' column first and one column per ticker "
+                         f"(or be a yfinance export); its first header cell is {first[0]!r}")
+    return clean_prices(table, source=path.name, price_field=price_field, **clean_kwargs)
