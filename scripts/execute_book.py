@@ -12,7 +12,9 @@ Cache semantics are the build's own: a chapter is re-executed only when its code
 changed (jupyter-cache's hash of the notebook), and it executes in its own folder, as
 the build executes it. Each kernel gets ``OMP_NUM_THREADS = cores // workers`` unless
 the variable is already set, so parallel chapters do not fight over cores; every
-chapter prints the thread count it ran with.
+chapter prints the thread count it ran with. Kernels also get ``RVT_WIDGETS=static``
+(unless set): the site has no kernel, so widgets are precomputed HTML controls
+(``rvt_lib.book.interact``).
 
 If any chapter fails, the others still finish (and are cached), the failing ones are
 named with their tracebacks, and the script exits with status 1 so that
@@ -71,6 +73,7 @@ def _execute(path: str, timeout: int, allow_errors: bool, threads: int):
     from jupyter_cache.executors.utils import single_nb_execution
 
     os.environ.setdefault("OMP_NUM_THREADS", str(threads))
+    os.environ.setdefault("RVT_WIDGETS", "static")  # the site has no kernel: precomputed widgets
     nb = nbformat.read(path, as_version=4)
     result = single_nb_execution(nb, cwd=str(Path(path).parent), timeout=timeout,
                                  allow_errors=allow_errors, meta_override=True)

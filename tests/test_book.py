@@ -1,7 +1,21 @@
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import ipywidgets as widgets
+import matplotlib
 import numpy as np
+import pytest
 import torch
 
-from rvt_lib.book import glue, plain
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+from rvt_lib import book  # noqa: E402
+from rvt_lib.book import glue, plain  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_plain_converts_numpy_and_torch_scalars():
@@ -18,12 +32,88 @@ def test_glue_stores_a_plain_number(capsys):
     assert glue("x", np.float64(0.25)) is None  # runs outside a kernel too, prints nothing
 
 
-def test_interact_calls_once_with_initial_values_under_smoke(monkeypatch):
-    import ipywidgets as widgets
-    from rvt_lib.book import interact
+def test_control_values_for_every_kind_of_control():
+    values, labels, start = book.control_values(widgets.IntSlider(value=3, min=0, max=9))
+    assert values == list(range(10)) and values[start] == 3
+    values, _, start = book.control_values(widgets.FloatSlider(value=0.5, min=0.0, max=1.0, step=0.25))
+    assert values == [0.0, 0.25, 0.5, 0.75, 1.0] and start == 2
+    values, labels, start = book.control_values(widgets.Dropdown(options=[("LSTM", "lstm"), ("GPT", "gpt")],
+                                                                 value="gpt"))
+    assert values == ["lstm", "gpt"] and labels == ["LSTM", "GPT"] and start == 1
+    assert book.control_values(["x", "y"]) == (["x", "y"], ["x", "y"], 0)
+    assert book.control_values(widgets.fixed(7))[0] == [7]
+    values, _, start = book.control_values((0, 10))
+    assert values == list(range(11)) and values[start] == 5
+    with pytest.raises(TypeError, match="no static rendering"):
+        book.control_values(widgets.Text("a"))
+
+
+def test_static_grid_fits_the_budget_and_keeps_initial_values():
+    controls = dict(z=widgets.FloatSlider(value=0.1, min=0.0, max=1.0, step=0.01),
+                    step=widgets.IntSlider(value=45, min=0, max=95), model=["a", "b", "c"])
+    grid = book.static_grid(controls, 60)
+    assert np.prod([len(v) for v, _, _ in grid.values()]) <= 60
+    assert grid["model"][0] == ["a", "b", "c"]                 # options kept whole
+    assert grid["z"][0][grid["z"][2]] == 0.1 and grid["step"][0][grid["step"][2]] == 45
+    assert len(grid["z"][0]) > 1 and len(grid["step"][0]) > 1  # both still move
+    tiny = book.static_grid(controls, 1)
+    assert all(len(v) == 1 for v, _, _ in tiny.values())
+    with pytest.raises(ValueError, match="max_outputs"):
+        book.static_grid(controls, 0)
+
+
+def _plot(a, b):
+    fig, ax = plt.subplots()
+    ax.plot([0, 1], [0, a])
+    ax.set_title(b)
+    print(f"a = {a}, b = {b}")
+
+
+def test_static_widget_precomputes_every_grid_point():
+    html = book.static_widget_html(_plot, dict(a=(1, 3), b=["x", "y"]), max_outputs=8)
+    assert html.count("data-rvt-output=") == 6           # 3 values of a x 2 of b
+    assert html.count("data:image/png;base64,") == 6      # one figure each
+    assert "a = 1, b = y" in html and "a = 3, b = x" in html
+    assert "<script>" in html and "http" not in html.split("<script>")[1]  # no CDN
+    assert plt.get_fignums() == []                         # figures closed
+
+
+def test_interact_is_static_under_smoke_and_live_on_request(monkeypatch):
+    shown = []
+    monkeypatch.setattr("IPython.display.display", lambda obj: shown.append(obj))
     monkeypatch.setenv("RVT_BUDGET", "smoke")
-    seen = {}
-    interact(lambda a, b, c, d, e: seen.update(a=a, b=b, c=c, d=d, e=e),
-             a=widgets.IntSlider(value=3, min=0, max=9), b=["x", "y"], c=(0, 10), d=(0.0, 1.0),
-             e=widgets.fixed(7))
-    assert seen == {"a": 3, "b": "x", "c": 5, "d": 0.5, "e": 7}
+    monkeypatch.delenv("RVT_WIDGETS", raising=False)
+    assert book.widget_mode() == "static"
+    book.interact(_plot, a=(1, 3), b=["x", "y"])
+    assert len(shown) == 1 and shown[0].data.count("data-rvt-output=") <= book.max_static_outputs()
+    monkeypatch.setenv("RVT_WIDGETS", "live")
+    assert book.widget_mode() == "live"
+    monkeypatch.setenv("RVT_WIDGETS", "sometimes")
+    with pytest.raises(ValueError, match="RVT_WIDGETS"):
+        book.widget_mode()
+
+
+@pytest.mark.skipif(shutil.which("chromedriver") is None, reason="needs chromium + chromium-driver")
+def test_static_widget_works_in_headless_chromium(tmp_path):
+    pytest.importorskip("selenium")
+    page = tmp_path / "page.html"
+    page.write_text("<html><body>"
+                    + book.static_widget_html(_plot, dict(a=(1, 3), b=["x", "y"]), max_outputs=8)
+                    + "</body></html>")
+    result = subprocess.run([sys.executable, str(ROOT / "scripts" / "check_widgets.py"), str(page)],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.startswith("ok")
+
+
+@pytest.mark.skipif(shutil.which("chromedriver") is None, reason="needs chromium + chromium-driver")
+def test_widget_check_catches_a_dead_control(tmp_path):
+    pytest.importorskip("selenium")
+    html = book.static_widget_html(_plot, dict(a=(1, 3), b=widgets.fixed("x")), max_outputs=8)
+    dead = html.replace('el.addEventListener("input", update);', "")
+    dead = dead.replace('el.addEventListener("change", update);', "")
+    page = tmp_path / "dead.html"
+    page.write_text("<html><body>" + dead + "</body></html>")
+    result = subprocess.run([sys.executable, str(ROOT / "scripts" / "check_widgets.py"), str(page)],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 1 and "changed nothing" in result.stdout
