@@ -51,10 +51,10 @@ def glue(name: str, value, display: bool = False) -> None:
 # browser with no server and no CDN.
 
 def max_static_outputs() -> int:
-    """Grid points rendered per static widget: 128 (each adds ~30-60 kB to the page), or 4
+    """Grid points rendered per static widget: 64 (each adds ~30-60 kB to the page), or 4
     under the smoke budget, which runs the same code on a coarser grid."""
     from rvt_lib.budget import pick
-    return pick(smoke=4, book=128, full=128)
+    return pick(smoke=4, book=64, full=64)
 
 
 def widget_mode() -> str:
