@@ -179,3 +179,15 @@ def test_bad_inputs():
         DeltaNetConfig(5, 4, beta_range="negative")
     with pytest.raises(ValueError, match="chunk_size"):
         DeltaNetConfig(5, 4, chunk_size=0)
+
+
+def test_token_by_token_generation_equals_parallel():
+    core = _make(L=2)
+    x, _ = _inputs(core, 2, 9)
+    y_par, s_par = core(x)                                     # parallel, from zeros
+    s, ys = None, []
+    for t in range(9):
+        y, s = core(x[:, t:t + 1], s, mode="sequential")
+        ys.append(y)
+    torch.testing.assert_close(torch.cat(ys, dim=1), y_par, rtol=1e-10, atol=1e-12)
+    torch.testing.assert_close(s, s_par, rtol=1e-10, atol=1e-12)

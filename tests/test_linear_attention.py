@@ -12,7 +12,7 @@ from rvt_lib.scan import scan_sequential
 DECAYS = ["none", "scalar", "diagonal"]
 
 
-def _make(decay, I=5, H=4, heads=2, L=1, dtype=torch.float64, seed=0, **kw):
+def _make(decay="scalar", I=5, H=4, heads=2, L=1, dtype=torch.float64, seed=0, **kw):
     torch.manual_seed(seed)
     return LinearAttention(LinearAttentionConfig(I, H, num_heads=heads, num_layers=L, decay=decay, **kw)).to(dtype)
 
@@ -171,3 +171,15 @@ def test_bad_inputs():
         LinearAttentionConfig(5, 4, decay="exponential")
     with pytest.raises(ValueError, match="hidden_size"):
         LinearAttentionConfig(5, 0)
+
+
+def test_token_by_token_generation_equals_parallel():
+    core = _make(L=2)
+    x, _ = _inputs(core, 2, 9)
+    y_par, s_par = core(x)                                     # parallel, from zeros
+    s, ys = None, []
+    for t in range(9):
+        y, s = core(x[:, t:t + 1], s, mode="sequential")
+        ys.append(y)
+    torch.testing.assert_close(torch.cat(ys, dim=1), y_par, rtol=1e-10, atol=1e-12)
+    torch.testing.assert_close(s, s_par, rtol=1e-10, atol=1e-12)

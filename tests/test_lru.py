@@ -132,3 +132,15 @@ def test_bad_inputs():
         LRUConfig(5, 4, state_size=0)
     assert LRUConfig(5, 4).state_size == 4
     assert complex_dtype(torch.float64) == torch.complex128
+
+
+def test_token_by_token_generation_equals_parallel():
+    core = _make(L=2)
+    x, _ = _inputs(core, 2, 9)
+    y_par, s_par = core(x)                                     # parallel, from zeros
+    s, ys = None, []
+    for t in range(9):
+        y, s = core(x[:, t:t + 1], s, mode="sequential")
+        ys.append(y)
+    torch.testing.assert_close(torch.cat(ys, dim=1), y_par, rtol=1e-10, atol=1e-12)
+    torch.testing.assert_close(s, s_par, rtol=1e-10, atol=1e-12)
