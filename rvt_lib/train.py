@@ -1,15 +1,19 @@
 """The one small training loop used by every chapter.
 
 Every experiment in the book trains a model the same way, so that comparisons between
-models are comparisons between *models*, not between training scripts:
+models are comparisons between *models*, not between training scripts. The settings
+live in one place, a :class:`TrainConfig`; :func:`fit` reads them:
 
 * AdamW, with weight decay only on weight matrices and embeddings (tensors with two or
   more dimensions), never on biases or LayerNorm gains (as in nanoGPT);
 * gradient clipping by the global norm of all gradients;
 * a learning rate that rises linearly during ``warmup`` steps and then stays constant
   or follows a cosine down to ``min_lr_ratio * lr``;
-* an optional validation set, evaluated every ``eval_every`` steps, with early stopping
-  after ``patience`` evaluations without improvement (the best weights are restored);
+* an optional validation set, evaluated every ``eval_every`` steps without touching the
+  random generators, and early stopping after ``patience`` evaluations without
+  improvement (the best weights are then restored);
+* a loss that turns NaN or infinite stops the run, recorded in the History
+  (``diverged``, ``stop_reason``), instead of crashing the chapter;
 * fixed seeds, so the same call gives the same history.
 
 Data comes in one of two forms, both yielding ``(x, y)`` batches:
@@ -19,8 +23,10 @@ Data comes in one of two forms, both yielding ``(x, y)`` batches:
 * a zero-argument callable returning one batch, e.g. ``lambda: sample_windows(text)``:
   train for ``steps`` updates.
 
-    history = fit(model, train_loader, val=val_loader, epochs=5, lr=1e-3)
-    history.to_frame()        # one row per logged step: train loss, val loss, seconds, lr
+    config = TrainConfig(epochs=5, lr=1e-3)
+    history = fit(model, train_loader, config, val=val_loader)
+    history.to_frame()        # one row per step: train loss, val loss, seconds, lr
+    fit(model, sampler, config.but(epochs=None, steps=500, schedule="cosine"))
 """
 from __future__ import annotations
 
@@ -29,16 +35,96 @@ import os
 import random
 import sys
 import time
+import warnings
 from contextlib import contextmanager
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
 DEFAULT_EVAL_BATCHES = 20  # batches drawn from a callable validation source
-CHECKPOINT_FORMAT = "rvt_lib-checkpoint-1"
+SCHEDULES = ("constant", "cosine")
+
+
+# ----------------------------------------------------------------------------- config
+
+def _positive_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 1
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Every training setting, in one place. Give exactly one of ``steps`` and ``epochs``.
+
+    Experiment configs embed one (``train: TrainConfig``) instead of restating fields;
+    ``config.but(lr=1e-3)`` is a copy with some fields changed.
+    """
+    steps: int | None = None          # number of updates
+    epochs: int | None = None         # passes over an iterable train source
+    batch_size: int = 32              # for experiment code that builds loaders/samplers
+    lr: float = 3e-3                  # peak learning rate
+    weight_decay: float = 0.01        # AdamW, on >= 2-D tensors only
+    betas: tuple[float, float] = (0.9, 0.99)
+    clip: float | None = 1.0          # global-norm gradient clipping; None = off
+    warmup: int = 0                   # linear warmup steps
+    schedule: str = "constant"        # or "cosine" down to min_lr_ratio * lr
+    min_lr_ratio: float = 0.1
+    eval_every: int | None = None     # default: ten evaluations over a steps run, else once per epoch
+    eval_batches: int | None = None   # batches drawn (once, then reused) from a callable val source
+    patience: int | None = None       # early stopping, in evaluations; restores the best weights
+
+    def __post_init__(self):
+        def bad(name, want):
+            raise ValueError(f"TrainConfig: {name} must be {want}, got {getattr(self, name)!r}")
+        if (self.steps is None) == (self.epochs is None):
+            raise ValueError("TrainConfig: give exactly one of steps= (number of updates) and "
+                             f"epochs= (passes over the data), got steps={self.steps!r}, epochs={self.epochs!r}")
+        for name in ("steps", "epochs", "eval_every", "eval_batches", "patience"):
+            if getattr(self, name) is not None and not _positive_int(getattr(self, name)):
+                bad(name, "a positive int or None")
+        if not _positive_int(self.batch_size):
+            bad("batch_size", "a positive int")
+        if not (isinstance(self.lr, (int, float)) and math.isfinite(self.lr) and self.lr > 0):
+            bad("lr", "a finite number > 0")
+        if not (isinstance(self.weight_decay, (int, float)) and self.weight_decay >= 0):
+            bad("weight_decay", ">= 0")
+        betas = tuple(self.betas) if isinstance(self.betas, (tuple, list)) else ()
+        if len(betas) != 2 or not all(isinstance(b, (int, float)) and 0 <= b < 1 for b in betas):
+            bad("betas", "two numbers in [0, 1)")
+        object.__setattr__(self, "betas", betas)
+        if self.clip is not None and not (isinstance(self.clip, (int, float)) and self.clip > 0):
+            bad("clip", "a number > 0, or None for no clipping")
+        if not (isinstance(self.warmup, int) and not isinstance(self.warmup, bool) and self.warmup >= 0):
+            bad("warmup", "an int >= 0")
+        if self.schedule not in SCHEDULES:
+            bad("schedule", f"one of {SCHEDULES}")
+        if not (isinstance(self.min_lr_ratio, (int, float)) and 0 <= self.min_lr_ratio <= 1):
+            bad("min_lr_ratio", "in [0, 1]")
+
+    def but(self, **changes) -> "TrainConfig":
+        """A copy with ``changes`` applied (and validated), e.g. ``config.but(lr=1e-3)``."""
+        return replace(self, **changes)
+
+    def lr_at(self, step: int, total_steps: int | None = None) -> float:
+        """Learning rate for update number ``step`` (0-based) of ``total_steps`` (default ``steps``).
+
+        * warmup: ``lr * (step + 1) / warmup`` for the first ``warmup`` updates, so the
+          last warmup update uses the full ``lr``;
+        * ``"constant"``: ``lr`` afterwards;
+        * ``"cosine"``: from ``lr`` at update ``warmup`` down to ``min_lr_ratio * lr`` at
+          the last update ``total_steps - 1``, along half a cosine.
+        """
+        if step < self.warmup:
+            return self.lr * (step + 1) / self.warmup
+        if self.schedule == "constant":
+            return self.lr
+        total_steps = self.steps if total_steps is None else total_steps
+        if total_steps is None:
+            raise ValueError("the cosine schedule needs the total number of steps")
+        min_lr = self.lr * self.min_lr_ratio
+        progress = min(max((step - self.warmup) / max(1, total_steps - 1 - self.warmup), 0.0), 1.0)
+        return min_lr + 0.5 * (1.0 + math.cos(math.pi * progress)) * (self.lr - min_lr)
 
 
 # ----------------------------------------------------------------------------- seeds
@@ -72,14 +158,14 @@ def _rng_preserved():
             torch.cuda.set_rng_state_all(cuda_states)
 
 
-# ----------------------------------------------------------------------------- losses
+# ----------------------------------------------------------------------------- loss, optimizer
 
 def default_loss(pred: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """Cross-entropy for class logits, including a language model's logits.
 
     * classification: ``pred`` (B, C) logits, ``y`` (B,) class indices
-    * language model: ``pred`` (B, T, V) logits, ``y`` (B, T) next-token indices;
-      the loss is the mean over all B*T positions, in nats per token.
+    * per position (language model, tagging): ``pred`` (B, T, V) logits, ``y`` (B, T)
+      indices; the loss is the mean over all B*T positions, in nats per token.
 
     For regression (float targets) pass ``loss_fn=torch.nn.functional.mse_loss``: we
     refuse to guess, because cross-entropy on float targets silently means something else.
@@ -96,32 +182,6 @@ def default_loss(pred: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
             f"got logits {tuple(pred.shape)} and targets {tuple(y.shape)}"
         )
     return F.cross_entropy(pred.reshape(-1, pred.shape[-1]), y.reshape(-1))  # (B*T, V) vs (B*T,)
-
-
-# ----------------------------------------------------------------------------- learning rate
-
-def lr_at(step: int, *, lr: float, total_steps: int | None = None, warmup: int = 0,
-          schedule: str = "constant", min_lr_ratio: float = 0.1) -> float:
-    """Learning rate for update number ``step`` (0-based).
-
-    * warmup: ``lr * (step + 1) / warmup`` for the first ``warmup`` updates, so the
-      last warmup update uses the full ``lr``;
-    * ``"constant"``: ``lr`` afterwards;
-    * ``"cosine"``: from ``lr`` at update ``warmup`` down to ``min_lr_ratio * lr`` at the
-      last update ``total_steps - 1``, along half a cosine.
-    """
-    if schedule not in ("constant", "cosine"):
-        raise ValueError(f"schedule must be 'constant' or 'cosine', got {schedule!r}")
-    if step < warmup:
-        return lr * (step + 1) / warmup
-    if schedule == "constant":
-        return lr
-    if total_steps is None:
-        raise ValueError("the cosine schedule needs the total number of steps")
-    min_lr = lr * min_lr_ratio
-    progress = (step - warmup) / max(1, total_steps - 1 - warmup)
-    progress = min(max(progress, 0.0), 1.0)
-    return min_lr + 0.5 * (1.0 + math.cos(math.pi * progress)) * (lr - min_lr)
 
 
 def make_optimizer(model: torch.nn.Module, lr: float, weight_decay: float = 0.01,
@@ -143,17 +203,17 @@ def make_optimizer(model: torch.nn.Module, lr: float, weight_decay: float = 0.01
 class History:
     """What happened during :func:`fit`.
 
-    Train losses are logged every ``log_every`` updates (the mean over those updates);
-    ``train_steps[i]`` is the number of updates done when ``train_loss[i]`` was logged.
-    ``*_seconds`` are *training* seconds elapsed at that point: the time spent evaluating
-    is measured separately (``eval_time_s``) and not counted, so curves against seconds
-    compare models fairly however often they were evaluated.
+    ``train_steps[i]`` is the number of updates done when ``train_loss[i]`` (the loss of
+    that update) was recorded. ``*_seconds`` are *training* seconds elapsed at that
+    point: the time spent evaluating is measured separately (``eval_time_s``) and not
+    counted, so curves against seconds compare models fairly however often they were
+    evaluated. ``diverged`` is True when the loss became NaN or infinite; training then
+    stopped before that update, and ``stop_reason`` says when and at which learning rate.
     """
     train_steps: list[int] = field(default_factory=list)
     train_loss: list[float] = field(default_factory=list)
     train_seconds: list[float] = field(default_factory=list)
-    lr: list[float] = field(default_factory=list)          # learning rate of the last update in each log window
-    grad_norm: list[float] = field(default_factory=list)   # mean global gradient norm before clipping
+    lr: list[float] = field(default_factory=list)          # learning rate of each update
     val_steps: list[int] = field(default_factory=list)
     val_loss: list[float] = field(default_factory=list)
     val_seconds: list[float] = field(default_factory=list)
@@ -163,29 +223,28 @@ class History:
     eval_time_s: float = 0.0
     steps_done: int = 0
     epochs_done: int = 0            # complete passes over an iterable (0 for a callable)
-    stopped_early: bool = False
+    stopped_early: bool = False     # patience ran out
+    diverged: bool = False          # the training loss became NaN or infinite
+    stop_reason: str | None = None  # why training ended before the planned length
 
     def to_frame(self):
-        """One row per logged step (indexed by ``step``): train loss, val loss, seconds, lr."""
+        """One row per step (indexed by ``step``): train loss, val loss, seconds, lr."""
         import pandas as pd
 
         train = pd.DataFrame({"step": self.train_steps, "train_loss": self.train_loss,
-                              "seconds": self.train_seconds, "lr": self.lr,
-                              "grad_norm": self.grad_norm})
+                              "seconds": self.train_seconds, "lr": self.lr})
         val = pd.DataFrame({"step": self.val_steps, "val_loss": self.val_loss,
                             "val_seconds": self.val_seconds})
         df = train.merge(val, on="step", how="outer").sort_values("step")
         df["seconds"] = df["seconds"].fillna(df["val_seconds"])
-        df = df.drop(columns="val_seconds")
-        cols = ["train_loss", "val_loss", "seconds", "lr", "grad_norm"]
-        return df.set_index("step")[cols]
+        return df.set_index("step")[["train_loss", "val_loss", "seconds", "lr"]]
 
     def __repr__(self) -> str:
         last = f"{self.train_loss[-1]:.4f}" if self.train_loss else "n/a"
         best = f"{self.best_val:.4f} at step {self.best_step}" if self.best_val is not None else "n/a"
-        early = ", stopped early" if self.stopped_early else ""
+        end = f", {self.stop_reason}" if self.stop_reason else ""
         return (f"History({self.steps_done} steps in {self.train_time_s:.1f} s, last train loss {last}, "
-                f"best val {best}{early})")
+                f"best val {best}{end})")
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -231,13 +290,27 @@ def _is_source_callable(data) -> bool:
     raise TypeError(f"expected an iterable of (x, y) batches or a callable returning one, got {type(data).__name__}")
 
 
+def _interactive() -> bool:
+    """A person is probably watching: a terminal, Colab, or a kernel of a Jupyter server."""
+    return (sys.stdout.isatty() or "google.colab" in sys.modules
+            or bool(os.environ.get("JPY_SESSION_NAME")) or "VSCODE_PID" in os.environ)
+
+
 def _progress_enabled(progress) -> bool:
-    """tqdm only where someone watches: never under CI, else on a TTY or RVT_PROGRESS=1."""
+    """tqdm only where someone watches.
+
+    ``RVT_PROGRESS=1`` / ``0`` force it on / off; otherwise never under ``CI``, then the
+    ``progress`` argument decides, and by default it is on in interactive sessions only
+    (a book build or ``pytest --nbmake`` runs kernels that nobody watches).
+    """
+    forced = os.environ.get("RVT_PROGRESS", "").strip()
+    if forced in ("0", "1"):
+        return forced == "1"
     if os.environ.get("CI", "").strip().lower() not in ("", "0", "false"):
         return False
     if progress is not None:
         return bool(progress)
-    return os.environ.get("RVT_PROGRESS") == "1" or sys.stdout.isatty()
+    return _interactive()
 
 
 class _NoBar:
@@ -324,279 +397,190 @@ def predict(model: torch.nn.Module, data, device=None) -> torch.Tensor:
     return torch.cat(outs, dim=0)
 
 
-# ----------------------------------------------------------------------------- fit
+# ----------------------------------------------------------------------------- fit, and what it leans on
 
-def fit(model: torch.nn.Module, train, *, val=None, loss_fn=None, steps: int | None = None,
-        epochs: int | None = None, lr: float = 3e-3, weight_decay: float = 0.01,
-        betas=(0.9, 0.99), clip: float | None = 1.0, warmup: int = 0,
-        schedule: str = "constant", min_lr_ratio: float = 0.1, eval_every: int | None = None,
-        eval_batches: int | None = None, patience: int | None = None,
-        restore_best: bool | None = None, seed: int = 0, device=None, progress=None,
-        log_every: int = 1) -> History:
-    """Train ``model`` in place and return its :class:`History`.
+def _plan(train, val, config: TrainConfig) -> int | None:
+    """Check the data against the config; return the number of updates (None: unknown)."""
+    if not isinstance(config, TrainConfig):
+        raise TypeError(f"fit: config must be a rvt_lib.train.TrainConfig, got {type(config).__name__}; "
+                        "e.g. fit(model, data, TrainConfig(steps=500, lr=1e-3))")
+    if _is_source_callable(train) and config.epochs is not None:
+        raise ValueError("a callable batch source has no epochs: use TrainConfig(steps=...)")
+    if val is not None:
+        _is_source_callable(val)  # refuses what is neither an iterable nor a callable
+    elif config.patience is not None:
+        raise ValueError("early stopping (patience=) needs validation data (val=)")
+    if config.steps is not None:
+        return config.steps
+    try:
+        return config.epochs * len(train)
+    except TypeError:  # an iterable without a length
+        if config.schedule == "cosine":
+            raise ValueError("the cosine schedule needs a known number of steps: give steps= "
+                             "or a train iterable with a length") from None
+        return None
 
-    Give exactly one of ``steps`` (number of updates) or ``epochs`` (passes over an
-    iterable ``train``). ``loss_fn(pred, y)`` defaults to :func:`default_loss`.
 
-    Validation (``val``, same two forms as ``train``) runs every ``eval_every`` updates;
-    by default once per epoch, or ten times over a ``steps`` run, and always after the
-    last update. A callable ``val`` is sampled ``eval_batches`` times *once*, before
-    training, and that fixed set is reused so that evaluations are comparable.
+def _batches(train, config: TrainConfig):
+    """Yield ``(passes completed, batch)``: endlessly from a callable, else pass after pass."""
+    if _is_source_callable(train):
+        while True:
+            yield 0, train()
+    passes = 0
+    while config.epochs is None or passes < config.epochs:
+        empty = True
+        for batch in train:
+            empty = False
+            yield passes, batch
+        if empty:
+            raise ValueError("the training data produced no batches")
+        passes += 1
+
+
+class _Clock:
+    """Training seconds: wall time minus the time spent evaluating (synchronised on CUDA)."""
+
+    def __init__(self, device: torch.device):
+        self.device, self.start, self.paused_s = device, time.perf_counter(), 0.0
+
+    def _sync(self):
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+
+    def seconds(self) -> float:
+        self._sync()
+        return time.perf_counter() - self.start - self.paused_s
+
+    @contextmanager
+    def paused(self):
+        self._sync()
+        t = time.perf_counter()
+        try:
+            yield
+        finally:
+            self._sync()
+            self.paused_s += time.perf_counter() - t
+
+
+class _Validator:
+    """Evaluates on fixed validation batches, records it, and does the early stopping."""
+
+    def __init__(self, model, val, config: TrainConfig, loss_fn, hist: History):
+        self.model, self.loss_fn, self.hist, self.patience = model, loss_fn, hist, config.patience
+        self.n_batches = config.eval_batches
+        if _is_source_callable(val):  # sampled once, so that every evaluation sees the same batches
+            with _rng_preserved():
+                val = [val() for _ in range(self.n_batches or DEFAULT_EVAL_BATCHES)]
+            self.n_batches = None
+        self.val, self.best_state, self.bad_evals = val, None, 0
+
+    def __call__(self, step: int, seconds: float) -> bool:
+        """Evaluate after ``step`` updates; True when patience has run out."""
+        with _rng_preserved():
+            loss = evaluate(self.model, self.val, self.loss_fn, n_batches=self.n_batches)
+        h = self.hist
+        h.val_steps.append(step)
+        h.val_loss.append(loss)
+        h.val_seconds.append(seconds)
+        if math.isfinite(loss) and (h.best_val is None or loss < h.best_val):
+            h.best_val, h.best_step, self.bad_evals = loss, step, 0
+            if self.patience is not None:
+                self.best_state = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
+        else:
+            self.bad_evals += 1
+        return self.patience is not None and self.bad_evals >= self.patience
+
+    def restore_best(self):
+        if self.best_state is not None:
+            self.model.load_state_dict(self.best_state)
+
+
+def fit(model: torch.nn.Module, train, config: TrainConfig, *, val=None, loss_fn=None,
+        seed: int = 0, device=None, progress=None) -> History:
+    """Train ``model`` in place as ``config`` says and return its :class:`History`.
+
+    ``train`` and ``val`` are a re-iterable of ``(x, y)`` batches or a zero-argument
+    callable returning one batch. ``loss_fn(pred, y)`` defaults to :func:`default_loss`.
+
+    Validation runs every ``config.eval_every`` updates (by default ten times over a
+    ``steps`` run, once per pass in ``epochs`` mode) and after the last update. A callable
+    ``val`` is sampled ``eval_batches`` times *once*, and that fixed set is reused.
     Evaluation never touches the random generators, so it does not change training.
-
-    With ``patience``, training stops after that many evaluations without a lower
-    validation loss; the weights of the best evaluation are then restored
-    (``restore_best``, default: on when ``patience`` is given).
+    With ``config.patience``, training stops after that many evaluations without a lower
+    validation loss and the best weights are restored. A NaN or infinite training loss
+    stops training before that update (``History.diverged``, with a warning).
 
     ``seed`` seeds everything random *during* training (batch sampling, shuffling,
-    dropout). The model's initial weights were drawn when it was built: call
-    ``set_seed`` before building it too, so that runs repeat exactly.
-
-    ``clip=None`` disables gradient clipping. ``device=None`` keeps the model where it is;
-    batches are moved to the model's device. ``progress=None`` shows a tqdm bar only on
-    an interactive terminal or with ``RVT_PROGRESS=1``, never when ``CI`` is set.
+    dropout); the initial weights were drawn when the model was built (``ModelSpec.build``
+    seeds that). ``device=None`` keeps the model where it is; batches follow the model.
+    ``progress=None`` shows a tqdm bar in interactive sessions only (``RVT_PROGRESS``).
     """
-    # ---- check the arguments before doing anything
-    if (steps is None) == (epochs is None):
-        raise ValueError("give exactly one of steps= (number of updates) or epochs= (passes over the data)")
-    if steps is not None and (not isinstance(steps, int) or steps < 1):
-        raise ValueError(f"steps must be a positive int, got {steps!r}")
-    if epochs is not None and (not isinstance(epochs, int) or epochs < 1):
-        raise ValueError(f"epochs must be a positive int, got {epochs!r}")
-    train_is_callable = _is_source_callable(train)
-    if train_is_callable and epochs is not None:
-        raise ValueError("a callable batch source has no epochs: use steps=")
-    if not lr > 0:
-        raise ValueError(f"lr must be > 0, got {lr}")
-    if warmup < 0:
-        raise ValueError(f"warmup must be >= 0, got {warmup}")
-    if not 0.0 <= min_lr_ratio <= 1.0:
-        raise ValueError(f"min_lr_ratio must be in [0, 1], got {min_lr_ratio}")
-    if clip is not None and not clip > 0:
-        raise ValueError(f"clip must be > 0 or None, got {clip}")
-    if log_every < 1:
-        raise ValueError(f"log_every must be >= 1, got {log_every}")
-    if patience is not None and patience < 1:
-        raise ValueError(f"patience must be >= 1 evaluation, got {patience}")
-    if patience is not None and val is None:
-        raise ValueError("early stopping (patience=) needs validation data (val=)")
-    if eval_every is not None and eval_every < 1:
-        raise ValueError(f"eval_every must be >= 1, got {eval_every}")
-    if schedule not in ("constant", "cosine"):
-        raise ValueError(f"schedule must be 'constant' or 'cosine', got {schedule!r}")
-
-    # ---- how many updates in all (needed by the cosine schedule and the progress bar)
-    if steps is not None:
-        total_steps = steps
-    else:
-        try:
-            total_steps = epochs * len(train)
-        except TypeError:  # an iterable without a length
-            total_steps = None
-        if schedule == "cosine" and total_steps is None:
-            raise ValueError("the cosine schedule needs a known number of steps: give steps= "
-                             "or a train iterable with a length")
-    if steps is not None and eval_every is None:
-        eval_every = max(1, steps // 10)  # ten points on the validation curve
-    if restore_best is None:
-        restore_best = patience is not None
-
+    total = _plan(train, val, config)
     set_seed(seed)
     loss_fn = default_loss if loss_fn is None else loss_fn
     if device is not None:
         model.to(device)
     device = _model_device(model)
     model.train()
-    optimizer = make_optimizer(model, lr, weight_decay, betas)
+    optimizer = make_optimizer(model, config.lr, config.weight_decay, config.betas)
     params = [p for p in model.parameters() if p.requires_grad]
-
-    # a callable validation source is sampled once: the same batches at every evaluation
-    if val is not None and _is_source_callable(val):
-        n = DEFAULT_EVAL_BATCHES if eval_batches is None else eval_batches
-        with _rng_preserved():
-            val = [val() for _ in range(n)]
-        eval_batches = None
-
     hist = History()
-    best_state = None
-    bad_evals = 0
-    window_loss, window_norm = [], []
-    eval_time = 0.0
+    validator = None if val is None else _Validator(model, val, config, loss_fn, hist)
+    eval_every = config.eval_every or (max(1, config.steps // 10) if config.steps else None)
+    clock, step, evaluated_at = _Clock(device), 0, -1
+    bar = _progress_bar(total, _progress_enabled(progress))
 
-    def sync():
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
+    def validate(final: bool = False) -> bool:  # evaluate now; True: stop early
+        nonlocal evaluated_at
+        evaluated_at, seconds = step, clock.seconds()
+        with clock.paused():
+            out_of_patience = validator(step, seconds)
+        if out_of_patience and not final:
+            hist.stopped_early = True
+            hist.stop_reason = f"stopped early after {step} steps (best at step {hist.best_step})"
+        return hist.stopped_early
 
-    def train_seconds() -> float:
-        sync()
-        return time.perf_counter() - t0 - eval_time
-
-    def run_eval() -> bool:
-        """Evaluate, track the best weights; return True when it is time to stop."""
-        nonlocal eval_time, best_state, bad_evals
-        seconds = train_seconds()
-        t_eval = time.perf_counter()
-        with _rng_preserved():
-            loss = evaluate(model, val, loss_fn, n_batches=eval_batches, device=device)
-        sync()
-        eval_time += time.perf_counter() - t_eval
-        hist.val_steps.append(step)
-        hist.val_loss.append(loss)
-        hist.val_seconds.append(seconds)
-        if hist.best_val is None or loss < hist.best_val:
-            hist.best_val, hist.best_step = loss, step
-            bad_evals = 0
-            if restore_best:
-                best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-        else:
-            bad_evals += 1
-        bar.set_postfix(loss=f"{hist.train_loss[-1]:.4f}" if hist.train_loss else "-", val=f"{loss:.4f}")
-        return patience is not None and bad_evals >= patience
-
-    def flush_log():
-        if window_loss:
-            hist.train_steps.append(step)
-            hist.train_loss.append(sum(window_loss) / len(window_loss))
-            hist.train_seconds.append(train_seconds())
-            hist.lr.append(current_lr)
-            hist.grad_norm.append(sum(window_norm) / len(window_norm))
-            window_loss.clear()
-            window_norm.clear()
-
-    bar = _progress_bar(total_steps, _progress_enabled(progress))
-    step, epoch, current_lr, stop = 0, 0, lr, False
-    last_eval_step = -1
-    t0 = time.perf_counter()
     try:
-        while not stop:
-            # one pass: over the iterable, or `steps` calls of the callable
-            batches = (train() for _ in range(steps)) if train_is_callable else iter(train)
-            n_in_pass = 0
-            for batch in batches:
-                n_in_pass += 1
-                x, y = _to_device(_split(batch), device)
-
-                current_lr = lr_at(step, lr=lr, total_steps=total_steps, warmup=warmup,
-                                   schedule=schedule, min_lr_ratio=min_lr_ratio)
-                for group in optimizer.param_groups:
-                    group["lr"] = current_lr
-
-                loss = loss_fn(_forward(model, x), y)
-                loss_value = loss.item()
-                if not math.isfinite(loss_value):
-                    raise FloatingPointError(
-                        f"the training loss became {loss_value} at step {step} (lr={current_lr:.3g}); "
-                        f"try a lower learning rate, gradient clipping (clip=1.0) or a longer warmup"
-                    )
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                # the global gradient norm, clipped to `clip` (infinity = measure only)
-                norm = torch.nn.utils.clip_grad_norm_(params, clip if clip is not None else float("inf"))
-                optimizer.step()
-                step += 1
-                bar.update(1)
-
-                window_loss.append(loss_value)
-                window_norm.append(norm.item())
-                if len(window_loss) == log_every:
-                    flush_log()
-                    bar.set_postfix(loss=f"{hist.train_loss[-1]:.4f}")
-
-                if val is not None and eval_every is not None and step % eval_every == 0:
-                    last_eval_step = step
-                    if run_eval():
-                        hist.stopped_early = stop = True
-                        break
-                if steps is not None and step >= steps:
-                    stop = True
+        for passes, batch in _batches(train, config):
+            if passes > hist.epochs_done:  # a pass over the data has just ended
+                hist.epochs_done = passes
+                if validator and eval_every is None and validate():
                     break
-            if stop:
+            x, y = _to_device(_split(batch), device)
+            lr = config.lr_at(step, total)
+            for group in optimizer.param_groups:
+                group["lr"] = lr
+            loss = loss_fn(_forward(model, x), y)
+            value = loss.item()
+            if not math.isfinite(value):
+                hist.diverged = True
+                hist.stop_reason = (f"diverged: the training loss became {value} at step {step} "
+                                    f"(lr={lr:.3g}); try a lower lr, clip=1.0 or a longer warmup")
+                warnings.warn(hist.stop_reason, RuntimeWarning, stacklevel=2)
                 break
-            if n_in_pass == 0:
-                raise ValueError("the training data produced no batches")
-            epoch += 1  # a complete pass over the iterable
-            if val is not None and eval_every is None:  # epochs mode default: once per epoch
-                last_eval_step = step
-                if run_eval():
-                    hist.stopped_early = stop = True
-            if epochs is not None and epoch >= epochs:
-                stop = True
-        flush_log()
-        if val is not None and last_eval_step != step and not hist.stopped_early:
-            run_eval()  # always know the loss of the final model
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            if config.clip is not None:
+                torch.nn.utils.clip_grad_norm_(params, config.clip)
+            optimizer.step()
+            step += 1
+            hist.train_steps.append(step)
+            hist.train_loss.append(value)
+            hist.train_seconds.append(clock.seconds())
+            hist.lr.append(lr)
+            bar.update(1)
+            bar.set_postfix(loss=f"{value:.4f}")
+            if validator and eval_every and step % eval_every == 0 and validate():
+                break
+            if step == config.steps:
+                break
+        else:  # every pass of an epochs run is done
+            hist.epochs_done = config.epochs
+        if validator and evaluated_at != step and not hist.stopped_early:
+            validate(final=True)  # always know the loss of the final model
     finally:
         bar.close()
-
-    hist.steps_done = step
-    hist.epochs_done = epoch
-    hist.eval_time_s = eval_time
-    hist.train_time_s = time.perf_counter() - t0 - eval_time
-    if restore_best and best_state is not None:
-        model.load_state_dict(best_state)
+    hist.steps_done, hist.train_time_s, hist.eval_time_s = step, clock.seconds(), clock.paused_s
+    if validator:
+        validator.restore_best()
     return hist
-
-
-# ----------------------------------------------------------------------------- checkpoints
-
-def _plain(value, where: str):
-    """Return ``value`` if it is made of plain Python types (NumPy scalars are converted)."""
-    if isinstance(value, np.generic):
-        value = value.item()
-    if value is None or type(value) in (bool, int, float, str):
-        return value
-    if isinstance(value, (list, tuple)):
-        return type(value)(_plain(v, f"{where}[{i}]") for i, v in enumerate(value))
-    if isinstance(value, dict):
-        out = {}
-        for k, v in value.items():
-            if not isinstance(k, str):
-                raise TypeError(f"checkpoint meta {where}: dict keys must be str, got {type(k).__name__}")
-            out[k] = _plain(v, f"{where}[{k!r}]")
-        return out
-    raise TypeError(
-        f"checkpoint meta {where} has type {type(value).__name__}; only None, bool, int, float, "
-        "str, lists, tuples and dicts of them can be loaded safely (weights_only=True). "
-        "Convert it first, e.g. dataclasses.asdict(config) or tensor.tolist()."
-    )
-
-
-def save_checkpoint(model: torch.nn.Module, path, **meta) -> None:
-    """Save the model's weights and ``meta`` (plain values: numbers, strings, lists, dicts).
-
-    Creates the parent folder. Load with :func:`load_checkpoint` into a model built the
-    same way, e.g. ``save_checkpoint(model, "gru.pt", config=asdict(model.config), step=500)``.
-    """
-    meta = {k: _plain(v, repr(k)) for k, v in meta.items()}
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    torch.save({"format": CHECKPOINT_FORMAT, "model_class": type(model).__name__,
-                "state_dict": model.state_dict(), "meta": meta}, path)
-
-
-def load_checkpoint(model: torch.nn.Module, path) -> dict:
-    """Load weights saved by :func:`save_checkpoint` into ``model``; return the meta dict.
-
-    Uses ``torch.load(weights_only=True)``: the file can hold tensors and plain values
-    only, never code. A model of another shape raises ``ValueError`` listing the differences.
-    """
-    ckpt = torch.load(path, map_location=_model_device(model), weights_only=True)
-    if not isinstance(ckpt, dict) or ckpt.get("format") != CHECKPOINT_FORMAT:
-        raise ValueError(f"{path} is not a checkpoint written by rvt_lib.train.save_checkpoint")
-    saved, own = ckpt["state_dict"], model.state_dict()
-    problems = []
-    missing = [k for k in own if k not in saved]
-    unexpected = [k for k in saved if k not in own]
-    if missing:
-        problems.append(f"missing in the checkpoint: {missing}")
-    if unexpected:
-        problems.append(f"not in the model: {unexpected}")
-    for k in own:
-        if k in saved and tuple(saved[k].shape) != tuple(own[k].shape):
-            problems.append(f"{k}: checkpoint {tuple(saved[k].shape)} vs model {tuple(own[k].shape)}")
-    if problems:
-        raise ValueError(
-            f"checkpoint {path} (saved from a {ckpt.get('model_class')}) does not fit this "
-            f"{type(model).__name__}: " + "; ".join(problems)
-        )
-    model.load_state_dict(saved)
-    return ckpt["meta"]

@@ -1,4 +1,4 @@
-"""Tests for rvt_lib.train: the training loop, evaluation, checkpoints."""
+"""Tests for rvt_lib.train: TrainConfig, the training loop, evaluation."""
 
 import numpy as np
 import pytest
@@ -7,8 +7,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch.utils.data import DataLoader, TensorDataset
 
-from rvt_lib.train import (History, _progress_enabled, default_loss, evaluate, fit, load_checkpoint,
-                           lr_at, make_optimizer, predict, save_checkpoint, set_seed)
+from rvt_lib.train import (History, TrainConfig, _progress_enabled, _rng_preserved, default_loss, evaluate,
+                           fit, make_optimizer, predict, set_seed)
 
 
 def line_sampler(slope=3.0, intercept=1.0, batch=32):
@@ -42,35 +42,63 @@ class TinyLM(nn.Module):
         return self.head(self.emb(idx)), None    # (B, T, vocab), no state
 
 
+# ----------------------------------------------------------------------------- TrainConfig
+
+def test_config_needs_exactly_one_of_steps_and_epochs():
+    for kwargs in (dict(), dict(steps=5, epochs=1)):
+        with pytest.raises(ValueError, match="exactly one of steps"):
+            TrainConfig(**kwargs)
+    assert TrainConfig(steps=5).but(steps=None, epochs=2).epochs == 2
+    with pytest.raises(ValueError, match="exactly one"):
+        TrainConfig(steps=5).but(epochs=2)   # but() validates too
+
+
+@pytest.mark.parametrize("field, value", [
+    ("steps", 0), ("steps", 2.5), ("steps", True), ("batch_size", 0), ("lr", 0.0), ("lr", float("nan")),
+    ("weight_decay", -0.1), ("betas", (0.9,)), ("betas", (0.9, 1.0)), ("clip", 0.0), ("warmup", -1),
+    ("schedule", "linear"), ("min_lr_ratio", 1.5), ("eval_every", 0), ("eval_batches", 0), ("patience", 0),
+])
+def test_config_refuses_bad_values_naming_the_field(field, value):
+    with pytest.raises(ValueError, match=field):
+        TrainConfig(**{"steps": 10, field: value})
+
+
+def test_config_is_frozen_and_betas_become_a_tuple():
+    c = TrainConfig(steps=3, betas=[0.8, 0.9])
+    assert c.betas == (0.8, 0.9)
+    with pytest.raises(Exception):
+        c.lr = 1.0
+    assert c.but(lr=0.5).lr == 0.5 and c.lr == 3e-3
+
+
+def test_fit_wants_a_config():
+    with pytest.raises(TypeError, match="TrainConfig"):
+        fit(linear(), line_sampler(), {"steps": 3})
+
+
 # ----------------------------------------------------------------------------- fit
 
 def test_fit_learns_a_line():
     model = nn.Linear(1, 1)
-    hist = fit(model, line_sampler(), loss_fn=F.mse_loss, steps=400, lr=0.05, weight_decay=0.0,
-               schedule="cosine", min_lr_ratio=0.01)
-    assert isinstance(hist, History)
+    hist = fit(model, line_sampler(), TrainConfig(steps=400, lr=0.05, weight_decay=0.0,
+                                                   schedule="cosine", min_lr_ratio=0.01), loss_fn=F.mse_loss)
+    assert isinstance(hist, History) and not hist.diverged and hist.stop_reason is None
     assert abs(model.weight.item() - 3.0) < 0.02
     assert abs(model.bias.item() - 1.0) < 0.02
     assert hist.train_loss[-1] < 1e-3 < hist.train_loss[0]
 
 
-def test_step_mode_with_callable_logs_every_step_and_windows():
-    hist = fit(linear(), line_sampler(), loss_fn=F.mse_loss, steps=12, lr=0.01)
+def test_step_mode_with_callable_records_every_step():
+    hist = fit(linear(), line_sampler(), TrainConfig(steps=12, lr=0.01), loss_fn=F.mse_loss)
     assert hist.steps_done == 12 and hist.epochs_done == 0
     assert hist.train_steps == list(range(1, 13))
-    assert len(hist.train_loss) == len(hist.train_seconds) == len(hist.lr) == len(hist.grad_norm) == 12
+    assert len(hist.train_loss) == len(hist.train_seconds) == len(hist.lr) == 12
     assert hist.best_val is None and hist.val_loss == []
-
-    hist5 = fit(linear(), line_sampler(), loss_fn=F.mse_loss, steps=12, lr=0.01, log_every=5)
-    assert hist5.train_steps == [5, 10, 12]  # the last, partial window is logged too
-    # a window's value is the mean of its per-step losses (same seed -> same steps)
-    assert hist5.train_loss[0] == pytest.approx(np.mean(hist.train_loss[:5]))
-    assert hist5.train_loss[2] == pytest.approx(np.mean(hist.train_loss[10:]))
 
 
 def test_epochs_mode_with_dataloader_evaluates_each_epoch():
-    hist = fit(linear(), line_loader(), val=line_loader(shuffle=False, seed=7),
-               loss_fn=F.mse_loss, epochs=3, lr=0.01)
+    hist = fit(linear(), line_loader(), TrainConfig(epochs=3, lr=0.01), val=line_loader(shuffle=False, seed=7),
+               loss_fn=F.mse_loss)
     assert hist.steps_done == 15 and hist.epochs_done == 3   # 40 samples / 8 per batch = 5 steps
     assert hist.val_steps == [5, 10, 15]
     assert hist.best_val == min(hist.val_loss)
@@ -80,16 +108,27 @@ def test_epochs_mode_with_dataloader_evaluates_each_epoch():
 
 
 def test_steps_mode_cycles_an_iterable_and_evaluates_at_the_end():
-    hist = fit(linear(), line_loader(), val=line_sampler(), loss_fn=F.mse_loss,
-               steps=13, eval_every=5, lr=0.01)
+    hist = fit(linear(), line_loader(), TrainConfig(steps=13, eval_every=5, lr=0.01), val=line_sampler(),
+               loss_fn=F.mse_loss)
     assert hist.steps_done == 13 and hist.epochs_done == 2   # two full passes of 5, then 3 steps
     assert hist.val_steps == [5, 10, 13]                      # the final model is always evaluated
 
 
+def test_default_eval_every_is_ten_evaluations_and_eval_batches_is_used():
+    calls = {"n": 0}
+
+    def val():
+        calls["n"] += 1
+        return line_sampler()()
+    hist = fit(linear(), line_sampler(), TrainConfig(steps=40, eval_batches=3), val=val, loss_fn=F.mse_loss)
+    assert hist.val_steps == list(range(4, 41, 4))
+    assert calls["n"] == 3   # sampled once, then reused
+
+
 def test_same_seed_same_history_other_seed_differs():
     def run(seed):
-        return fit(linear(), line_loader(), val=line_sampler(), loss_fn=F.mse_loss,
-                   epochs=2, lr=0.01, seed=seed)
+        return fit(linear(), line_loader(), TrainConfig(epochs=2, lr=0.01), val=line_sampler(),
+                   loss_fn=F.mse_loss, seed=seed)
     a, b, c = run(0), run(0), run(1)
     assert a.train_loss == b.train_loss and a.val_loss == b.val_loss
     assert a.train_loss != c.train_loss
@@ -98,11 +137,23 @@ def test_same_seed_same_history_other_seed_differs():
 def test_evaluation_does_not_change_training():
     """Validation draws random batches, but under a saved RNG state: training is unchanged."""
     def run(val, eval_every):
-        return fit(linear(), line_sampler(), val=val, loss_fn=F.mse_loss, steps=20,
-                   eval_every=eval_every, lr=0.01).train_loss
+        model = linear()
+        loss = fit(model, line_sampler(), TrainConfig(steps=20, eval_every=eval_every, lr=0.01), val=val,
+                   loss_fn=F.mse_loss).train_loss
+        return loss, model.weight.item()
     without = run(None, None)
     assert run(line_loader(shuffle=True), 1) == without
     assert run(line_sampler(), 3) == without
+
+
+def test_rng_preserved_restores_every_generator():
+    import random
+    set_seed(3)
+    with _rng_preserved():
+        random.random(), np.random.rand(), torch.rand(1)
+    after = (random.random(), np.random.rand(), torch.rand(1).item())
+    set_seed(3)
+    assert after == (random.random(), np.random.rand(), torch.rand(1).item())
 
 
 def test_early_stopping_restores_the_best_weights():
@@ -112,9 +163,9 @@ def test_early_stopping_restores_the_best_weights():
     val = [(x_val, 1.0 * x_val)]
     model = nn.Linear(1, 1, bias=False)
     nn.init.zeros_(model.weight)
-    hist = fit(model, line_sampler(slope=3.0, intercept=0.0), val=val, loss_fn=F.mse_loss,
-               steps=1000, lr=0.02, weight_decay=0.0, eval_every=5, patience=3, seed=0)
-    assert hist.stopped_early
+    config = TrainConfig(steps=1000, lr=0.02, weight_decay=0.0, eval_every=5, patience=3)
+    hist = fit(model, line_sampler(slope=3.0, intercept=0.0), config, val=val, loss_fn=F.mse_loss)
+    assert hist.stopped_early and "stopped early" in hist.stop_reason
     assert hist.steps_done < 1000
     assert hist.val_steps[-1] == hist.best_step + 3 * 5          # three evaluations without progress
     assert hist.val_loss[-1] > hist.best_val
@@ -127,13 +178,13 @@ def test_no_restore_without_patience():
     x_val = torch.randn(64, 1)
     model = nn.Linear(1, 1, bias=False)
     nn.init.zeros_(model.weight)
-    hist = fit(model, line_sampler(3.0, 0.0), val=[(x_val, x_val)], loss_fn=F.mse_loss, steps=200,
-               lr=0.05, weight_decay=0.0, eval_every=20)
+    hist = fit(model, line_sampler(3.0, 0.0), TrainConfig(steps=200, lr=0.05, weight_decay=0.0, eval_every=20),
+               val=[(x_val, x_val)], loss_fn=F.mse_loss)
     assert not hist.stopped_early and hist.steps_done == 200
     assert abs(model.weight.item() - 3.0) < 0.1   # the final weights are kept
 
 
-def test_nan_loss_raises_naming_the_step():
+def test_nan_loss_stops_training_with_a_record():
     calls = {"n": 0}
 
     def sampler():
@@ -143,54 +194,78 @@ def test_nan_loss_raises_naming_the_step():
             x[0] = float("nan")
         return x, x
 
-    with pytest.raises(FloatingPointError, match=r"step 3.*learning rate"):
-        fit(linear(), sampler, loss_fn=F.mse_loss, steps=10)
+    model = linear()
+    with pytest.warns(RuntimeWarning, match="diverged"):
+        hist = fit(model, sampler, TrainConfig(steps=10), val=line_sampler(), loss_fn=F.mse_loss)
+    assert hist.diverged and not hist.stopped_early
+    assert hist.steps_done == 3 and len(hist.train_loss) == 3
+    assert "step 3" in hist.stop_reason and "lr" in hist.stop_reason
+    assert torch.isfinite(model.weight).all()      # the bad update was never applied
+    assert hist.val_steps[-1] == 3                  # the model we stopped with is evaluated
 
 
-@pytest.mark.parametrize("kwargs", [dict(steps=5, epochs=1), dict()])
-def test_exactly_one_of_steps_and_epochs(kwargs):
-    with pytest.raises(ValueError, match="exactly one of steps"):
-        fit(linear(), line_loader(), loss_fn=F.mse_loss, **kwargs)
+def test_clipping_bounds_the_global_gradient_norm():
+    norms = []
+
+    def record(optimizer, args, kwargs):
+        grads = [p.grad for g in optimizer.param_groups for p in g["params"] if p.grad is not None]
+        norms.append(torch.linalg.vector_norm(torch.stack([g.norm() for g in grads])).item())
+
+    def huge():  # targets far away: raw gradient norms in the hundreds
+        x = torch.randn(16, 1)
+        return x, 500 * x + 300
+    from torch.optim.optimizer import register_optimizer_step_pre_hook
+    handle = register_optimizer_step_pre_hook(record)
+    try:
+        fit(linear(), huge, TrainConfig(steps=5, clip=0.5), loss_fn=F.mse_loss)
+        clipped = norms[:]
+        norms.clear()
+        fit(linear(), huge, TrainConfig(steps=5, clip=None), loss_fn=F.mse_loss)
+    finally:
+        handle.remove()
+    assert max(clipped) == pytest.approx(0.5, rel=1e-4)
+    assert min(norms) > 10
 
 
-def test_bad_arguments():
+def test_bad_data_for_the_config():
     with pytest.raises(ValueError, match="no epochs"):
-        fit(linear(), line_sampler(), loss_fn=F.mse_loss, epochs=1)
-    with pytest.raises(ValueError, match="schedule"):
-        fit(linear(), line_sampler(), loss_fn=F.mse_loss, steps=3, schedule="linear")
+        fit(linear(), line_sampler(), TrainConfig(epochs=1), loss_fn=F.mse_loss)
     with pytest.raises(ValueError, match="patience"):
-        fit(linear(), line_sampler(), loss_fn=F.mse_loss, steps=3, patience=2)
+        fit(linear(), line_sampler(), TrainConfig(steps=3, patience=2), loss_fn=F.mse_loss)
     with pytest.raises(TypeError, match="bare tensor"):
-        fit(linear(), torch.randn(4, 1), loss_fn=F.mse_loss, steps=3)
+        fit(linear(), torch.randn(4, 1), TrainConfig(steps=3), loss_fn=F.mse_loss)
     with pytest.raises(ValueError, match=r"\(x, y\) batches"):
-        fit(linear(), lambda: torch.randn(4, 1), loss_fn=F.mse_loss, steps=3)
+        fit(linear(), lambda: torch.randn(4, 1), TrainConfig(steps=3), loss_fn=F.mse_loss)
     with pytest.raises(ValueError, match="no batches"):
-        fit(linear(), [], loss_fn=F.mse_loss, epochs=1)
+        fit(linear(), [], TrainConfig(epochs=1), loss_fn=F.mse_loss)
 
 
 # ----------------------------------------------------------------------------- learning rate
 
 def test_warmup_and_cosine_values():
-    assert lr_at(0, lr=1.0, warmup=10) == pytest.approx(0.1)
-    assert lr_at(4, lr=1.0, warmup=10) == pytest.approx(0.5)
-    assert lr_at(9, lr=1.0, warmup=10) == pytest.approx(1.0)
-    assert lr_at(500, lr=1.0, warmup=10) == 1.0  # constant after warmup
-    kw = dict(lr=1.0, total_steps=111, warmup=10, schedule="cosine", min_lr_ratio=0.1)
-    assert lr_at(10, **kw) == pytest.approx(1.0)
-    assert lr_at(60, **kw) == pytest.approx(0.55)   # halfway: (1 + 0.1) / 2
-    assert lr_at(110, **kw) == pytest.approx(0.1)   # the last update uses min_lr
+    c = TrainConfig(steps=1000, lr=1.0, warmup=10)
+    assert c.lr_at(0) == pytest.approx(0.1)
+    assert c.lr_at(4) == pytest.approx(0.5)
+    assert c.lr_at(9) == pytest.approx(1.0)
+    assert c.lr_at(500) == 1.0  # constant after warmup
+    cos = TrainConfig(steps=111, lr=1.0, warmup=10, schedule="cosine", min_lr_ratio=0.1)
+    assert cos.lr_at(10) == pytest.approx(1.0)
+    assert cos.lr_at(60) == pytest.approx(0.55)   # halfway: (1 + 0.1) / 2
+    assert cos.lr_at(110) == pytest.approx(0.1)   # the last update uses min_lr
+    assert cos.lr_at(60, total_steps=211) > cos.lr_at(60)
     with pytest.raises(ValueError, match="total number of steps"):
-        lr_at(20, lr=1.0, schedule="cosine")
+        TrainConfig(epochs=1, schedule="cosine").lr_at(20)
 
 
 def test_fit_applies_the_schedule():
-    model = nn.Linear(1, 1)
-    hist = fit(model, line_sampler(), loss_fn=F.mse_loss, steps=30, lr=0.2, warmup=5,
-               schedule="cosine", min_lr_ratio=0.0)
-    expected = [lr_at(s, lr=0.2, total_steps=30, warmup=5, schedule="cosine", min_lr_ratio=0.0)
-                for s in range(30)]
-    assert hist.lr == pytest.approx(expected)
+    config = TrainConfig(steps=30, lr=0.2, warmup=5, schedule="cosine", min_lr_ratio=0.0)
+    hist = fit(nn.Linear(1, 1), line_sampler(), config, loss_fn=F.mse_loss)
+    assert hist.lr == pytest.approx([config.lr_at(s) for s in range(30)])
     assert hist.lr[-1] == pytest.approx(0.0, abs=1e-12)
+    # epochs mode: the cosine spans epochs * len(loader) updates
+    hist = fit(linear(), line_loader(), TrainConfig(epochs=2, lr=0.2, schedule="cosine", min_lr_ratio=0.0),
+               loss_fn=F.mse_loss)
+    assert len(hist.lr) == 10 and hist.lr[-1] == pytest.approx(0.0, abs=1e-12)
 
 
 def test_cosine_needs_a_length():
@@ -202,9 +277,9 @@ def test_cosine_needs_a_length():
             return gen()
 
     with pytest.raises(ValueError, match="known number of steps"):
-        fit(linear(), NoLen(), loss_fn=F.mse_loss, epochs=1, schedule="cosine")
-    hist = fit(linear(), NoLen(), loss_fn=F.mse_loss, epochs=2)  # constant is fine
-    assert hist.steps_done == 10
+        fit(linear(), NoLen(), TrainConfig(epochs=1, schedule="cosine"), loss_fn=F.mse_loss)
+    hist = fit(linear(), NoLen(), TrainConfig(epochs=2), loss_fn=F.mse_loss)  # constant is fine
+    assert hist.steps_done == 10 and hist.epochs_done == 2
 
 
 def test_weight_decay_only_on_matrices():
@@ -214,6 +289,42 @@ def test_weight_decay_only_on_matrices():
     assert decay["weight_decay"] == 0.1 and no_decay["weight_decay"] == 0.0
     assert [tuple(p.shape) for p in decay["params"]] == [(4, 3)]
     assert sorted(tuple(p.shape) for p in no_decay["params"]) == [(4,), (4,), (4,)]
+
+
+def test_progress_switches(monkeypatch):
+    monkeypatch.setenv("CI", "true")
+    monkeypatch.delenv("RVT_PROGRESS", raising=False)
+    assert not _progress_enabled(None) and not _progress_enabled(True)   # quiet in CI
+    monkeypatch.setenv("RVT_PROGRESS", "1")
+    assert _progress_enabled(None) and _progress_enabled(False)          # forced on
+    monkeypatch.setenv("RVT_PROGRESS", "0")
+    monkeypatch.delenv("CI")
+    assert not _progress_enabled(True)                                   # forced off
+    monkeypatch.delenv("RVT_PROGRESS")
+    assert _progress_enabled(True) and not _progress_enabled(False)
+    monkeypatch.setattr("rvt_lib.train._interactive", lambda: False)
+    assert not _progress_enabled(None)                                   # a build: nobody watches
+    monkeypatch.setattr("rvt_lib.train._interactive", lambda: True)
+    assert _progress_enabled(None)
+
+
+def test_history_frame_and_repr():
+    hist = fit(linear(), line_sampler(), TrainConfig(steps=10, eval_every=4, lr=0.01), val=line_sampler(),
+               loss_fn=F.mse_loss)
+    df = hist.to_frame()
+    assert list(df.columns) == ["train_loss", "val_loss", "seconds", "lr"]
+    assert df.index.tolist() == list(range(1, 11))
+    assert df["val_loss"].notna().tolist() == [s in (4, 8, 10) for s in range(1, 11)]
+    assert df["seconds"].notna().all()
+    assert "10 steps" in repr(hist)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_fit_on_cuda_moves_model_and_batches():
+    model = linear()
+    hist = fit(model, line_sampler(), TrainConfig(steps=50, lr=0.05), val=line_sampler(), loss_fn=F.mse_loss,
+               device="cuda")
+    assert model.weight.device.type == "cuda" and hist.val_loss[-1] < hist.val_loss[0]
 
 
 # ----------------------------------------------------------------------------- language models
@@ -237,6 +348,22 @@ def test_fit_a_tiny_lm_that_returns_a_state():
         return seq[:, :-1], seq[:, 1:]
     model = TinyLM()
     hist = fit(model, sampler, val=sampler, steps=60, lr=1e-2)
+    assert hist.train_loss[0] > 1.5                     # about log(7) = 1.95 at the start
+    assert hist.best_val < 0.5
+    out = predict(model, [sampler() for _ in range(3)])
+    assert out.shape == (48, 8, 7)
+
+
+
+
+def test_fit_a_tiny_lm_that_returns_a_state():
+    # a periodic sequence 0 1 2 ... 6 0 1 ...: the next token is fully predictable
+    def sampler():
+        start = torch.randint(0, 7, (16, 1))
+        seq = (start + torch.arange(9)) % 7  # (B, T+1)
+        return seq[:, :-1], seq[:, 1:]
+    model = TinyLM()
+    hist = fit(model, sampler, TrainConfig(steps=60, lr=1e-2), val=sampler)
     assert hist.train_loss[0] > 1.5                     # about log(7) = 1.95 at the start
     assert hist.best_val < 0.5
     out = predict(model, [sampler() for _ in range(3)])
@@ -276,72 +403,12 @@ def test_predict_concatenates_batches():
     assert model.training
 
 
-def test_progress_is_quiet_under_ci(monkeypatch):
-    monkeypatch.setenv("CI", "true")
-    monkeypatch.setenv("RVT_PROGRESS", "1")
-    assert not _progress_enabled(None) and not _progress_enabled(True)
-    monkeypatch.delenv("CI")
-    assert _progress_enabled(None)
-    assert not _progress_enabled(False)
-    monkeypatch.delenv("RVT_PROGRESS")
-    assert _progress_enabled(True)
-
-
-def test_history_frame_and_repr():
-    hist = fit(linear(), line_sampler(), val=line_sampler(), loss_fn=F.mse_loss, steps=10,
-               eval_every=4, lr=0.01, log_every=3)
-    df = hist.to_frame()
-    assert list(df.columns) == ["train_loss", "val_loss", "seconds", "lr", "grad_norm"]
-    assert df.index.tolist() == [3, 4, 6, 8, 9, 10]
-    assert df["val_loss"].notna().tolist() == [False, True, False, True, False, True]
-    assert df["seconds"].notna().all()
-    assert "10 steps" in repr(hist)
-
-
 def test_set_seed_seeds_everything():
     import random
     set_seed(5)
     a = (random.random(), np.random.rand(), torch.rand(1).item())
     set_seed(5)
     assert (random.random(), np.random.rand(), torch.rand(1).item()) == a
-
-
-# ----------------------------------------------------------------------------- checkpoints
-
-def test_checkpoint_round_trip(tmp_path):
-    torch.manual_seed(0)
-    model = nn.Sequential(nn.Linear(3, 4), nn.LayerNorm(4))
-    path = tmp_path / "sub" / "model.pt"
-    save_checkpoint(model, path, config={"d": 4, "kinds": ["gru", "gpt"]}, step=7,
-                    val=np.float64(1.25), shape=(3, 4))
-    other = nn.Sequential(nn.Linear(3, 4), nn.LayerNorm(4))
-    meta = load_checkpoint(other, path)
-    for a, b in zip(model.state_dict().values(), other.state_dict().values()):
-        assert torch.equal(a, b)
-    assert meta == {"config": {"d": 4, "kinds": ["gru", "gpt"]}, "step": 7, "val": 1.25, "shape": (3, 4)}
-    assert type(meta["val"]) is float
-
-
-def test_checkpoint_shape_mismatch_and_bad_meta(tmp_path):
-    path = tmp_path / "m.pt"
-    save_checkpoint(nn.Linear(3, 4), path)
-    with pytest.raises(ValueError, match=r"weight: checkpoint \(4, 3\) vs model \(5, 3\)"):
-        load_checkpoint(nn.Linear(3, 5), path)
-    with pytest.raises(ValueError, match="missing in the checkpoint"):
-        load_checkpoint(nn.Sequential(nn.Linear(3, 4)), path)
-    with pytest.raises(TypeError, match="asdict"):
-        save_checkpoint(nn.Linear(3, 4), tmp_path / "bad.pt", config=object())
-    torch.save({"weights": 1}, tmp_path / "foreign.pt")
-    with pytest.raises(ValueError, match="not a checkpoint"):
-        load_checkpoint(nn.Linear(3, 4), tmp_path / "foreign.pt")
-
-
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
-def test_fit_on_cuda_moves_model_and_batches():
-    model = linear()
-    hist = fit(model, line_sampler(), val=line_sampler(), loss_fn=F.mse_loss, steps=50, lr=0.05,
-               device="cuda")
-    assert model.weight.device.type == "cuda" and hist.val_loss[-1] < hist.val_loss[0]
 
 
 def test_predict_refuses_a_bare_pair():
