@@ -214,8 +214,8 @@ def summarize(df: pd.DataFrame, value, by="model", level: float = 0.95, *, fmt: 
     ``sem = std / sqrt(n)`` and the t interval ``mean ± t_{(1+level)/2, n-1} · sem``
     (``ci_low``, ``ci_high``; NaN for a single run). The column ``"mean ± std"`` is the
     text for a table, numbers formatted with ``fmt`` (``".3f"``, or ``".3g"`` for values
-    of very different sizes); a value that is the same in every run (a parameter count)
-    is shown once (an integer column, such as a parameter count, with thousands separators).
+    of very different sizes); a value that is the same in every run is shown once, and
+    a constant integer column (a parameter count) with thousands separators.
 
     One value: columns ``n, mean, std, sem, ci_low, ci_high, mean ± std``. Several values:
     ``<value>_n, <value>_mean, ...`` for each, its text in a column named ``<value>``.
