@@ -31,3 +31,14 @@ def test_minrnn_closures_run_and_leave_gradients():
         core.config.scan = scan
         bench_minrnn._fwd_bwd(core, x, mode="parallel")()
         assert core.layers[0].linear.weight.grad.abs().sum() > 0
+
+
+def test_batched_closures_run_and_train_every_member():
+    from benchmarks import bench_batched
+    build, sampler = bench_batched._ecg_task("lstm", T=5, B=2, d_model=4, n_layer=1)
+    ours, peer = bench_batched.closures(build, sampler, k=2, steps=1)
+    ours()
+    peer()
+    build, sampler, d = bench_batched._lm_task("mingru", T=4, B=2, n_layer=1, vocab=7, target=300)
+    assert d >= 8
+    bench_batched.closures(build, sampler, k=2, steps=1)[0]()

@@ -1,0 +1,559 @@
+"""Seed-batched training: K members of one architecture trained as ONE computation.
+
+A study trains the same architecture many times: several seeds, several learning rates.
+The book's models are small, so one training step is bound by the per-operation overhead
+of PyTorch (a few microseconds per call, hundreds of calls per step), not by arithmetic.
+Training K members *together* pays that overhead once for all of them:
+
+* the K members' parameters are stacked into tensors with a leading member axis
+  (``torch.func.stack_module_state``): ``(K, *shape)`` each;
+* one forward pass runs the model once per member under ``torch.vmap`` (through
+  ``torch.func.functional_call``), so every operation works on all K members at once;
+  the K losses are summed and one ``backward`` gives every member its own gradient;
+* the optimiser is AdamW written out on the stacked tensors, with one learning rate,
+  weight decay and beta per member, and per-member gradient clipping, warmup/cosine
+  schedule, early stopping and NaN stop (a stopped member's parameters freeze).
+
+Each member draws its batches exactly as :func:`rvt_lib.train.fit` would with its seed:
+every member keeps its own random-generator state (Python, NumPy, torch), which is
+swapped in around each of its draws. So a member trained batched equals the same member
+trained alone with ``fit`` (losses at every step and final weights, to float tolerance;
+``tests/test_batched.py`` proves it in float64 for every kind of model).
+
+    histories = fit_batched([spec.build(s) for s in seeds], [sampler(s) for s in seeds],
+                            [cfg.but(lr=lr) for lr in lrs], seeds=seeds)
+
+What vmaps and what needs help (the private copy of the model that runs under vmap is
+adjusted; the user's modules are never changed):
+
+* RNN, GRU, the LSTM readable path, minGRU's sequential mode and the GPT's "plain"
+  attention are ordinary tensor code and vmap as they are.
+* The LSTM fast path is a custom ``autograd.Function`` (hand-written BPTT) written in the
+  old style, which ``vmap`` refuses. Here it gets a batched twin,
+  :class:`BatchedLSTMRecurrence`: the same BPTT with ``torch.bmm`` over the member axis,
+  reached through a vmap rule (:class:`_VmapLSTMRecurrence`).
+* minGRU/minLSTM's log-space scan (``rvt_lib.scan._LogScan``) is the same story; its
+  vmap rule (:class:`_VmapLogScan`) folds the member axis into the batch axis, since
+  the scan treats every row alike.
+* The GPT's fused attention (``scaled_dot_product_attention``) has no CPU batching rule:
+  vmap runs it once per member (correct, no faster than K runs). The GPT's "plain"
+  attention vmaps natively but measured slower than that fallback, so it is left alone.
+* Dropout under vmap draws one mask per member, but not the masks that K separate runs
+  would draw: with dropout > 0 members are trained correctly but not equal to ``fit``.
+"""
+from __future__ import annotations
+
+import copy
+import math
+import random
+import time
+import warnings
+from contextlib import contextmanager
+
+import numpy as np
+import torch
+import torch.nn as nn
+from torch.func import functional_call, stack_module_state
+
+import rvt_lib.scan as _scan
+from rvt_lib import train as _train
+from rvt_lib.train import History
+
+ADAM_EPS = 1e-8  # torch.optim.AdamW's default
+# settings every member must share (the batched loop runs one schedule of steps and evaluations)
+SHARED_FIELDS = ("steps", "epochs", "eval_every", "eval_batches")
+
+
+# ----------------------------------------------------------------------------- vmap rules
+
+def _member_first(t, dim, K):
+    """Move vmap's member axis of ``t`` to the front (or broadcast an unbatched ``t``)."""
+    if t is None:
+        return None
+    return t.expand(K, *t.shape) if dim is None else t.movedim(dim, 0)
+
+
+class BatchedLSTMRecurrence(torch.autograd.Function):
+    """K LSTM recurrences at once: :class:`rvt_lib.models.lstm.LSTMRecurrence` with a member axis.
+
+    ``forward(xw, h0, c0, weight_hh) -> (y, h_T, c_T)`` with ``xw`` (K, B, T, 4H), ``h0``
+    and ``c0`` (K, B, H), ``weight_hh`` (K, 4H, H) and ``y`` (K, B, T, H). The backward is
+    the same hand-written BPTT (see that class for the derivation); every ``(B, 4H) @
+    (4H, H)`` matmul becomes one ``torch.bmm`` over the K members.
+    """
+
+    @staticmethod
+    def forward(ctx, xw, h0, c0, weight_hh):
+        w_t = weight_hh.transpose(1, 2)  # (K, H, 4H)
+        h, c, hs, steps = h0, c0, [], []
+        for xw_t in xw.unbind(dim=2):  # T slices (K, B, 4H)
+            i, f, g, o = torch.baddbmm(xw_t, h, w_t).chunk(4, dim=2)  # (K, B, H) each
+            i, f, g, o = torch.sigmoid(i), torch.sigmoid(f), torch.tanh(g), torch.sigmoid(o)
+            c = f * c + i * g
+            tc = torch.tanh(c)
+            h = o * tc
+            hs.append(h)
+            steps.append((i, f, g, o, c, tc))
+        y = torch.stack(hs, dim=2)  # (K, B, T, H)
+        saved = [torch.stack(v) for v in zip(*steps)]  # each (T, K, B, H)
+        ctx.save_for_backward(h0, c0, weight_hh, y, *saved)
+        return y, h, c
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, dy, dh_T, dc_T):
+        h0, c0, weight_hh, y, i, f, g, o, cs, tc = ctx.saved_tensors  # gates: (T, K, B, H)
+        T, K, B, H = cs.shape
+        c_prev = torch.cat([c0[None], cs[:-1]])  # (T, K, B, H)
+        dc_dh = o * (1 - tc * tc)
+        dpre_o_dh = tc * o * (1 - o)
+        dpre_ifg_dc = torch.stack([g * i * (1 - i), c_prev * f * (1 - f), i * (1 - g * g)], dim=3)  # (T, K, B, 3, H)
+        dy = dy.movedim(2, 0)  # (T, K, B, H)
+        dpre = y.new_empty(T, K, B, 4, H)
+        dh = torch.zeros_like(h0) if dh_T is None else dh_T
+        dc = torch.zeros_like(c0) if dc_T is None else dc_T
+        for t in reversed(range(T)):
+            dh = dh + dy[t]
+            dc = dc + dh * dc_dh[t]
+            dpre[t, :, :, :3] = dc[:, :, None] * dpre_ifg_dc[t]
+            dpre[t, :, :, 3] = dh * dpre_o_dh[t]
+            dc = dc * f[t]
+            dh = torch.bmm(dpre[t].view(K, B, 4 * H), weight_hh)  # (K, B, 4H) @ (K, 4H, H)
+        dpre = dpre.view(T, K, B, 4 * H).transpose(0, 1).contiguous()       # (K, T, B, 4H)
+        h_prev = torch.cat([h0[:, None], y.transpose(1, 2)[:, :-1]], dim=1)  # (K, T, B, H): h_{t-1}
+        # (K, 4H, T*B) @ (K, T*B, H): sum over steps and batch of dpre_t^T h_{t-1}, per member
+        d_weight_hh = torch.bmm(dpre.view(K, T * B, 4 * H).transpose(1, 2), h_prev.reshape(K, T * B, H))
+        return dpre.transpose(1, 2), dh, dc, d_weight_hh
+
+
+class _VmapLSTMRecurrence(torch.autograd.Function):
+    """``LSTMRecurrence`` made vmappable: under vmap it runs :class:`BatchedLSTMRecurrence`."""
+
+    @staticmethod
+    def forward(xw, h0, c0, weight_hh):
+        from rvt_lib.models.lstm import LSTMRecurrence
+        return LSTMRecurrence.apply(xw, h0, c0, weight_hh, True)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        pass  # only ever run under vmap, where the rule below records the batched twin
+
+    @staticmethod
+    def vmap(info, in_dims, xw, h0, c0, weight_hh):
+        K = info.batch_size
+        args = [_member_first(t, d, K) for t, d in zip((xw, h0, c0, weight_hh), in_dims)]
+        return BatchedLSTMRecurrence.apply(*args), (0, 0, 0)
+
+
+def _lstm_layer_vmappable(cell, x, h, c):
+    """``LSTM._layer_fast`` with the vmappable recurrence (same hoisted projection)."""
+    bias = None if cell.bias_ih is None else cell.bias_ih + cell.bias_hh
+    xw = torch.nn.functional.linear(x, cell.weight_ih, bias)  # (B, T, 4H)
+    return _VmapLSTMRecurrence.apply(xw, h, c, cell.weight_hh)
+
+
+_ORIGINAL_LOG_SCAN = _scan._LogScan
+
+
+class _VmapLogScan(torch.autograd.Function):
+    """``rvt_lib.scan._LogScan`` made vmappable: members fold into the batch axis."""
+
+    @staticmethod
+    def forward(log_a, log_b, h0, chunk_size):
+        return _ORIGINAL_LOG_SCAN.apply(log_a, log_b, h0, chunk_size)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        pass
+
+    @staticmethod
+    def vmap(info, in_dims, log_a, log_b, h0, chunk_size):
+        K = info.batch_size
+        la, lb = _member_first(log_a, in_dims[0], K), _member_first(log_b, in_dims[1], K)
+        _, B, T, D = la.shape
+        h0 = None if h0 is None else _member_first(h0, in_dims[2], K).reshape(K * B, D)
+        h = _ORIGINAL_LOG_SCAN.apply(la.reshape(K * B, T, D), lb.reshape(K * B, T, D), h0, chunk_size)
+        return h.view(K, B, T, D), 0
+
+
+@contextmanager
+def _vmappable_log_scan():
+    """Route ``scan_log`` through :class:`_VmapLogScan` for the duration of a vmapped call."""
+    _scan._LogScan = _VmapLogScan
+    try:
+        yield
+    finally:
+        _scan._LogScan = _ORIGINAL_LOG_SCAN
+
+
+def vmap_copy(model: nn.Module) -> nn.Module:
+    """A private copy of ``model`` whose code runs under ``torch.vmap`` (its own weights are unused).
+
+    The LSTM fast path gets its batched twin, and the token check of ``SequenceModel`` (a data-dependent ``int(x.min())``) is done outside vmap.
+    """
+    from rvt_lib.models.lstm import LSTM
+    base = copy.deepcopy(model)  # not .to("meta"): that would untie tied weights (GPT's lm head)
+    for m in base.modules():
+        if isinstance(m, LSTM) and m.config.fast:
+            m._layer_fast = _lstm_layer_vmappable
+    if hasattr(base, "_check_input"):
+        base._check_input = lambda x: None
+    return base
+
+
+# ----------------------------------------------------------------------------- checks
+
+def _check_members(models, train_sources, configs, val_sources, seeds):
+    K = len(models)
+    if K == 0:
+        raise ValueError("fit_batched: give at least one model")
+    for name, seq in (("train_sources", train_sources), ("configs", configs),
+                      ("val_sources", val_sources), ("seeds", seeds)):
+        if seq is not None and len(seq) != K:
+            raise ValueError(f"fit_batched: {K} models but {len(seq)} {name}; give one per model")
+    ref = models[0]
+    shapes = {n: (tuple(p.shape), p.dtype, p.device) for n, p in ref.named_parameters()}
+    for i, m in enumerate(models[1:], start=1):
+        if type(m) is not type(ref) or repr(m) != repr(ref):
+            raise ValueError(f"fit_batched: every model must have the same architecture; "
+                             f"model {i} differs from model 0")
+        if {n: (tuple(p.shape), p.dtype, p.device) for n, p in m.named_parameters()} != shapes:
+            raise ValueError(f"fit_batched: model {i} has other parameter shapes, dtypes or devices than model 0")
+    if len({id(m) for m in models}) != K:
+        raise ValueError("fit_batched: the same model object appears twice; build one per member")
+    for f in SHARED_FIELDS:
+        values = {getattr(c, f) for c in configs}
+        if len(values) > 1:
+            raise ValueError(f"fit_batched: every config must have the same {f}, got {sorted(values, key=str)}")
+    if (val_sources is None) and any(c.patience is not None for c in configs):
+        raise ValueError("fit_batched: early stopping (patience) needs val_sources")
+
+
+# ----------------------------------------------------------------------------- random streams
+
+class _Stream:
+    """One member's random generators (Python, NumPy, torch) and its batch source."""
+
+    def __init__(self, source, seed: int):
+        _train.set_seed(seed)                 # as fit does before anything else
+        self.state = (random.getstate(), np.random.get_state(), torch.get_rng_state())
+        self.source = source
+        self.is_callable = _train._is_source_callable(source)
+        self.iterator = None
+        self.passes = 0  # complete passes over an iterable
+
+    @contextmanager
+    def active(self):
+        """Run a block with this member's generators in place (and keep what it drew)."""
+        outer = (random.getstate(), np.random.get_state(), torch.get_rng_state())
+        random.setstate(self.state[0]), np.random.set_state(self.state[1]), torch.set_rng_state(self.state[2])
+        try:
+            yield
+        finally:
+            self.state = (random.getstate(), np.random.get_state(), torch.get_rng_state())
+            random.setstate(outer[0]), np.random.set_state(outer[1]), torch.set_rng_state(outer[2])
+
+    def draw(self, restart_when_done: bool):
+        """The next batch, or None when a pass over an iterable is over.
+
+        With ``restart_when_done`` (a ``steps`` run) a new pass starts at once, as fit does.
+        """
+        with self.active():
+            if self.is_callable:
+                return self.source()
+            if self.iterator is None:
+                self.iterator = iter(self.source)
+            batch = next(self.iterator, None)
+            if batch is None:
+                self.iterator, self.passes = None, self.passes + 1
+                if restart_when_done:
+                    self.iterator = iter(self.source)
+                    batch = next(self.iterator, None)
+            if batch is None and restart_when_done:
+                raise ValueError("fit_batched: the training data produced no batches")
+            return batch
+
+
+# ----------------------------------------------------------------------------- AdamW
+
+def _per_member(values, like: torch.Tensor) -> torch.Tensor:
+    """A (K,) list of numbers as a tensor that broadcasts against ``like`` (K, ...)."""
+    return torch.tensor(values, dtype=like.dtype, device=like.device).view(-1, *[1] * (like.dim() - 1))
+
+
+class StackedAdamW:
+    """``torch.optim.AdamW`` on stacked (K, ...) parameters, one setting per member.
+
+    The same update as PyTorch's (single-tensor) AdamW: decoupled weight decay
+    ``p *= 1 - lr * wd`` (here on tensors of >= 2 dimensions per member only), moments
+    ``m = b1 m + (1 - b1) g`` and ``v = b2 v + (1 - b2) g^2``, bias corrections, and
+    ``p -= lr / (1 - b1^t) * m / (sqrt(v) / sqrt(1 - b2^t) + eps)``. ``step(lrs, active)``
+    updates only the members where ``active`` is True; the others (stopped) keep
+    their parameters, moments and step count.
+    """
+
+    def __init__(self, params: dict[str, torch.Tensor], configs):
+        self.params = params
+        self.wd = [c.weight_decay for c in configs]
+        self.b1 = [c.betas[0] for c in configs]
+        self.b2 = [c.betas[1] for c in configs]
+        self.m = {n: torch.zeros_like(p) for n, p in params.items()}
+        self.v = {n: torch.zeros_like(p) for n, p in params.items()}
+        self.t = [0] * len(configs)
+
+    @torch.no_grad()
+    def step(self, lrs: list[float], active: list[bool]) -> None:
+        self.t = [t + a for t, a in zip(self.t, active)]
+        t = [max(1, s) for s in self.t]
+        for n, p in self.params.items():
+            mask = torch.tensor(active, device=p.device).view(-1, *[1] * (p.dim() - 1))
+            lr, b1, b2 = _per_member(lrs, p), _per_member(self.b1, p), _per_member(self.b2, p)
+            wd = _per_member(self.wd if p.dim() >= 3 else [0.0] * len(lrs), p)  # >= 2-D per member
+            g = p.grad
+            m = torch.where(mask, self.m[n].lerp(g, 1 - b1), self.m[n])
+            v = torch.where(mask, self.v[n] * b2 + (1 - b2) * g * g, self.v[n])
+            bc1 = 1 - _per_member([b ** s for b, s in zip(self.b1, t)], p)
+            bc2_sqrt = (1 - _per_member([b ** s for b, s in zip(self.b2, t)], p)).sqrt()
+            new = p * (1 - lr * wd) - (lr / bc1) * m / (v.sqrt() / bc2_sqrt + ADAM_EPS)
+            p.copy_(torch.where(mask, new, p))
+            self.m[n], self.v[n] = m, v
+
+
+def _clip_per_member(params, clips: list[float | None]) -> torch.Tensor:
+    """Clip each member's gradients to its global norm ``clip`` (as clip_grad_norm_); return the (K,) norms."""
+    grads = list(p.grad for p in params.values())
+    K = grads[0].shape[0]
+    sq = torch.stack([g.reshape(K, -1).pow(2).sum(dim=1) for g in grads]).sum(dim=0)  # (K,)
+    norms = sq.sqrt()
+    limit = torch.tensor([math.inf if c is None else c for c in clips], dtype=norms.dtype, device=norms.device)
+    coef = (limit / (norms + 1e-6)).clamp(max=1.0)  # (K,)
+    with torch.no_grad():
+        for g in grads:
+            g.mul_(coef.view(-1, *[1] * (g.dim() - 1)).to(g.dtype))
+    return norms
+
+
+# ----------------------------------------------------------------------------- members
+
+class _Member:
+    """One member's book-keeping: its history, learning rate, early stopping, best weights."""
+
+    def __init__(self, index: int, config, val, stream: _Stream):
+        self.i, self.config, self.hist = index, config, History()
+        self.active, self.bad_evals, self.best, self.last_eval = True, 0, None, -1
+        self.restore_best = config.patience is not None
+        if val is not None and _train._is_source_callable(val):
+            with stream.active(), _train._rng_preserved():   # sampled once, as fit does
+                n = _train.DEFAULT_EVAL_BATCHES if config.eval_batches is None else config.eval_batches
+                val = [val() for _ in range(n)]
+        self.val = val
+        self.total_steps = config.steps
+        if config.steps is None:
+            try:
+                self.total_steps = config.epochs * len(stream.source)
+            except TypeError:
+                self.total_steps = None
+        if config.schedule == "cosine" and self.total_steps is None:
+            raise ValueError("fit_batched: the cosine schedule needs a known number of steps")
+
+    def lr_at(self, step: int) -> float:
+        return self.config.lr_at(step, self.total_steps)
+
+    def log(self, step, loss, lr, seconds):
+        h = self.hist
+        h.train_steps.append(step), h.train_loss.append(loss), h.lr.append(lr), h.train_seconds.append(seconds)
+
+    def evaluate(self, model, params, buffers, step, loss_fn, seconds) -> bool:
+        """Evaluate this member (its slice copied into its own module); True = stop now."""
+        _load_member(model, params, buffers, self.i)
+        with _train._rng_preserved():
+            loss = _train.evaluate(model, self.val, loss_fn, n_batches=self.config.eval_batches)
+        h = self.hist
+        h.val_steps.append(step), h.val_loss.append(loss), h.val_seconds.append(seconds)
+        self.last_eval = step
+        if math.isfinite(loss) and (h.best_val is None or loss < h.best_val):
+            h.best_val, h.best_step, self.bad_evals = loss, step, 0
+            if self.restore_best:
+                self.best = {n: p[self.i].detach().clone() for n, p in params.items()}
+        else:
+            self.bad_evals += 1
+        return self.config.patience is not None and self.bad_evals >= self.config.patience
+
+
+# ----------------------------------------------------------------------------- the loop
+
+def _stack_batches(batches):
+    """K (x, y) batches -> one (x, y) pair with a leading member axis: (K, B, ...)."""
+    xs, ys = zip(*(_train._split(b) for b in batches))
+    shapes = {(tuple(x.shape), tuple(y.shape)) for x, y in zip(xs, ys)}
+    if len(shapes) > 1:
+        raise ValueError(f"fit_batched: the members' batches differ in shape {sorted(shapes)}; "
+                         "batched members need batches of one shape (e.g. drop_last=True)")
+    return torch.stack(xs), torch.stack(ys)
+
+
+def _batched_loss(base, loss_fn, randomness: str):
+    """``losses = f(params, buffers, x, y)``: (K,) per-member losses, the model run under vmap."""
+    def one(p, b, x, y):
+        out = functional_call(base, (p, b), (x,))
+        return loss_fn(out[0] if isinstance(out, tuple) else out, y)
+    return torch.vmap(one, randomness=randomness)
+
+
+def _load_member(model: nn.Module, params: dict, buffers: dict, i: int) -> None:
+    """Copy member ``i``'s slice of the stacked tensors into its own module."""
+    with torch.no_grad():
+        for n, p in model.named_parameters():
+            p.copy_(params[n][i])
+        for n, b in model.named_buffers():
+            if n in buffers:
+                b.copy_(buffers[n][i])
+
+
+class _Run:
+    """The K members' shared state during :func:`fit_batched`."""
+
+    def __init__(self, models, members, streams, loss_fn):
+        self.models, self.members, self.streams, self.loss_fn = models, members, streams, loss_fn
+        for m in models:
+            m.train()
+        self.device = _train._model_device(models[0])
+        self.params, self.buffers = stack_module_state(models)  # each (K, *shape), requiring grad
+        self.optimizer = StackedAdamW(self.params, [m.config for m in members])
+        self.base = vmap_copy(models[0])
+        dropout = any(isinstance(mod, nn.Dropout) and mod.p > 0 for mod in models[0].modules())
+        self.losses_of = _batched_loss(self.base, loss_fn, "different" if dropout else "error")
+        self.last = [None] * len(members)
+        self.t0, self.eval_time = time.perf_counter(), 0.0
+
+    def seconds(self) -> float:
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+        return time.perf_counter() - self.t0 - self.eval_time
+
+    def step(self, batches, step: int) -> None:
+        """One batched update of every active member (the stopped ones take part, frozen)."""
+        x, y = _train._to_device(_stack_batches(batches), self.device)
+        if hasattr(self.models[0], "_check_input"):
+            for x_i in x:                      # outside vmap: the check reads values
+                self.models[0]._check_input(x_i)
+        for p in self.params.values():
+            p.grad = None
+        with _vmappable_log_scan(), warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*performance drop.*")  # SDPA's fallback, see above
+            losses = self.losses_of(self.params, self.buffers, x, y)   # (K,)
+        losses.sum().backward()
+        _clip_per_member(self.params, [m.config.clip for m in self.members])
+        values, lrs = losses.tolist(), [m.lr_at(step) for m in self.members]
+        diverged = [m for m, v in zip(self.members, values) if m.active and not math.isfinite(v)]
+        for m in diverged:                     # NaN stop, before this update (as fit)
+            m.active, m.hist.diverged = False, True
+            m.hist.stop_reason = (f"diverged: the training loss became {values[m.i]} at step {step} "
+                                  f"(lr={lrs[m.i]:.3g}); try a lower lr, clip=1.0 or a longer warmup")
+            warnings.warn(f"fit_batched member {m.i}: {m.hist.stop_reason}", RuntimeWarning, stacklevel=3)
+        self.optimizer.step(lrs, [m.active for m in self.members])
+        seconds = self.seconds()
+        for m, value, lr in zip(self.members, values, lrs):
+            if m.active:
+                m.log(step + 1, value, lr, seconds)
+        for m in diverged:
+            self.finish(m, step)
+
+    def evaluate(self, members, step: int, final: bool = False) -> None:
+        """Evaluate the given members; those whose patience ran out stop (frozen)."""
+        seconds, t = self.seconds(), time.perf_counter()
+        for m in members:
+            out_of_patience = m.evaluate(self.models[m.i], self.params, self.buffers, step,
+                                         self.loss_fn, seconds)
+            if out_of_patience and not final:
+                m.hist.stopped_early = True
+                m.hist.stop_reason = f"stopped early after {step} steps (best at step {m.hist.best_step})"
+                self.finish(m, step)
+        self.eval_time += time.perf_counter() - t
+
+    def finish(self, member, step: int, epochs: int | None = None) -> None:
+        """Member done: a last evaluation if its final weights have none, then freeze it."""
+        if member.val is not None and member.last_eval != step and not member.hist.stopped_early:
+            self.evaluate([member], step, final=True)
+        member.active = False
+        h = member.hist
+        h.steps_done = step
+        h.epochs_done = self.streams[member.i].passes if epochs is None else epochs
+        h.train_time_s, h.eval_time_s = self.seconds(), self.eval_time
+
+
+def _eval_every(config):
+    if config.eval_every is not None:
+        return config.eval_every
+    return max(1, config.steps // 10) if config.steps is not None else None
+
+
+def fit_batched(models: list[nn.Module], train_sources: list, configs: list, *, val_sources=None,
+                loss_fn=None, seeds=None) -> list[History]:
+    """Train K models of one architecture as one batched computation; one History each.
+
+    ``models[i]`` is trained in place on ``train_sources[i]`` with ``configs[i]`` (a
+    :class:`rvt_lib.train.TrainConfig`) and seed ``seeds[i]`` (default ``i``), exactly as
+    ``fit(models[i], train_sources[i], configs[i], val=val_sources[i], seed=seeds[i])``
+    would train it. Members may differ in lr, weight decay, betas, clip, warmup,
+    schedule, min_lr_ratio and patience; they share ``steps``/``epochs``, ``eval_every``
+    and ``eval_batches``. A member stops on its own (early stopping: its best weights are
+    restored; or a non-finite loss: ``History.diverged``, weights of the step before);
+    its parameters then freeze while the others go on. The histories' seconds are the
+    batch's wall time (all K members together), evaluation excluded.
+    """
+    configs, K = list(configs), len(models)
+    seeds = list(range(K)) if seeds is None else list(seeds)
+    _check_members(models, train_sources, configs, val_sources, seeds)
+    cfg = configs[0]
+    if (cfg.steps is None) == (cfg.epochs is None):
+        raise ValueError("fit_batched: every config needs exactly one of steps= or epochs=")
+    streams = [_Stream(src, s) for src, s in zip(train_sources, seeds)]
+    if cfg.epochs is not None and any(st.is_callable for st in streams):
+        raise ValueError("fit_batched: a callable batch source has no epochs: use steps=")
+    vals = val_sources if val_sources is not None else [None] * K
+    members = [_Member(i, c, v, st) for i, (c, v, st) in enumerate(zip(configs, vals, streams))]
+    run, every, step = _Run(models, members, streams, loss_fn or _train.default_loss), _eval_every(cfg), 0
+    while any(m.active for m in members):
+        batches = [st.draw(cfg.steps is not None) if m.active else run.last[m.i]
+                   for st, m in zip(streams, members)]
+        if any(b is None for b in batches):    # epochs: the pass is over (same length for all)
+            _end_of_pass(run, cfg, every, step)
+            continue
+        run.last = batches
+        run.step(batches, step)
+        step += 1
+        active = [m for m in members if m.active]
+        if every is not None and step % every == 0 and vals[0] is not None:
+            run.evaluate(active, step)
+        if cfg.steps is not None and step >= cfg.steps:
+            for m in members:
+                if m.active:
+                    run.finish(m, step)
+    return _wrap_up(run)
+
+
+def _end_of_pass(run: _Run, cfg, every, step: int) -> None:
+    """Epochs mode: a pass is over for every active member."""
+    active = [m for m in run.members if m.active]
+    passes = run.streams[active[0].i].passes
+    if step == 0 or any(run.streams[m.i].passes != passes for m in active):
+        raise ValueError("fit_batched: the training data produced no batches, or members' "
+                         "iterables differ in length")
+    if passes >= cfg.epochs:                   # the last pass: finish (its evaluation is the final one)
+        for m in active:
+            run.finish(m, step, cfg.epochs)
+    elif every is None and active[0].val is not None:
+        run.evaluate(active, step)
+
+
+def _wrap_up(run: _Run) -> list[History]:
+    """Restore best weights where asked, copy every member into its own module."""
+    with torch.no_grad():
+        for m in run.members:
+            if m.best is not None:
+                for n, p in run.params.items():
+                    p[m.i].copy_(m.best[n])
+    for m in run.members:
+        _load_member(run.models[m.i], run.params, run.buffers, m.i)
+    return [m.hist for m in run.members]

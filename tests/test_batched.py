@@ -1,0 +1,113 @@
+"""Seed-batched training equals training the members one by one with fit."""
+import pytest
+import torch
+
+from rvt_lib.batched import BatchedLSTMRecurrence, fit_batched
+from rvt_lib.models.heads import make_model
+from rvt_lib.models.lstm import LSTMRecurrence
+from rvt_lib.train import TrainConfig, fit
+
+V, T, B = 11, 8, 3
+SEEDS = [3, 4, 5]
+
+
+def build(kind, seed, **kw):
+    torch.manual_seed(seed)
+    return make_model(kind, vocab_size=V, d_model=8, n_layer=1, n_head=2, block_size=T, **kw).double()
+
+
+def sampler(seed):
+    """Batches from a private generator AND the global RNG (so the RNG swapping is tested)."""
+    g = torch.Generator().manual_seed(100 + seed)
+
+    def draw():
+        x = torch.randint(0, V, (B, T), generator=g)
+        return x, (x + torch.randint(0, V, (B, T))) % V
+    return draw
+
+
+def both(kind, configs, **kw):
+    """(sequential histories, models), (batched histories, models) for the same members."""
+    seq = [build(kind, s, **kw) for s in SEEDS]
+    hs = [fit(m, sampler(s), c, val=sampler(50 + s), seed=s) for m, s, c in zip(seq, SEEDS, configs)]
+    bat = [build(kind, s, **kw) for s in SEEDS]
+    hb = fit_batched(bat, [sampler(s) for s in SEEDS], configs,
+                     val_sources=[sampler(50 + s) for s in SEEDS], seeds=SEEDS)
+    return (hs, seq), (hb, bat)
+
+
+def assert_same(a, b, ma, mb):
+    assert a.train_steps == b.train_steps and a.val_steps == b.val_steps
+    assert a.stopped_early == b.stopped_early and a.steps_done == b.steps_done
+    torch.testing.assert_close(torch.tensor(b.train_loss), torch.tensor(a.train_loss), rtol=1e-9, atol=1e-11)
+    torch.testing.assert_close(torch.tensor(b.val_loss), torch.tensor(a.val_loss), rtol=1e-9, atol=1e-11)
+    assert b.lr == pytest.approx(a.lr)
+    for (n, p), q in zip(ma.named_parameters(), mb.parameters()):
+        torch.testing.assert_close(q, p, rtol=1e-8, atol=1e-10, msg=n)
+
+
+@pytest.mark.parametrize("kind,kw", [("rnn", {}), ("gru", {}), ("lstm", {}), ("lstm", {"fast": False}),
+                                     ("mingru", {}), ("gpt", {})])
+def test_batched_equals_sequential(kind, kw):
+    base = TrainConfig(steps=6, warmup=2, schedule="cosine", eval_every=2)
+    configs = [base.but(lr=1e-2), base.but(lr=3e-2, clip=None), base.but(lr=5e-3, clip=0.05, weight_decay=0.1)]
+    (hs, seq), (hb, bat) = both(kind, configs, **kw)
+    for a, b, ma, mb in zip(hs, hb, seq, bat):
+        assert_same(a, b, ma, mb)
+    assert hs[0].train_loss != hs[1].train_loss   # the members really differ
+
+
+def test_early_stopping_of_one_member_leaves_the_others_unchanged():
+    base = TrainConfig(steps=12, eval_every=1)
+    configs = [base.but(lr=1e-2), base.but(lr=0.5, patience=1), base.but(lr=2e-2)]  # member 1 diverges slowly
+    (hs, seq), (hb, bat) = both("gru", configs)
+    assert hs[1].stopped_early and hs[1].steps_done < 12      # it really stopped, the others did not
+    assert not hs[0].stopped_early and not hs[2].stopped_early
+    for a, b, ma, mb in zip(hs, hb, seq, bat):
+        assert_same(a, b, ma, mb)
+
+
+def test_epochs_over_a_dataloader_match_fit():
+    x = torch.randint(0, V, (12, T))
+    data = torch.utils.data.TensorDataset(x, (x + 1) % V)
+    loader = lambda: torch.utils.data.DataLoader(data, batch_size=4, shuffle=True)  # noqa: E731
+    configs = [TrainConfig(epochs=2, lr=lr) for lr in (1e-2, 3e-2, 5e-3)]
+    seq = [build("lstm", s) for s in SEEDS]
+    hs = [fit(m, loader(), c, val=loader(), seed=s) for m, s, c in zip(seq, SEEDS, configs)]
+    bat = [build("lstm", s) for s in SEEDS]
+    hb = fit_batched(bat, [loader() for _ in SEEDS], configs, val_sources=[loader() for _ in SEEDS], seeds=SEEDS)
+    for a, b, ma, mb in zip(hs, hb, seq, bat):
+        assert a.epochs_done == b.epochs_done == 2
+        assert_same(a, b, ma, mb)
+
+
+def test_batched_lstm_recurrence_matches_the_single_one():
+    K, Bs, Ts, H = 2, 3, 5, 4
+    g = torch.Generator().manual_seed(0)
+    args = [torch.randn(K, Bs, Ts, 4 * H, generator=g, dtype=torch.float64), torch.randn(K, Bs, H, generator=g, dtype=torch.float64),
+            torch.randn(K, Bs, H, generator=g, dtype=torch.float64), torch.randn(K, 4 * H, H, generator=g, dtype=torch.float64)]
+    args = [a.requires_grad_() for a in args]
+    assert torch.autograd.gradcheck(BatchedLSTMRecurrence.apply, args)
+    y, h, c = BatchedLSTMRecurrence.apply(*args)
+    for k in range(K):
+        yk, hk, ck = LSTMRecurrence.apply(*(a[k] for a in args), True)
+        torch.testing.assert_close(y[k], yk)
+        torch.testing.assert_close(c[k], ck)
+
+
+def test_bad_input_raises_clear_errors():
+    cfg = TrainConfig(steps=2)
+    with pytest.raises(ValueError, match="same architecture"):
+        fit_batched([build("gru", 0), build("lstm", 1)], [sampler(0), sampler(1)], [cfg, cfg])
+    with pytest.raises(ValueError, match="same architecture"):
+        fit_batched([build("gru", 0), make_model("gru", vocab_size=V, d_model=16, n_layer=1).double()],
+                    [sampler(0), sampler(1)], [cfg, cfg])
+    with pytest.raises(ValueError, match="2 models but 1 configs"):
+        fit_batched([build("gru", 0), build("gru", 1)], [sampler(0), sampler(1)], [cfg])
+    with pytest.raises(ValueError, match="same steps"):
+        fit_batched([build("gru", 0), build("gru", 1)], [sampler(0), sampler(1)], [cfg, cfg.but(steps=3)])
+    m = build("gru", 0)
+    with pytest.raises(ValueError, match="twice"):
+        fit_batched([m, m], [sampler(0), sampler(1)], [cfg, cfg])
+    with pytest.raises(ValueError, match="at least one"):
+        fit_batched([], [], [])
