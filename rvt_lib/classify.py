@@ -33,12 +33,15 @@ probabilities in, a dictionary of plain floats out).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from sklearn import metrics as skm
+
+from rvt_lib.models.heads import ModelSpec
+from rvt_lib.train import TrainConfig
 
 METRICS = ("accuracy", "balanced_accuracy", "roc_auc", "sensitivity", "specificity")
 STANDARDIZE = (None, "global", "timestep")
@@ -243,7 +246,10 @@ def balanced_class_weights(y, n_classes: int = 2) -> np.ndarray:
 
 # ----------------------------------------------------------------------------- training
 
-@dataclass
+_TRAIN_FIELDS = {f.name for f in fields(TrainConfig)}
+
+
+@dataclass(frozen=True)
 class ClassifierConfig:
     """One way of training a sequence classifier; every field is a knob of the chapter's ablation.
 
@@ -251,11 +257,12 @@ class ClassifierConfig:
     d_model, n_layer, n_head: sizes (``n_head`` for the GPT only).
     pool:         ``"mean"`` over all time steps or the ``"last"`` step's output.
     causal:       GPT only: False lets every position attend to the whole beat.
-    lr, epochs, batch_size, weight_decay, dropout, warmup, schedule: the training run
-                  (AdamW via :func:`rvt_lib.train.fit`; ``warmup`` in updates).
+    dropout:      dropout of the model.
     class_weight: ``"balanced"`` weighs the loss by :func:`balanced_class_weights`, None not.
     standardize:  ``"global"``, ``"timestep"`` or None (see :class:`Standardizer`).
     threshold:    the decision ``P(positive) >= threshold``.
+    train:        the training run (:class:`rvt_lib.train.TrainConfig`, in ``epochs``;
+                  ``batch_size`` is the loader's).
     """
     kind: str = "gru"
     d_model: int = 32
@@ -263,30 +270,40 @@ class ClassifierConfig:
     n_head: int = 4
     pool: str = "mean"
     causal: bool = False
-    lr: float = 3e-3
-    epochs: int = 40
-    batch_size: int = 20
-    weight_decay: float = 0.01
     dropout: float = 0.0
-    warmup: int = 0
-    schedule: str = "cosine"
     class_weight: str | None = "balanced"
     standardize: str | None = "global"
     threshold: float = 0.5
+    train: TrainConfig = TrainConfig(epochs=40, batch_size=20, lr=3e-3, weight_decay=0.01,
+                                     schedule="cosine")
 
     def __post_init__(self):
         if self.class_weight not in CLASS_WEIGHTS:
             raise ValueError(f"ClassifierConfig: class_weight must be one of {CLASS_WEIGHTS}, got {self.class_weight!r}")
         if self.standardize not in STANDARDIZE:
             raise ValueError(f"ClassifierConfig: standardize must be one of {STANDARDIZE}, got {self.standardize!r}")
-        for name in ("epochs", "batch_size", "d_model", "n_layer"):
+        if not isinstance(self.train, TrainConfig) or self.train.epochs is None:
+            raise ValueError(f"ClassifierConfig: train must be a TrainConfig(epochs=...), got {self.train!r}")
+        for name in ("d_model", "n_layer", "n_head"):
             v = getattr(self, name)
-            if not isinstance(v, int) or v < 1:
+            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
                 raise ValueError(f"ClassifierConfig: {name} must be a positive integer, got {v!r}")
+        self.spec(seq_len=1)  # checks the kind
 
     def but(self, **changes) -> "ClassifierConfig":
-        """A copy with some fields changed: ``base.but(pool="mean")``."""
+        """A copy with some fields changed: ``base.but(pool="mean")``. Names of
+        :class:`~rvt_lib.train.TrainConfig` fields change ``train``: ``base.but(epochs=5)``."""
+        train = {k: changes.pop(k) for k in list(changes) if k in _TRAIN_FIELDS}
+        if train:
+            changes["train"] = changes.get("train", self.train).but(**train)
         return replace(self, **changes)
+
+    def spec(self, seq_len: int, n_features: int = 1) -> ModelSpec:
+        """The model: a two-class ``"classify"`` head on ``kind``, for beats of ``seq_len`` steps."""
+        extra = {"causal": self.causal} if self.kind == "gpt" else {}
+        return ModelSpec(self.kind, "classify", input_size=n_features, n_out=2, pool=self.pool,
+                         d_model=self.d_model, n_layer=self.n_layer, n_head=self.n_head,
+                         block_size=seq_len, dropout=self.dropout, **extra)
 
 
 @dataclass
@@ -313,14 +330,7 @@ def _to_tensor(X: np.ndarray) -> torch.Tensor:
 
 def build_classifier(config: ClassifierConfig, seq_len: int, n_features: int = 1, seed: int = 0):
     """The ``SequenceModel`` described by ``config``, its initial weights drawn from ``seed``."""
-    from rvt_lib.models.heads import make_model
-    from rvt_lib.train import set_seed
-
-    set_seed(seed)
-    extra = {"causal": config.causal} if config.kind == "gpt" else {}
-    return make_model(config.kind, input_size=n_features, head="classify", n_out=2,
-                      pool=config.pool, d_model=config.d_model, n_layer=config.n_layer,
-                      n_head=config.n_head, block_size=seq_len, dropout=config.dropout, **extra)
+    return config.spec(seq_len, n_features).build(seed)
 
 
 def predict_proba(model: torch.nn.Module, X) -> np.ndarray:
@@ -359,7 +369,7 @@ def train_classifier(config: ClassifierConfig, X_train, y_train, X_test, y_test,
 
     xt, yt = _to_tensor(Xtr), torch.as_tensor(ytr)  # (N, T, F), (N,)
     loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(xt, yt),
-                                         batch_size=config.batch_size, shuffle=True)
+                                         batch_size=config.train.batch_size, shuffle=True)
     if config.class_weight == "balanced":
         w = torch.as_tensor(balanced_class_weights(ytr), dtype=torch.float32)
         loss_fn = lambda logits, y: F.cross_entropy(logits, y, weight=w)  # noqa: E731
@@ -370,9 +380,7 @@ def train_classifier(config: ClassifierConfig, X_train, y_train, X_test, y_test,
     out = {}
 
     def run():
-        out["history"] = fit(model, loader, loss_fn=loss_fn, epochs=config.epochs, lr=config.lr,
-                             weight_decay=config.weight_decay, warmup=config.warmup,
-                             schedule=config.schedule, seed=seed, progress=False)
+        out["history"] = fit(model, loader, config.train, loss_fn=loss_fn, seed=seed, progress=False)
         return out["history"]
 
     name = name or config.kind

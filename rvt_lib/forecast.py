@@ -18,8 +18,9 @@ pieces here are small and each does one thing:
   :func:`error_share` (which series dominate the squared error), a paired bootstrap
   over series (:func:`bootstrap_relative_rmse`, :func:`compare_to_baseline`) and
   :func:`path_similarity` (do the forecasts of different series follow one path?).
-* **models**: the configurations of the seed study (``SEED_MODELS``), built with
-  :func:`rvt_lib.models.heads.make_model`, trained with :func:`rvt_lib.train.fit` and
+* **models**: the configurations of the seed study (``SEED_MODELS``, one
+  :class:`~rvt_lib.models.heads.ModelSpec` each, and its training ``SEED_TRAIN``), trained
+  with :func:`rvt_lib.train.fit` and
   measured with :func:`rvt_lib.measure.measure_training` (:func:`run_models`);
   :func:`plot_window` draws one test window with every forecast.
 
@@ -35,6 +36,9 @@ import numpy as np
 import pandas as pd
 import torch
 import torch.nn.functional as F
+
+from rvt_lib.models.heads import ModelSpec
+from rvt_lib.train import TrainConfig
 
 # ----------------------------------------------------------------------------- checks
 
@@ -458,36 +462,44 @@ def path_similarity(paths) -> float:
 
 HEAD_HIDDEN = 50  # the seed's "linear layer" between the sequence model and the output layer
 
+def _seed_model(kind: str, **kwargs) -> ModelSpec:
+    """A seed-study forecaster: one price per day in, ``Linear(64 -> 50) -> ReLU`` before the output."""
+    return ModelSpec(kind, "regress", input_size=1, head_hidden=HEAD_HIDDEN, **kwargs)
+
+
 SEED_MODELS = {
     # two recurrent layers of width 64, read at the last step
-    "RNN": dict(kind="rnn", d_model=64, n_layer=2, pool="last"),
-    "LSTM": dict(kind="lstm", d_model=64, n_layer=2, pool="last"),
+    "RNN": _seed_model("rnn", d_model=64, n_layer=2, pool="last"),
+    "LSTM": _seed_model("lstm", d_model=64, n_layer=2, pool="last"),
     # one attention-only block (LayerNorm + 2-head attention, no feed-forward network),
     # bidirectional, averaged over time
-    "Transformer": dict(kind="gpt", d_model=64, n_layer=1, n_head=2, mlp=False, causal=False, pool="mean"),
+    "Transformer": _seed_model("gpt", d_model=64, n_layer=1, n_head=2, mlp=False, causal=False, pool="mean"),
     # the seed's "complicated" variant: more blocks, each with its feed-forward network
-    "Transformer (complicated)": dict(kind="gpt", d_model=64, n_layer=4, n_head=2, mlp=True,
-                                      causal=False, pool="mean"),
+    "Transformer (complicated)": _seed_model("gpt", d_model=64, n_layer=4, n_head=2, mlp=True,
+                                             causal=False, pool="mean"),
 }
+# the seed study's training: Keras's Adam default learning rate, batches of 25 windows
+SEED_TRAIN = TrainConfig(epochs=30, batch_size=25, lr=1e-3)
+
+
+def forecaster_spec(name: str, context: int, horizon: int, **overrides) -> ModelSpec:
+    """The :class:`ModelSpec` of ``SEED_MODELS[name]`` for windows of ``context`` days and
+    ``horizon`` forecasts; ``overrides`` replace entries (e.g. ``d_model=32``)."""
+    if name not in SEED_MODELS:
+        raise ValueError(f"make_forecaster: unknown model {name!r}; choose one of {list(SEED_MODELS)}")
+    spec = SEED_MODELS[name].but(n_out=horizon, **overrides)
+    return spec.but(block_size=context) if spec.kind == "gpt" and "block_size" not in overrides else spec
 
 
 def make_forecaster(name: str, context: int, horizon: int, head_hidden: int = HEAD_HIDDEN,
-                    **overrides):
-    """One of ``SEED_MODELS``: ``(B, context, 1) prices -> (B, horizon)`` forecasts.
+                    seed: int = 0, **overrides):
+    """One of ``SEED_MODELS``, weights drawn from ``seed``: ``(B, context, 1) prices -> (B, horizon)``.
 
     The model is ``Linear(1 -> 64) -> core -> LayerNorm -> pool -> Linear(64 -> 50) -> ReLU
     -> Linear(50 -> horizon)``. ``overrides`` replace entries of the configuration
     (e.g. ``d_model=32``).
     """
-    from rvt_lib.models.heads import make_model
-
-    if name not in SEED_MODELS:
-        raise ValueError(f"make_forecaster: unknown model {name!r}; choose one of {list(SEED_MODELS)}")
-    cfg = {**SEED_MODELS[name], **overrides}
-    kind = cfg.pop("kind")
-    if kind == "gpt":
-        cfg.setdefault("block_size", context)
-    return make_model(kind, input_size=1, head="regress", n_out=horizon, head_hidden=head_hidden, **cfg)
+    return forecaster_spec(name, context, horizon, head_hidden=head_hidden, **overrides).build(seed)
 
 
 def keras_parameter_counts(hidden: int = 64, dense: int = 50, n_out: int = 20, features: int = 1,
@@ -519,12 +531,11 @@ def keras_parameter_counts(hidden: int = 64, dense: int = 50, n_out: int = 20, f
 # ----------------------------------------------------------------------------- training and scoring
 
 
-def fit_forecaster(model, x, y, *, epochs: int, batch_size: int = 25, lr: float = 1e-3,
-                   seed: int = 0, **fit_kwargs):
+def fit_forecaster(model, x, y, config: TrainConfig = SEED_TRAIN, *, seed: int = 0):
     """Train ``model`` on windows x (N, context) -> y (N, horizon) with the MSE loss.
 
-    Mini-batches of ``batch_size`` windows, shuffled with ``seed``; everything else is
-    :func:`rvt_lib.train.fit` (AdamW, gradient clipping). Returns its History.
+    Mini-batches of ``config.batch_size`` windows, shuffled with ``seed``; everything else
+    is :func:`rvt_lib.train.fit` as ``config`` says. Returns its History.
     """
     from torch.utils.data import DataLoader, TensorDataset
 
@@ -536,9 +547,9 @@ def fit_forecaster(model, x, y, *, epochs: int, batch_size: int = 25, lr: float 
         raise ValueError(f"fit_forecaster: expected x (N, context) and y (N, horizon), got {tuple(x.shape)} "
                          f"and {tuple(y.shape)}")
     data = TensorDataset(x[:, :, None], y)  # inputs (N, context, 1): one feature per day
-    loader = DataLoader(data, batch_size=batch_size, shuffle=True,
+    loader = DataLoader(data, batch_size=config.batch_size, shuffle=True,
                         generator=torch.Generator().manual_seed(seed))
-    return fit(model, loader, epochs=epochs, lr=lr, loss_fn=F.mse_loss, seed=seed, **fit_kwargs)
+    return fit(model, loader, config, loss_fn=F.mse_loss, seed=seed, progress=False)
 
 
 def forecast(model, x, batch_size: int = 256) -> np.ndarray:
@@ -566,30 +577,33 @@ def baseline_forecasts(task: ForecastTask, p: int = 5) -> dict:
             f"linear AR({p})": unzscore(ar.predict(xte), task.mean_test, task.std_test)}
 
 
-def run_models(task: ForecastTask, names, seeds, *, normalise: bool = True, epochs: int = 30,
-               batch_size: int = 25, lr: float = 1e-3, **model_overrides):
+def run_models(task: ForecastTask, names, seeds, *, normalise: bool = True, train: TrainConfig = SEED_TRAIN,
+               epochs: int | None = None, batch_size: int | None = None, lr: float | None = None,
+               **model_overrides):
     """Train every model in ``names`` once per seed; score and measure each run.
 
     normalise: train on z-scored windows (forecasts are mapped back to prices before
     scoring) or, as in the seed's first run, on raw prices.
+    train: the training run (default the seed study's, ``SEED_TRAIN``); ``epochs``,
+    ``batch_size`` and ``lr`` change those fields of it.
     Returns (runs, forecasts): ``runs`` is a DataFrame with one row per (model, seed) holding
     the cost columns of :func:`rvt_lib.measure.measure_training` and the :func:`scores`;
     ``forecasts[(name, seed)]`` is the (N_test, horizon) raw-price forecast.
     """
     from rvt_lib.measure import measure_training
-    from rvt_lib.train import set_seed
 
+    changes = {k: v for k, v in dict(epochs=epochs, batch_size=batch_size, lr=lr).items() if v is not None}
+    train = train.but(**changes)
     if normalise:
         xtr, ytr, xte, _ = task.normalised()
     else:
         xtr, ytr, xte = task.x_train, task.y_train, task.x_test
     rows, preds = [], {}
     for name in names:
+        spec = forecaster_spec(name, task.context, task.horizon, **model_overrides)
         for seed in seeds:
-            set_seed(seed)  # the initial weights depend on the seed too
-            model = make_forecaster(name, task.context, task.horizon, **model_overrides)
-            row = measure_training(name, model, lambda: fit_forecaster(
-                model, xtr, ytr, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed))
+            model = spec.build(seed)  # the initial weights depend on the seed too
+            row = measure_training(name, model, lambda: fit_forecaster(model, xtr, ytr, train, seed=seed))
             out = forecast(model, xte)
             if normalise:
                 out = unzscore(out, task.mean_test, task.std_test)

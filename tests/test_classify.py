@@ -2,10 +2,12 @@
 set, standardisation fitted on the training set only, and one tiny training run."""
 import numpy as np
 import pytest
+import torch
 
-from rvt_lib.classify import (ClassifierConfig, Standardizer, balanced_class_weights,
+from rvt_lib.classify import (ClassifierConfig, Standardizer, balanced_class_weights, build_classifier,
                               binary_metrics, confusion, format_mean_std, nearest_neighbor,
                               roc_points, summarize, train_classifier)
+from rvt_lib.train import TrainConfig
 
 
 # ------------------------------------------------------------------ metrics
@@ -167,7 +169,8 @@ def _toy_beats(n, seed):
 def test_train_classifier_learns_a_toy_task_and_reports_cost(kind):
     Xtr, ytr = _toy_beats(32, 0)
     Xte, yte = _toy_beats(20, 1)
-    cfg = ClassifierConfig(kind=kind, d_model=8, n_head=2, epochs=10, batch_size=16, lr=1e-2)
+    cfg = ClassifierConfig(kind=kind, d_model=8, n_head=2).but(epochs=10, batch_size=16, lr=1e-2)
+    assert cfg.train == ClassifierConfig().train.but(epochs=10, batch_size=16, lr=1e-2)
     r = train_classifier(cfg, Xtr, ytr, Xte, yte, seed=0)
     assert r.metrics["accuracy"] >= 0.9
     assert r.p_test.shape == (20,) and np.all((r.p_test >= 0) & (r.p_test <= 1))
@@ -183,7 +186,7 @@ def test_train_classifier_learns_a_toy_task_and_reports_cost(kind):
 
 def test_train_classifier_rejects_bad_input():
     Xtr, ytr = _toy_beats(8, 0)
-    cfg = ClassifierConfig(kind="mingru", d_model=4, epochs=1)
+    cfg = ClassifierConfig(kind="mingru", d_model=4, train=TrainConfig(epochs=1))
     with pytest.raises(ValueError, match="labels"):
         train_classifier(cfg, Xtr, ytr[:-1], Xtr, ytr)
     with pytest.raises(ValueError, match="shape"):
@@ -192,3 +195,19 @@ def test_train_classifier_rejects_bad_input():
         train_classifier(cfg, Xtr.astype(int), ytr, Xtr, ytr)
     with pytest.raises(ValueError):
         ClassifierConfig(class_weight="inverse")
+    with pytest.raises(ValueError, match="epochs"):
+        ClassifierConfig(train=TrainConfig(steps=5))
+    with pytest.raises(ValueError, match="unknown kind"):
+        ClassifierConfig(kind="mamba")
+
+
+def test_config_but_routes_training_fields_and_builds_through_a_spec():
+    base = ClassifierConfig(kind="gru", d_model=8)
+    changed = base.but(kind="lstm", lr=1e-2, epochs=3)
+    assert changed.kind == "lstm" and changed.train.lr == 1e-2 and changed.train.epochs == 3
+    assert base.train.lr == 3e-3                       # the original is unchanged
+    spec = changed.spec(seq_len=16)
+    assert spec.head == "classify" and spec["n_out"] == 2 and spec["block_size"] == 16
+    a, b = build_classifier(changed, 16, seed=1), spec.build(1)
+    assert all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters()))
+    assert spec.n_params() == sum(p.numel() for p in a.parameters())

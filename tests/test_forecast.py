@@ -279,6 +279,24 @@ def test_seed_transformer_is_attention_only():
         fc.make_forecaster("GRU-ish", context=20, horizon=5)
 
 
+def test_forecasters_are_specs_built_with_a_seed():
+    spec = fc.forecaster_spec("LSTM", context=12, horizon=4, d_model=8)
+    assert spec.head == "regress" and spec["n_out"] == 4 and spec["head_hidden"] == fc.HEAD_HIDDEN
+    assert fc.forecaster_spec("Transformer", 12, 4)["block_size"] == 12
+    a, b = fc.make_forecaster("LSTM", 12, 4, d_model=8, seed=3), spec.build(3)
+    assert all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters()))
+    assert spec.n_params() == sum(p.numel() for p in a.parameters())
+
+
+def test_fit_forecaster_uses_the_config():
+    x, y = np.random.default_rng(0).normal(size=(20, 6)), np.zeros((20, 2))
+    model = fc.make_forecaster("RNN", 6, 2, d_model=4)
+    hist = fc.fit_forecaster(model, x, y, fc.SEED_TRAIN.but(epochs=2, batch_size=5, lr=1e-2), seed=0)
+    assert hist.steps_done == 8 and hist.epochs_done == 2 and hist.lr == [1e-2] * 8
+    with pytest.raises(ValueError, match="expected x"):
+        fc.fit_forecaster(model, x[:, :, None], y)
+
+
 def test_run_models_is_deterministic_and_scores_forecasts():
     df = price_frame(12, 30, seed=4)
     task = fc.make_task(df, context=10, horizon=3, train_cuts=[20], test_cuts=[27])

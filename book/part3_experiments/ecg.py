@@ -57,7 +57,7 @@ from rvt_lib.classify import (METRICS, ClassifierConfig, binary_metrics, format_
 from rvt_lib.data.ecg import load_ecg200, load_ptb, ptb_available
 from rvt_lib.gradients import input_gradient_norms
 from rvt_lib.measure import cost_table
-from rvt_lib.train import set_seed
+from rvt_lib.train import TrainConfig, set_seed
 
 plots.style()
 set_seed(0)
@@ -219,9 +219,10 @@ X_test_pad = np.pad(X_test, ((0, 0), (0, PAD_TO - X_test.shape[1])))
 
 # the recipe of the main comparison below (explained there); the ablation starts from a broken copy
 EPOCHS = pick(smoke=1, book=200)
-recipe = ClassifierConfig(d_model=32, n_layer=1, n_head=4, pool="mean", epochs=EPOCHS,
-                          lr=3e-3, weight_decay=0.1, batch_size=20, schedule="cosine",
-                          class_weight="balanced", standardize="global")
+recipe = ClassifierConfig(d_model=32, n_layer=1, n_head=4, pool="mean",
+                          class_weight="balanced", standardize="global",
+                          train=TrainConfig(epochs=EPOCHS, lr=3e-3, weight_decay=0.1, batch_size=20,
+                                            schedule="cosine"))
 failing = recipe.but(kind="rnn", pool="last", class_weight=None, epochs=ABL_EPOCHS)
 FIXES = ["coin toss", "class weights", "no padding (96 steps)", "GRU cell", "mean over time"]
 cumulative = {  # fix -> (config, padded input?), each row on top of the rows above

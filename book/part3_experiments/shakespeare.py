@@ -54,7 +54,6 @@ if "google.colab" in sys.modules:
 import math
 import os
 import time
-from dataclasses import replace
 
 import ipywidgets as widgets
 import matplotlib.pyplot as plt
@@ -65,12 +64,12 @@ from rvt_lib.book import glue, interact
 
 from rvt_lib.budget import get_budget, pick
 from rvt_lib.data.text import load_shakespeare
-from rvt_lib.lm import (KIND_NAMES, LMSpec, TrainConfig, best_val_within,
-                        generation_tokens_per_second, known_word_fraction, matched_specs,
-                        mean_std, mode_speeds, results_table, sample, spec_table, time_to_loss,
-                        train_run, training_tokens_per_second, words)
+from rvt_lib.lm import (LMConfig, best_val_within, generation_tokens_per_second, known_word_fraction,
+                        matched_specs, mean_std, mode_speeds, results_table, sample, spec_table,
+                        state_floats, time_to_loss, train_run, training_tokens_per_second, words)
+from rvt_lib.models.heads import KIND_NAMES, ModelSpec
 from rvt_lib.plots import color_for, loss_curves, style
-from rvt_lib.train import set_seed
+from rvt_lib.train import TrainConfig, set_seed
 
 chapter_start, chapter_cpu_start = time.perf_counter(), time.process_time()
 style()
@@ -137,7 +136,8 @@ glue("unigram_loss", f"{unigram_loss:.2f}", display=False)
 # Around the core, every model has a character embedding ($65 d$), a final LayerNorm and
 # an output layer ($65 d$; the GPT ties it to the embedding and adds $d$ per position).
 # So the whole count is a quadratic $P(d) = a d^2 + b d + c$, and
-# `rvt_lib.lm.match_width` solves $P(d) = P_\text{target}$ for each kind. The target is
+# `rvt_lib.models.heads.match_parameters` solves $P(d) = P_\text{target}$ for each kind
+# (a bisection over widths: the count grows with $d$). The target is
 # the GPT of this budget (nanoGPT's shape scaled down for a 2-core CPU); the recurrent
 # models, whose width can be any integer, land within a fraction of a percent of it.
 # Every model gets the same number of layers.
@@ -181,27 +181,27 @@ pd.DataFrame({name: pd.Series(values, dtype=object) for name, values in BUDGETS.
 # %%
 KINDS = ["gpt", "lstm", "gru", "minlstm", "mingru"]
 LR = {k: B[f"lr_{k}"] for k in KINDS}
-cfg = TrainConfig(steps=B["steps"], batch_size=B["batch_size"], block_size=B["block_size"],
-                  warmup=B["warmup"], eval_every=B["eval_every"], eval_batches=B["eval_batches"],
-                  weight_decay=0.1, min_lr_ratio=0.1, clip=1.0)
-reference = LMSpec("gpt", B["d_model"], B["n_layer"], vocab_size=ds.vocab_size,
-                   n_head=B["n_head"], block_size=cfg.block_size, dropout=B["dropout"])
-target = reference.params
-specs = matched_specs(KINDS, target, n_layer=B["n_layer"], vocab_size=ds.vocab_size,
+cfg = LMConfig(block_size=B["block_size"],
+               train=TrainConfig(steps=B["steps"], batch_size=B["batch_size"], warmup=B["warmup"],
+                                 schedule="cosine", min_lr_ratio=0.1, eval_every=B["eval_every"],
+                                 eval_batches=B["eval_batches"], weight_decay=0.1, clip=1.0))
+reference = ModelSpec("gpt", vocab_size=ds.vocab_size, d_model=B["d_model"], n_layer=B["n_layer"],
                       n_head=B["n_head"], block_size=cfg.block_size, dropout=B["dropout"])
+target = reference.n_params()
+specs = matched_specs(KINDS, reference)
 sizes = spec_table(specs, target_params=target)
 sizes["peak lr"] = [LR[k] for k in KINDS]
-print(f"target: {target:,} parameters (the GPT); every model trains {cfg.steps:,} steps "
-      f"of {cfg.batch_size} x {cfg.block_size} = {cfg.tokens_per_step:,} characters")
+print(f"target: {target:,} parameters (the GPT); every model trains {cfg.train.steps:,} steps "
+      f"of {cfg.train.batch_size} x {cfg.block_size} = {cfg.tokens_per_step:,} characters")
 sizes
 
 # %%
 gap = float(sizes["vs target (%)"].abs().max())
 glue("target_params", f"{target:,}", display=False)
 glue("max_gap", f"{gap:.1f}", display=False)
-glue("width_ratio", specs["mingru"].d_model / specs["gpt"].d_model, display=False)
-glue("tokens_total", f"{cfg.steps * cfg.tokens_per_step:,}", display=False)
-glue("epochs_seen", cfg.steps * cfg.tokens_per_step / len(ds.train), display=False)
+glue("width_ratio", specs["mingru"]["d_model"] / specs["gpt"]["d_model"], display=False)
+glue("tokens_total", f"{cfg.train.steps * cfg.tokens_per_step:,}", display=False)
+glue("epochs_seen", cfg.train.steps * cfg.tokens_per_step / len(ds.train), display=False)
 
 # %% [markdown]
 # Every model has {glue:text}`target_params` parameters, give or take
@@ -221,10 +221,10 @@ glue("epochs_seen", cfg.steps * cfg.tokens_per_step / len(ds.train), display=Fal
 # %%
 mode_rows = []
 for kind in ("mingru", "minlstm"):
-    speeds = mode_speeds(specs[kind], ds, batch_size=cfg.batch_size, block_size=cfg.block_size)
-    specs[kind] = replace(specs[kind], mode=max(speeds, key=speeds.get))
+    speeds = mode_speeds(specs[kind], ds, batch_size=cfg.train.batch_size, block_size=cfg.block_size)
+    specs[kind] = specs[kind].but(mode=max(speeds, key=speeds.get))
     mode_rows.append({"model": KIND_NAMES[kind], **{f"{m} (tokens/s)": round(v) for m, v in speeds.items()},
-                      "chosen": specs[kind].mode})
+                      "chosen": specs[kind]["mode"]})
 modes = pd.DataFrame(mode_rows).set_index("model")
 modes
 
@@ -385,10 +385,10 @@ for kind, run in runs.items():
     spec = run.spec
     speed_rows.append({
         "model": spec.name,
-        "train tokens/s": training_tokens_per_second(run.model, ds, batch_size=cfg.batch_size,
+        "train tokens/s": training_tokens_per_second(run.model, ds, batch_size=cfg.train.batch_size,
                                                      block_size=cfg.block_size),
         "generation tokens/s": generation_tokens_per_second(run.model, new_tokens=B["gen_tokens"]),
-        f"state floats after {B['gen_tokens']} chars": spec.state_floats(B["gen_tokens"]),
+        f"state floats after {B['gen_tokens']} chars": state_floats(spec, B["gen_tokens"]),
     })
 speed = pd.DataFrame(speed_rows).set_index("model").round(0).astype(int)
 speed
@@ -399,7 +399,7 @@ for ax, col in zip(axes, ["train tokens/s", "generation tokens/s"]):
     ax.bar(speed.index, speed[col], color=[color_for(n) for n in speed.index])
     ax.set_ylabel(f"{col.split()[0]} throughput (characters/s)")
     ax.set_xlabel("model")
-axes[0].set_title(f"training, batch {cfg.batch_size} x {cfg.block_size}")
+axes[0].set_title(f"training, batch {cfg.train.batch_size} x {cfg.block_size}")
 axes[1].set_title(f"generation, 1 sequence, {B['gen_tokens']} new characters")
 fig.suptitle(f"Throughput ({hardware}; {get_budget()} budget, {target:,} parameters each)")
 fig.tight_layout()
@@ -521,7 +521,7 @@ glue("n_drop", f"all {len(score)}" if n_drop == len(score) else f"{n_drop} of th
 # %%
 ours = [{"source": f"this page ({get_budget()} budget)", "model": KIND_NAMES[k],
          "loss": "validation", "value": round(r.final_val, 3),
-         "setup": f"{r.spec.params:,} params, {cfg.steps:,} steps x {cfg.tokens_per_step:,} chars, CPU"}
+         "setup": f"{r.spec.n_params():,} params, {cfg.train.steps:,} steps x {cfg.tokens_per_step:,} chars, CPU"}
         for k, r in runs.items()]
 anchors = pd.DataFrame([
     {"source": "Besel et al. 2024 (seed report)", "model": "minLSTM", "loss": "train", "value": 1.41,
@@ -583,7 +583,7 @@ anchors.set_index(["source", "model"])
 
 # %%
 glue("lstm_loss", f"{final['lstm']:.3f}", display=False)
-glue("steps", f"{cfg.steps:,}", display=False)
+glue("steps", f"{cfg.train.steps:,}", display=False)
 glue("lstm_verdict",
      "A fairly trained LSTM of similar size does far better, so the likely culprits are the "
      "report's learning rate, initialisation or a bug, not the LSTM itself."

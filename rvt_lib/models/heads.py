@@ -15,7 +15,9 @@ The cores (RNN, GRU, LSTM, minGRU, minLSTM, GPT) all map features to features::
     core the output matrix *is* the token embedding (weight tying, as GPT-2);
   - ``"classify"``: pool the time axis (``"last"`` step or ``"mean"``), optionally a
     hidden ReLU layer, then ``n_out`` class logits, ``(B, n_out)``;
-  - ``"regress"``: the same pooling, then ``n_out`` real values, ``(B, n_out)``.
+  - ``"regress"``: the same pooling, then ``n_out`` real values, ``(B, n_out)``;
+  - ``"tag"``: per-position classification, ``n_out`` logits at every position,
+    ``(B, T, n_out)`` (e.g. the state of an automaton after each symbol).
 
 Because every core speaks the same ``(x, state)`` language, ``generate`` is written
 once: feed the prompt, then one token at a time, handing the state back each step.
@@ -23,9 +25,17 @@ For a recurrent core that state has a fixed size, so each new token costs the sa
 time and memory however long the text gets. For the GPT the state is the key/value
 cache, which grows by one entry per token until it reaches ``block_size``.
 
-``make_model(kind, ...)`` builds any of the six cores by name inside this wrapper.
+``make_model(kind, ...)`` builds any of the six cores by name inside this wrapper, bare
+(the core's own stacked layers) or, with ``block="residual"``, in the GPT's pre-norm
+residual block (``rvt_lib.models.blocks``). ``ModelSpec`` is a recipe for one such
+model: ``spec.build(seed)`` builds it with seeded weights, ``spec.n_params()`` counts
+its parameters without allocating anything, and :func:`match_parameters` finds the
+width that gives a target count, so that models are compared at equal size.
 """
 from __future__ import annotations
+
+import math
+from types import MappingProxyType
 
 import torch
 import torch.nn as nn
@@ -34,9 +44,13 @@ import torch.nn.functional as F
 from rvt_lib._checks import check_sequence
 from rvt_lib.models.gpt import GPT, GPTConfig
 
-HEADS = ("lm", "classify", "regress")
+HEADS = ("lm", "classify", "regress", "tag")
+BLOCKS = ("bare", "residual")
 POOLS = ("last", "mean")
 KINDS = ("rnn", "gru", "lstm", "mingru", "minlstm", "gpt")
+# How each kind is written in tables and legends.
+KIND_NAMES = {"rnn": "RNN", "gru": "GRU", "lstm": "LSTM", "mingru": "minGRU",
+              "minlstm": "minLSTM", "gpt": "GPT"}
 
 
 class SequenceModel(nn.Module):
@@ -48,8 +62,9 @@ class SequenceModel(nn.Module):
         vocab_size: number of token ids; the input is then an integer tensor (B, T).
         input_size: number of input features; the input is then a float tensor
             (B, T, input_size). Give exactly one of ``vocab_size`` and ``input_size``.
-        head: ``"lm"`` (needs ``vocab_size``), ``"classify"`` or ``"regress"``.
-        n_out: classes (``"classify"``, required) or values (``"regress"``, default 1).
+        head: ``"lm"`` (needs ``vocab_size``), ``"classify"``, ``"regress"`` or ``"tag"``.
+        n_out: classes (``"classify"`` and ``"tag"``, required) or values (``"regress"``,
+            default 1).
         pool: how ``"classify"``/``"regress"`` summarise time: the ``"last"`` step's
             output, or the ``"mean"`` over all steps.
         head_hidden: if given, a hidden Linear + ReLU layer of this size before the
@@ -78,8 +93,8 @@ class SequenceModel(nn.Module):
             raise ValueError(f"SequenceModel: dropout must be in [0, 1), got {dropout}")
         if head == "lm" and vocab_size is None:
             raise ValueError("SequenceModel: head='lm' predicts tokens, so it needs vocab_size")
-        if head == "classify" and n_out is None:
-            raise ValueError("SequenceModel: head='classify' needs n_out (the number of classes)")
+        if head in ("classify", "tag") and n_out is None:
+            raise ValueError(f"SequenceModel: head={head!r} needs n_out (the number of classes)")
         if head == "regress" and n_out is None:
             n_out = 1
 
@@ -147,14 +162,15 @@ class SequenceModel(nn.Module):
         """Predict from ``x``; with ``return_state=True`` also return the core's state.
 
         x: token ids (B, T) or features (B, T, input_size).
-        Returns logits (B, T, vocab_size) for ``"lm"``, else (B, n_out).
+        Returns logits (B, T, vocab_size) for ``"lm"``, (B, T, n_out) for ``"tag"``,
+        else (B, n_out).
         """
         self._check_input(x)
         h = self.drop(self.embed(x))  # (B, T, d)
         h, state = self.core(h, state)  # (B, T, d), the state after the last step
         h = self.drop(self.ln_f(h))  # (B, T, d)
-        if self.head_kind == "lm":
-            out = self.head(h)  # (B, T, vocab_size)
+        if self.head_kind in ("lm", "tag"):
+            out = self.head(h)  # (B, T, vocab_size) or (B, T, n_out)
         else:
             pooled = h[:, -1] if self.pool == "last" else h.mean(dim=1)  # (B, d)
             out = self.head(pooled)  # (B, n_out)
@@ -224,40 +240,149 @@ def make_model(kind: str, *, vocab_size: int | None = None, input_size: int | No
                d_model: int = 128, n_layer: int = 2, n_head: int = 4, block_size: int = 256,
                head: str = "lm", n_out: int | None = None, pool: str = "last",
                head_hidden: int | None = None, dropout: float = 0.0, mode: str = "parallel",
-               **core_kwargs) -> SequenceModel:
+               block: str = "bare", **core_kwargs) -> SequenceModel:
     """Build a ``SequenceModel`` around the core named ``kind``.
 
     kind: ``"rnn" | "gru" | "lstm" | "mingru" | "minlstm" | "gpt"``. Every core gets
     width ``d_model`` and ``n_layer`` layers. ``n_head`` and ``block_size`` are used by
     the GPT only, ``mode`` (``"parallel"`` or ``"sequential"``) by minGRU/minLSTM only.
-    ``dropout`` goes into the GPT's own config for ``"gpt"`` and into the wrapper for
-    the recurrent kinds. Extra keyword arguments go to the core's config (e.g.
+    ``block="residual"`` puts every recurrent layer in the GPT's pre-norm residual block
+    with an MLP (:func:`rvt_lib.models.blocks.residual_core`; ``mlp_ratio`` may be
+    given); the GPT is that block already, so it ignores ``block``. ``dropout`` goes into
+    the GPT's config or the residual block for those, into the wrapper for bare
+    recurrent kinds. Extra keyword arguments go to the core's config (e.g.
     ``nonlinearity="relu"`` for the RNN, ``attention="plain"`` or ``causal=False`` for
     the GPT).
     """
     if kind not in KINDS:
         raise ValueError(f"make_model: unknown kind {kind!r}; choose one of {', '.join(KINDS)}")
-    wrapper_dropout = dropout
+    if block not in BLOCKS:
+        raise ValueError(f"make_model: block must be one of {BLOCKS}, got {block!r}")
+    if kind in ("mingru", "minlstm"):
+        core_kwargs["mode"] = mode
+    wrapper_dropout = 0.0
     if kind == "gpt":
         core = GPT(GPTConfig(d_model=d_model, n_layer=n_layer, n_head=n_head,
                              block_size=block_size, dropout=dropout, **core_kwargs))
-        wrapper_dropout = 0.0
-    elif kind == "rnn":
-        from rvt_lib.models.rnn import RNN, RNNConfig
-        core = RNN(RNNConfig(input_size=d_model, hidden_size=d_model, num_layers=n_layer, **core_kwargs))
-    elif kind == "gru":
-        from rvt_lib.models.gru import GRU, GRUConfig
-        core = GRU(GRUConfig(input_size=d_model, hidden_size=d_model, num_layers=n_layer, **core_kwargs))
-    elif kind == "lstm":
-        from rvt_lib.models.lstm import LSTM, LSTMConfig
-        core = LSTM(LSTMConfig(input_size=d_model, hidden_size=d_model, num_layers=n_layer, **core_kwargs))
-    elif kind == "mingru":
-        from rvt_lib.models.mingru import MinGRU, MinGRUConfig
-        core = MinGRU(MinGRUConfig(input_size=d_model, hidden_size=d_model, num_layers=n_layer,
-                                   mode=mode, **core_kwargs))
-    else:  # "minlstm"
-        from rvt_lib.models.mingru import MinLSTM, MinLSTMConfig
-        core = MinLSTM(MinLSTMConfig(input_size=d_model, hidden_size=d_model, num_layers=n_layer,
-                                     mode=mode, **core_kwargs))
+    elif block == "residual":
+        from rvt_lib.models.blocks import residual_core
+        core = residual_core(kind, d_model=d_model, n_layer=n_layer, dropout=dropout, **core_kwargs)
+    else:
+        core, wrapper_dropout = _bare_core(kind, d_model, n_layer, core_kwargs), dropout
     return SequenceModel(core, vocab_size=vocab_size, input_size=input_size, head=head,
                          n_out=n_out, pool=pool, head_hidden=head_hidden, dropout=wrapper_dropout)
+
+
+def _bare_core(kind: str, d_model: int, n_layer: int, core_kwargs: dict) -> nn.Module:
+    """The recurrent core ``kind`` with its own ``n_layer`` stacked layers of width ``d_model``."""
+    if kind == "rnn":
+        from rvt_lib.models.rnn import RNN as Core, RNNConfig as Config
+    elif kind == "gru":
+        from rvt_lib.models.gru import GRU as Core, GRUConfig as Config
+    elif kind == "lstm":
+        from rvt_lib.models.lstm import LSTM as Core, LSTMConfig as Config
+    elif kind == "mingru":
+        from rvt_lib.models.mingru import MinGRU as Core, MinGRUConfig as Config
+    else:  # "minlstm"
+        from rvt_lib.models.mingru import MinLSTM as Core, MinLSTMConfig as Config
+    return Core(Config(input_size=d_model, hidden_size=d_model, num_layers=n_layer, **core_kwargs))
+
+
+# ----------------------------------------------------------------------------- specs
+
+class ModelSpec:
+    """A recipe for one model: ``make_model(kind, head=head, **kwargs)``, built on demand.
+
+        spec = ModelSpec("lstm", head="classify", input_size=1, n_out=5, d_model=64)
+        model = spec.build(seed=0)            # seeded weights: the same model every time
+        spec.n_params()                       # counted on the meta device, nothing allocated
+        match_parameters(spec, 50_000)        # the width that gives about 50k parameters
+        spec.but(d_model=32, block="residual")
+
+    Specs are immutable (``but`` returns a new one) and compare equal when they build the
+    same model, so they can key dictionaries of results.
+    """
+
+    __slots__ = ("kind", "head", "kwargs")
+
+    def __init__(self, kind: str, head: str = "lm", **kwargs):
+        if kind not in KINDS:
+            raise ValueError(f"ModelSpec: unknown kind {kind!r}; choose one of {', '.join(KINDS)}")
+        if head not in HEADS:
+            raise ValueError(f"ModelSpec: head must be one of {HEADS}, got {head!r}")
+        object.__setattr__(self, "kind", kind)
+        object.__setattr__(self, "head", head)
+        object.__setattr__(self, "kwargs", MappingProxyType(dict(kwargs)))
+
+    def __setattr__(self, name, value):
+        raise AttributeError("ModelSpec is immutable: use spec.but(...)")
+
+    def build(self, seed: int = 0) -> SequenceModel:
+        """The model, with weights drawn from ``torch.manual_seed(seed)``."""
+        torch.manual_seed(seed)
+        return make_model(self.kind, head=self.head, **self.kwargs)
+
+    def n_params(self) -> int:
+        """Trainable parameters (tied weights once), counted on the meta device."""
+        with torch.device("meta"):
+            model = make_model(self.kind, head=self.head, **self.kwargs)
+        return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+    def but(self, **changes) -> "ModelSpec":
+        """A copy with ``changes`` applied; ``kind`` and ``head`` may change too."""
+        kwargs = {**self.kwargs, **changes}
+        return ModelSpec(kwargs.pop("kind", self.kind), kwargs.pop("head", self.head), **kwargs)
+
+    @property
+    def name(self) -> str:
+        """How the kind is written in tables: "LSTM", "minGRU", "GPT" (residual: "LSTM block")."""
+        name = KIND_NAMES[self.kind]
+        return f"{name} block" if self.kwargs.get("block") == "residual" and self.kind != "gpt" else name
+
+    def __getitem__(self, key):
+        return self.kwargs[key]
+
+    def __eq__(self, other):
+        return (isinstance(other, ModelSpec) and (self.kind, self.head) == (other.kind, other.head)
+                and dict(self.kwargs) == dict(other.kwargs))
+
+    def __hash__(self):
+        return hash((self.kind, self.head, tuple(sorted((k, repr(v)) for k, v in self.kwargs.items()))))
+
+    def __repr__(self) -> str:
+        args = "".join(f", {k}={v!r}" for k, v in self.kwargs.items())
+        return f"ModelSpec({self.kind!r}, head={self.head!r}{args})"
+
+
+def match_parameters(spec: ModelSpec, target: int, *, tol: float = 0.05,
+                     width: str = "d_model") -> ModelSpec:
+    """``spec`` with the ``width`` whose trainable-parameter count is closest to ``target``.
+
+    The count grows with the width (about quadratically), so a bisection over widths
+    finds the two neighbours around ``target``; the closer wins. The GPT's ``d_model``
+    moves in steps of ``n_head`` (every head needs the same integer width). Raises
+    ``ValueError`` when the best count is more than ``tol`` (relative) from ``target``:
+    the models would not be comparable at that size.
+    """
+    if isinstance(target, bool) or not isinstance(target, int) or target < 1:
+        raise ValueError(f"match_parameters: target must be a positive int, got {target!r}")
+    if not tol >= 0:
+        raise ValueError(f"match_parameters: tol must be >= 0, got {tol}")
+    step = spec.kwargs.get("n_head", 4) if spec.kind == "gpt" and width == "d_model" else 1
+
+    def count(units: int) -> int:
+        return spec.but(**{width: units * step}).n_params()
+
+    lo, hi = 1, 2
+    while count(hi) < target:  # grow until the target is bracketed
+        lo, hi = hi, 2 * hi
+    while hi - lo > 1:         # count(lo) < target <= count(hi), or lo = 1
+        mid = (lo + hi) // 2
+        lo, hi = (mid, hi) if count(mid) < target else (lo, mid)
+    best = min((lo, hi), key=lambda u: abs(count(u) - target))
+    gap = count(best) / target - 1.0
+    if abs(gap) > tol:
+        raise ValueError(f"match_parameters: the closest {spec.name} ({width}={best * step}) has "
+                         f"{count(best):,} parameters, {100 * gap:+.1f}% from the target {target:,} "
+                         f"(tolerance {100 * tol:.1f}%)")
+    return spec.but(**{width: best * step})
