@@ -27,6 +27,10 @@ The test split travels inside :class:`Sealed`, which raises ``RuntimeError`` whe
 before step 3: a task (or runner) that peeks at the test data while choosing
 hyperparameters fails loudly instead of reporting an optimistic number.
 
+A task's ``score(model, data)`` returns :class:`Scores`: metrics and one score per test
+item; :func:`score_classes` (logits: classification, language model, tagging) and
+:func:`score_regression` are ready-made ones.
+
 Cost is measured around each training run with :func:`rvt_lib.measure.measure_training`
 (training time without evaluation, peak memory, parameter bytes), parameters come from
 ``spec.n_params()``, and throughput is counted from the batches' shapes.
@@ -144,7 +148,8 @@ class Task:
     train, val, test: what :func:`rvt_lib.train.fit` accepts: a re-iterable of (x, y)
         batches (a DataLoader, a list) or a zero-argument callable returning one batch.
         ``test`` is wrapped in :class:`Sealed`.
-    score: ``score(model, data) -> Scores`` for one split's data; called in eval mode,
+    score: ``score(model, data) -> Scores`` for one split's data (:func:`score_classes`
+        and :func:`score_regression` cover the usual heads); called in eval mode,
         without gradients, with the random generators seeded (so a sampler draws the same
         batches for every model). A metric named ``"loss"`` replaces the runner's own.
     loss_fn: the training loss (``fit``'s ``loss_fn``; None: cross-entropy). The runner
@@ -165,6 +170,62 @@ class Task:
             raise TypeError(f"Task {self.name!r}: score must be a function score(model, data) -> Scores")
         if self.val is None or self.train is None:
             raise ValueError(f"Task {self.name!r}: train and val are required (val chooses the hyperparameters)")
+
+
+# ----------------------------------------------------------------------------- standard scores
+
+def _is_sampler(data) -> bool:
+    """A zero-argument batch sampler (callable), rather than a re-iterable of batches."""
+    return callable(data) and not hasattr(data, "__iter__")
+
+
+def _fixed_batches(data, fn: str):
+    if _is_sampler(data):
+        raise TypeError(f"{fn}: paired statistics need the same items for every model: give a fixed "
+                        f"list of batches (e.g. [sampler() for _ in range(50)]), not a sampler")
+    return data
+
+
+def _outputs(model, data, fn: str):
+    """(model output, y) for every batch of ``data``, on the CPU."""
+    device = next(model.parameters()).device
+    out = []
+    with torch.no_grad():
+        for x, y in _fixed_batches(data, fn):
+            pred = model(x.to(device))
+            out.append(((pred[0] if isinstance(pred, tuple) else pred).float().cpu(), y.cpu()))
+    return out
+
+
+def score_classes(model, data) -> Scores:
+    """Cross-entropy and accuracy of class logits; per item: ``"loss"`` and ``"correct"``.
+
+    (B, C) logits, (B,) targets (classification): an item is a sequence, ``correct`` is 0/1
+    (for McNemar). (B, T, C) logits, (B, T) targets (language model, tagging): an item is
+    a window, ``loss`` its mean over positions (nats per token), ``correct`` the fraction
+    of its positions right; the metrics are means over all positions.
+    """
+    losses, correct = [], []
+    for logits, y in _outputs(model, data, "score_classes"):
+        ce = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1),
+                                               reduction="none").view(y.shape)  # (B,) or (B, T)
+        right = (logits.argmax(-1) == y).float()
+        losses.append(ce.reshape(len(y), -1))
+        correct.append(right.reshape(len(y), -1))
+    loss, right = torch.cat(losses), torch.cat(correct)  # (n_items, T or 1)
+    return Scores({"loss": loss.mean(), "accuracy": right.mean()},
+                  {"loss": loss.mean(1).numpy(), "correct": right.mean(1).numpy()})
+
+
+def score_regression(model, data) -> Scores:
+    """Mean squared and absolute error; per item: ``"sqerr"`` (squared error, mean over outputs)."""
+    sq, ab = [], []
+    for pred, y in _outputs(model, data, "score_regression"):
+        err = (pred - y.float()).reshape(len(y), -1)  # (B, n_out)
+        sq.append(err.pow(2))
+        ab.append(err.abs())
+    sq, ab = torch.cat(sq), torch.cat(ab)
+    return Scores({"mse": sq.mean(), "mae": ab.mean()}, {"sqerr": sq.mean(1).numpy()})
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -216,11 +277,6 @@ class _Bar:
     def close(self) -> None:
         if self.bar is not None:
             self.bar.close()
-
-
-def _is_sampler(data) -> bool:
-    """A zero-argument batch sampler (callable), rather than a re-iterable of batches."""
-    return callable(data) and not hasattr(data, "__iter__")
 
 
 def _batch_shape(train) -> tuple[int, int]:

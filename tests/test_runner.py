@@ -366,12 +366,9 @@ def test_with_model_specs_on_a_tiny_language_model_task():
     def split(rows):
         return [(w[:, :-1], w[:, 1:]) for w in windows[rows].split(4)]
 
-    def lm_score(model, data):
-        per_window = torch.cat([F.cross_entropy(model(x).transpose(1, 2), y, reduction="none").mean(1)
-                                for x, y in data])
-        return Scores({"loss": per_window.mean()}, {"loss": per_window})
+    from rvt_lib.runner import score_classes
 
-    task = Task("tiny lm", split(slice(0, 40)), split(slice(40, 52)), split(slice(52, 65)), lm_score)
+    task = Task("tiny lm", split(slice(0, 40)), split(slice(40, 52)), split(slice(52, 65)), score_classes)
     common = dict(vocab_size=5, d_model=8, n_layer=1)
     specs = {"GPT": heads.ModelSpec("gpt", n_head=2, block_size=8, **common),
              "GRU block": heads.ModelSpec("gru", block="residual", **common)}
@@ -381,6 +378,7 @@ def test_with_model_specs_on_a_tiny_language_model_task():
     assert (runs.tokens_per_s == 8 * runs.samples_per_s).all()  # (B, T) token ids: T = 8 per sample
     assert result.per_item[("GPT", 0)]["loss"].shape == (13,)
     assert isinstance(result.compare("GPT", "GRU block", "loss", lower_is_better=True), stats.Verdict)
+    assert "test_accuracy" in runs.columns and (runs.test_loss > 0).all()
 
 
 def test_fit_batched_as_the_trainer():
@@ -393,3 +391,43 @@ def test_fit_batched_as_the_trainer():
     cols = ["val_loss", "test_loss", "test_mse"]
     np.testing.assert_allclose(a.runs[cols].to_numpy(float), b.runs[cols].to_numpy(float), rtol=1e-4, atol=1e-6)
     assert b.runs.group_size.tolist() == [4, 4, 1]  # seeds 0, 1 kept from tuning (4 together), seed 2 alone
+
+
+# ----------------------------------------------------------------------------- the ready-made scores
+
+def test_score_classes_classification_and_per_position():
+    from rvt_lib.runner import score_classes
+
+    torch.manual_seed(0)
+    model = nn.Linear(4, 3)
+    data = [(torch.randn(5, 4), torch.randint(0, 3, (5,))) for _ in range(2)]
+    s = score_classes(model, data)
+    x, y = torch.cat([d[0] for d in data]), torch.cat([d[1] for d in data])
+    with torch.no_grad():
+        logits = model(x)
+    np.testing.assert_allclose(s.per_item["loss"], F.cross_entropy(logits, y, reduction="none").numpy(), rtol=1e-6)
+    np.testing.assert_array_equal(s.per_item["correct"], (logits.argmax(1) == y).float().numpy())
+    assert s.metrics["loss"] == pytest.approx(F.cross_entropy(logits, y).item(), rel=1e-6)
+    # per position: (B, T, C) logits, items are windows
+    seq = [(torch.randn(2, 6, 4), torch.randint(0, 3, (2, 6))) for _ in range(3)]
+    s = score_classes(model, seq)
+    assert s.per_item["loss"].shape == s.per_item["correct"].shape == (6,)
+    x, y = torch.cat([d[0] for d in seq]), torch.cat([d[1] for d in seq])
+    with torch.no_grad():
+        ce = F.cross_entropy(model(x).transpose(1, 2), y, reduction="none")  # (6, T)
+    np.testing.assert_allclose(s.per_item["loss"], ce.mean(1).numpy(), rtol=1e-5)
+    assert s.metrics["loss"] == pytest.approx(ce.mean().item(), rel=1e-5)
+    with pytest.raises(TypeError, match="fixed list of batches"):
+        score_classes(model, lambda: data[0])
+
+
+def test_score_regression():
+    from rvt_lib.runner import score_regression
+
+    model = Spec(linear).build(0)
+    data = batches(3, 2)
+    s = score_regression(model, data)
+    with torch.no_grad():
+        err = torch.cat([model(x) - y for x, y in data]).squeeze(1)
+    np.testing.assert_allclose(s.per_item["sqerr"], (err ** 2).numpy(), rtol=1e-5)
+    assert s.metrics["mae"] == pytest.approx(err.abs().mean().item(), rel=1e-5)
