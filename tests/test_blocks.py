@@ -173,3 +173,19 @@ def test_is_a_module_with_config_repr():
     core = residual_core("minlstm", d_model=D, n_layer=1)
     assert isinstance(core, ResidualCore)
     assert core.config.kind == "minlstm" and core.config.mlp_ratio == 4
+
+
+@pytest.mark.parametrize("kind", MIXERS)
+def test_generation_through_the_state_equals_rereading(kind):
+    """Greedy generation (prompt once, then one token at a time with the state) == re-reading everything."""
+    from rvt_lib.models.heads import make_model
+
+    torch.manual_seed(0)
+    model = make_model(kind, vocab_size=7, d_model=D, n_layer=L, block="residual").double().eval()
+    prompt = torch.randint(0, 7, (2, 3))
+    out = model.generate(prompt, 5, top_k=1)
+    ids = prompt
+    with torch.no_grad():
+        for _ in range(5):
+            ids = torch.cat([ids, model(ids)[:, -1].argmax(-1, keepdim=True)], dim=1)
+    assert torch.equal(out, ids)
