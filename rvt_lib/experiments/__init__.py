@@ -1,0 +1,1 @@
+"""One backend per chapter; each calls the study runner."""
