@@ -4,7 +4,7 @@
 ``measure_training`` gathers time, peak memory and parameter counts into one row per
 model, and ``cost_table`` turns the rows into the table printed in the chapters::
 
-    rows = [measure_training(kind, model, lambda: fit(model, data, steps=500))
+    rows = [measure_training(kind, model, lambda: fit(model, data, TrainConfig(steps=500)))
             for kind, model in models.items()]
     cost_table(rows)
 """
@@ -235,7 +235,7 @@ def _warm_up_training() -> None:
 def measure_training(name: str, model: torch.nn.Module, train_fn, device=None) -> dict:
     """Train with ``train_fn()`` while measuring time and peak memory; return one table row.
 
-    ``train_fn`` trains ``model`` (e.g. ``lambda: fit(model, data, steps=500)``) and may
+    ``train_fn`` trains ``model`` (e.g. ``lambda: fit(model, data, config)``) and may
     return a :class:`rvt_lib.train.History` or a dict of metrics. The row holds
 
     * ``model``: ``name``

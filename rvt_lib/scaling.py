@@ -44,34 +44,41 @@ import torch.nn.functional as F
 
 from rvt_lib.measure import PeakMemory, _sync, count_parameters, time_fn
 from rvt_lib.models.gpt import GPT
-from rvt_lib.models.heads import KINDS, make_model
+from rvt_lib.models.heads import KINDS, ModelSpec
 from rvt_lib.plots import loglog_fit
+from rvt_lib.train import TrainConfig
 
 MB = 1e6  # decimal megabytes, as in rvt_lib.measure
 
 
 # ----------------------------------------------------------------------------- model specs
 
-def _model_specs(kinds) -> dict:
-    """Normalise ``kinds`` to ``{label: {"kind": ..., **make_model kwargs}}``.
+def _model_specs(kinds, **defaults) -> dict[str, ModelSpec]:
+    """Normalise ``kinds`` to ``{label: ModelSpec}`` of language models built from ``defaults``.
 
     ``kinds`` is a list of kind names (``["gpt", "lstm"]``: the label is the kind) or a
-    dict from a label to a kind name or to a dict of ``make_model`` arguments holding
-    ``"kind"``, e.g. ``{"gpt (plain)": {"kind": "gpt", "attention": "plain"}}``.
+    dict from a label to a kind name, a :class:`ModelSpec`, or a dict of ``make_model``
+    arguments holding ``"kind"``, e.g. ``{"gpt (plain)": {"kind": "gpt", "attention": "plain"}}``.
+    A label's own arguments win over ``defaults`` (``vocab_size``, ``d_model``, ...).
     """
     if isinstance(kinds, str):
         raise TypeError(f"kinds must be a list of model kinds or a dict, got the string {kinds!r}; "
                         f"write [{kinds!r}]")
     if isinstance(kinds, dict):
-        specs = {label: ({"kind": spec} if isinstance(spec, str) else dict(spec))
-                 for label, spec in kinds.items()}
+        raw = {label: ({"kind": spec} if isinstance(spec, str) else spec) for label, spec in kinds.items()}
     else:
-        specs = {kind: {"kind": kind} for kind in kinds}
-    if not specs:
+        raw = {kind: {"kind": kind} for kind in kinds}
+    if not raw:
         raise ValueError("kinds is empty: name at least one model kind")
-    for label, spec in specs.items():
+    specs = {}
+    for label, spec in raw.items():
+        if isinstance(spec, ModelSpec):
+            specs[label] = ModelSpec(spec.kind, spec.head, **{**defaults, **spec.kwargs})
+            continue
+        spec = dict(spec)
         if spec.get("kind") not in KINDS:
             raise ValueError(f"model {label!r}: kind must be one of {KINDS}, got {spec.get('kind')!r}")
+        specs[label] = ModelSpec(spec.pop("kind"), "lm", **{**defaults, **spec})
     return specs
 
 
@@ -175,17 +182,14 @@ def training_sweep(kinds, seq_lens, *, d_model: int = 64, n_layer: int = 2, n_he
     """
     import pandas as pd
 
-    specs = _model_specs(kinds)
     lens = _check_lengths(seq_lens)
+    specs = _model_specs(kinds, vocab_size=vocab_size, d_model=d_model, n_layer=n_layer, n_head=n_head,
+                         block_size=max(lens))
     device = torch.device("cpu") if device is None else torch.device(device)
     rows = []
     for label, spec in specs.items():
-        spec = dict(spec)
-        kind = spec.pop("kind")
-        torch.manual_seed(seed)
-        model = make_model(kind, vocab_size=vocab_size, d_model=spec.pop("d_model", d_model),
-                           n_layer=spec.pop("n_layer", n_layer), n_head=spec.pop("n_head", n_head),
-                           block_size=max(lens), **spec).to(device)
+        kind = spec.kind
+        model = spec.build(seed).to(device)
         params = count_parameters(model)
         too_slow = False
         for T in lens:
@@ -351,19 +355,15 @@ def generation_sweep(kinds, n_tokens: int, *, d_model: int = 64, n_layer: int = 
     """
     import pandas as pd
 
-    specs = _model_specs(kinds)
+    specs = _model_specs(kinds, vocab_size=vocab_size, d_model=d_model, n_layer=n_layer, n_head=n_head,
+                         block_size=n_tokens + 1)  # 1-token prompt
     if not isinstance(window, int) or window < 1:
         raise ValueError(f"window must be a positive integer, got {window!r}")
     device = torch.device("cpu") if device is None else torch.device(device)
     rows = []
     for label, spec in specs.items():
-        spec = dict(spec)
-        kind = spec.pop("kind")
-        L, d = spec.pop("n_layer", n_layer), spec.pop("d_model", d_model)
-        torch.manual_seed(seed)
-        model = make_model(kind, vocab_size=vocab_size, d_model=d, n_layer=L,
-                           n_head=spec.pop("n_head", n_head), block_size=n_tokens + 1,  # 1-token prompt
-                           **spec).to(device)
+        kind, L, d = spec.kind, spec["n_layer"], spec["d_model"]
+        model = spec.build(seed).to(device)
         decode_steps(model, min(n_tokens, 8), batch_size=batch_size, seed=seed)  # warm-up
         traces = [decode_steps(model, n_tokens, batch_size=batch_size, seed=seed) for _ in range(repeats)]
         ms = np.stack([t.ms for t in traces])  # (repeats, n_tokens)
@@ -396,22 +396,20 @@ def memory_profile(kinds, *, seq_len: int, gen_len: int, d_model: int = 64, n_la
     """
     import pandas as pd
 
-    specs = _model_specs(kinds)
+    specs = _model_specs(kinds, vocab_size=vocab_size, d_model=d_model, n_layer=n_layer, n_head=n_head,
+                         block_size=max(seq_len, gen_len))
     rows = {}
     for label, spec in specs.items():
-        spec = dict(spec)
-        kind = spec.pop("kind")
-        torch.manual_seed(seed)
-        model = make_model(kind, vocab_size=vocab_size, d_model=d_model, n_layer=n_layer, n_head=n_head,
-                           block_size=max(seq_len, gen_len), **spec)
+        kind = spec.kind
+        model = spec.build(seed)
         gen = torch.Generator().manual_seed(seed)
         x = _random_inputs(model, batch_size, seq_len, gen, torch.device("cpu"))
         activations = saved_activation_bytes(model, lambda: model(x).float().logsumexp(-1).mean())
         rows[label] = {"params": count_parameters(model),
                        "param_KB": sum(p.numel() * p.element_size() for p in model.parameters()) / 1e3,
                        "train_activations_KB": activations / 1e3,
-                       "gen_state_KB": state_bytes_formula(kind, gen_len, n_layer=n_layer, d_model=d_model,
-                                                           batch_size=batch_size) / 1e3}
+                       "gen_state_KB": state_bytes_formula(kind, gen_len, n_layer=spec["n_layer"],
+                                                           d_model=spec["d_model"], batch_size=batch_size) / 1e3}
     return pd.DataFrame(rows).T.astype({"params": int})
 
 
@@ -544,42 +542,41 @@ def crossover_table(df, *, value: str = "time_ms", reference: str = "gpt", x: st
 
 # ----------------------------------------------------------------------------- parameters vs loss
 
-def width_sweep(dataset, kinds, widths, *, steps: int, batch_size: int = 32, block_size: int = 64,
-                n_layer: int = 2, n_head: int = 4, lr: float = 3e-3, seeds=(0,),
-                eval_batches: int = 10, device=None):
+def width_sweep(dataset, kinds, widths, *, train: TrainConfig, block_size: int = 64,
+                n_layer: int = 2, n_head: int = 4, seeds=(0,), device=None):
     """Train each model kind at each width on a character dataset; parameters vs validation loss.
 
     dataset: a :class:`rvt_lib.data.text.CharDataset` (e.g. ``load_shakespeare()``).
-    Every run trains ``steps`` updates of ``batch_size`` random windows of ``block_size``
-    characters (:func:`rvt_lib.train.fit`, AdamW, cosine schedule, seeded batches) and
-    is evaluated on the same ``eval_batches`` validation batches.
+    Every run trains as ``train`` says (:func:`rvt_lib.train.fit`, in ``steps`` of
+    ``train.batch_size`` random windows of ``block_size`` characters, seeded batches)
+    and is evaluated on the same ``train.eval_batches`` validation batches (default 10).
 
     Returns a tidy DataFrame, one row per (model, width, seed): ``model, d_model, seed,
     params, val_loss`` (nats per character) ``, train_time_s``.
     """
     import pandas as pd
 
-    from rvt_lib.train import fit, set_seed
+    from rvt_lib.train import fit
 
-    specs = _model_specs(kinds)
+    if not isinstance(train, TrainConfig) or train.steps is None:
+        raise ValueError(f"width_sweep: train must be a TrainConfig(steps=...), got {train!r}")
+    train = train if train.eval_batches is not None else train.but(eval_batches=10)
+    B = train.batch_size
+    specs = _model_specs(kinds, vocab_size=dataset.vocab_size, n_layer=n_layer, n_head=n_head,
+                         block_size=block_size)
     rows = []
     for label, spec in specs.items():
-        spec = dict(spec)
-        kind = spec.pop("kind")
         for d in widths:
             for seed in seeds:
-                set_seed(seed)
-                model = make_model(kind, vocab_size=dataset.vocab_size, d_model=d, n_layer=n_layer,
-                                   n_head=n_head, block_size=block_size, **spec)
+                model = spec.but(d_model=d).build(seed)
                 if device is not None:
                     model.to(device)
                 dev = next(model.parameters()).device
                 g_train = torch.Generator().manual_seed(seed)
                 g_val = torch.Generator().manual_seed(10_000)  # the same validation batches for every run
-                hist = fit(model, lambda: dataset.get_batch("train", batch_size, block_size, g_train, dev),
-                           val=lambda: dataset.get_batch("val", batch_size, block_size, g_val, dev),
-                           steps=steps, lr=lr, schedule="cosine", warmup=max(1, steps // 20),
-                           eval_every=steps, eval_batches=eval_batches, seed=seed, progress=False)
+                hist = fit(model, lambda: dataset.get_batch("train", B, block_size, g_train, dev), train,
+                           val=lambda: dataset.get_batch("val", B, block_size, g_val, dev),
+                           seed=seed, progress=False)
                 rows.append({"model": label, "d_model": d, "seed": seed,
                              "params": count_parameters(model), "val_loss": hist.val_loss[-1],
                              "train_time_s": hist.train_time_s})

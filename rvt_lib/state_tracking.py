@@ -45,13 +45,14 @@ import torch
 import torch.nn as nn
 
 from rvt_lib.data.automata import TASKS, make_task, task_spec
-from rvt_lib.models.heads import KINDS, SequenceModel, make_model
-from rvt_lib.train import fit, set_seed
+from rvt_lib.models.heads import KINDS, ModelSpec, SequenceModel
+from rvt_lib.train import TrainConfig, fit
 
 __all__ = [
     "DEFAULT_SHIFT",
     "TrackingConfig",
     "StudyResult",
+    "tracker_spec",
     "build_tracker",
     "batch_sampler",
     "predict_states",
@@ -82,8 +83,8 @@ class TrackingConfig:
     train_length:  T, the length of every training sequence.
     eval_factors:  test lengths as multiples of T; must contain 1 (the in-distribution test).
     n_eval:        test sequences per test.
-    steps, batch_size, lr, warmup, clip: the training run (AdamW, cosine schedule,
-                   see ``rvt_lib.train.fit``); every step draws a fresh random batch.
+    train:         the training run (a :class:`rvt_lib.train.TrainConfig` in ``steps``;
+                   ``train.batch_size`` sequences per step, each step a fresh random batch).
     d_model, n_head: the width of every model, and the GPT's heads.
     """
 
@@ -93,11 +94,8 @@ class TrackingConfig:
     train_length: int = 32
     eval_factors: tuple = (1, 2, 4)
     n_eval: int = 256
-    steps: int = 500
-    batch_size: int = 64
-    lr: float = 3e-3
-    warmup: int = 50
-    clip: float = 1.0
+    train: TrainConfig = TrainConfig(steps=500, batch_size=64, lr=3e-3, warmup=50, clip=1.0,
+                                     schedule="cosine")
     d_model: int = 32
     n_head: int = 4
 
@@ -107,7 +105,10 @@ class TrackingConfig:
         task_spec(self.task, **self.task_kwargs)              # checks the keyword arguments
         if self.shift_kwargs:
             task_spec(self.task, **self.shift_kwargs)
-        for name in ("train_length", "n_eval", "steps", "batch_size", "d_model", "n_head"):
+        if not isinstance(self.train, TrainConfig) or self.train.steps is None:
+            raise ValueError(f"TrackingConfig: train must be a TrainConfig(steps=...) (every step draws "
+                             f"a fresh batch, there are no epochs), got {self.train!r}")
+        for name in ("train_length", "n_eval", "d_model", "n_head"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"TrackingConfig: {name} must be a positive int, got {value!r}")
@@ -117,8 +118,6 @@ class TrackingConfig:
             raise ValueError(f"TrackingConfig: eval_factors must be positive ints including 1 "
                              f"(the training length), got {self.eval_factors!r}")
         self.eval_factors = tuple(sorted(set(factors)))
-        if not self.lr > 0:
-            raise ValueError(f"TrackingConfig: lr must be > 0, got {self.lr}")
 
     @property
     def max_length(self) -> int:
@@ -135,27 +134,24 @@ class TrackingConfig:
 
 # ----------------------------------------------------------------------------- the model
 
-def build_tracker(kind: str, config: TrackingConfig, *, n_layer: int = 1, **model_kwargs) -> SequenceModel:
-    """A ``SequenceModel`` that reads task symbols and predicts the state at every position.
+def tracker_spec(kind: str, config: TrackingConfig, *, n_layer: int = 1, **model_kwargs) -> ModelSpec:
+    """The model that reads task symbols and predicts the state at every position.
 
-    ``make_model(kind, vocab_size=n_inputs, head="lm", ...)`` gives the token embedding, the
-    core and a per-position linear head; we then give the head ``n_states`` outputs and
-    its own (untied) weights. Output: logits of shape (B, L, n_states).
-    ``model_kwargs`` go to ``make_model`` (e.g. ``mode="sequential"``, ``attention="plain"``).
+    A token embedding, the core and a per-position ``"tag"`` head with ``n_states``
+    outputs: logits of shape (B, L, n_states). ``model_kwargs`` go to ``make_model``
+    (e.g. ``mode="sequential"``, ``attention="plain"``, ``block="residual"``).
     """
     if kind not in KINDS:
         raise ValueError(f"build_tracker: unknown kind {kind!r}; choose one of {', '.join(KINDS)}")
     spec = task_spec(config.task, **config.task_kwargs)
-    model = make_model(kind, vocab_size=spec.n_inputs, head="lm", d_model=config.d_model,
-                       n_layer=n_layer, n_head=config.n_head, block_size=config.max_length,
-                       **model_kwargs)
-    # a per-position "tagging" head: (B, L, d) -> (B, L, n_states), not tied to the embedding
-    model.head = nn.Linear(config.d_model, spec.n_states)
-    model.tied = False
-    model.n_out = spec.n_states
-    if kind == "gpt":
-        model.head.apply(type(model.core)._init_weights)   # GPT-2 init, like the rest of the GPT
-    return model
+    return ModelSpec(kind, "tag", vocab_size=spec.n_inputs, n_out=spec.n_states, d_model=config.d_model,
+                     n_layer=n_layer, n_head=config.n_head, block_size=config.max_length, **model_kwargs)
+
+
+def build_tracker(kind: str, config: TrackingConfig, *, n_layer: int = 1, seed: int = 0,
+                  **model_kwargs) -> SequenceModel:
+    """:func:`tracker_spec` built with weights drawn from ``seed``."""
+    return tracker_spec(kind, config, n_layer=n_layer, **model_kwargs).build(seed)
 
 
 # ----------------------------------------------------------------------------- data
@@ -173,7 +169,7 @@ def batch_sampler(config: TrackingConfig, seed: int = 0, length: int | None = No
 
     def sample():
         k = next(counter)
-        return make_task(config.task, config.batch_size, length,
+        return make_task(config.task, config.train.batch_size, length,
                          seed=int(np.random.SeedSequence([seed, k]).generate_state(1)[0]), **kwargs)
 
     return sample
@@ -214,11 +210,8 @@ def position_accuracy(model: nn.Module, inputs: torch.Tensor, states: torch.Tens
 def train_tracker(kind: str, config: TrackingConfig, *, n_layer: int = 1, seed: int = 0,
                   **model_kwargs):
     """Build a model (initialised with ``seed``) and train it at length T. Returns (model, History)."""
-    set_seed(seed)
-    model = build_tracker(kind, config, n_layer=n_layer, **model_kwargs)
-    history = fit(model, batch_sampler(config, seed=seed), steps=config.steps, lr=config.lr,
-                  warmup=min(config.warmup, config.steps - 1), schedule="cosine",
-                  clip=config.clip, seed=seed, progress=False)
+    model = build_tracker(kind, config, n_layer=n_layer, seed=seed, **model_kwargs)
+    history = fit(model, batch_sampler(config, seed=seed), config.train, seed=seed, progress=False)
     return model, history
 
 
@@ -294,7 +287,7 @@ def run_study(models: dict, config: TrackingConfig, seeds=(0, 1, 2), keep_models
             train_s = time.perf_counter() - t0
             curves = evaluate_tracker(model, config, seed=seed)
             row = {"model": label, "kind": kind, "n_layer": n_layer, "seed": seed,
-                   "params": sum(p.numel() for p in model.parameters()),
+                   "params": sum(p.numel() for p in model.parameters() if p.requires_grad),
                    "train_s": train_s, "final_loss": hist.train_loss[-1]}
             for name, curve in curves.items():
                 row[f"acc_{name}"] = _last_T(curve, T)

@@ -1,10 +1,11 @@
 """Tests for the shared model wrapper (rvt_lib.models.heads): every core kind inside
-SequenceModel, the three heads, pooling, weight tying, generation and input checks."""
+SequenceModel, the four heads, the residual block, pooling, weight tying, generation,
+input checks, ModelSpec and parameter matching."""
 import pytest
 import torch
 
 from rvt_lib.models.gpt import GPT
-from rvt_lib.models.heads import KINDS, SequenceModel, make_model
+from rvt_lib.models.heads import HEADS, KINDS, ModelSpec, SequenceModel, make_model, match_parameters
 
 V = 11  # vocabulary size
 D = 16  # model width
@@ -47,6 +48,20 @@ def test_every_kind_every_head_shape(kind):
     assert m(x_feat).shape == (3, 4)
     assert build(kind, input_size=3, head="regress", n_out=2)(x_feat).shape == (3, 2)
     assert build(kind, input_size=3, head="regress")(x_feat).shape == (3, 1)  # n_out defaults to 1
+    assert build(kind, head="tag", n_out=4)(x_tok).shape == (3, 6, 4)        # one label per position
+    assert build(kind, input_size=3, head="tag", n_out=2)(x_feat).shape == (3, 6, 2)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_tag_head_is_causal_for_causal_cores(kind):
+    """A per-position label at t depends on inputs <= t only (every core here is causal)."""
+    model = build(kind, head="tag", n_out=3)
+    x = tokens(T=8)
+    y = x.clone()
+    y[:, 5:] = (y[:, 5:] + 1) % V
+    torch.testing.assert_close(model(x)[:, :5], model(y)[:, :5], rtol=0, atol=1e-9)
+    assert not torch.allclose(model(x)[:, 5:], model(y)[:, 5:])
+    assert not model.tied and model.head.weight.shape == (3, D)
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -195,3 +210,89 @@ def test_bad_generate_arguments_raise():
         m.generate(tokens(), 2, top_k=0)
     with pytest.raises(ValueError, match="max_new_tokens"):
         m.generate(tokens(), -1)
+
+
+# ------------------------------------------------------------------ the residual block
+@pytest.mark.parametrize("kind", [k for k in KINDS if k != "gpt"])
+def test_residual_block_wraps_every_recurrent_kind(kind):
+    blocks = pytest.importorskip("rvt_lib.models.blocks")
+    model = build(kind, block="residual", n_layer=2)
+    assert isinstance(model.core, blocks.ResidualCore)
+    assert model(tokens()).shape == (2, 7, V)
+    bare = build(kind)
+    assert sum(p.numel() for p in model.parameters()) > sum(p.numel() for p in bare.parameters())  # + MLPs, norms
+    # the GPT already is that block: block= changes nothing
+    gpt_res, gpt = build("gpt", block="residual"), build("gpt")
+    assert all(torch.equal(p, q) for p, q in zip(gpt_res.parameters(), gpt.parameters()))
+    with pytest.raises(ValueError, match="block"):
+        make_model(kind, vocab_size=V, block="highway")
+
+
+# ------------------------------------------------------------------ ModelSpec
+HEAD_ARGS = {"lm": dict(vocab_size=V), "classify": dict(vocab_size=V, n_out=3, pool="mean"),
+             "regress": dict(input_size=2, n_out=2, head_hidden=5), "tag": dict(vocab_size=V, n_out=4)}
+
+
+@pytest.mark.parametrize("block", ["bare", "residual"])
+@pytest.mark.parametrize("head", HEADS)
+@pytest.mark.parametrize("kind", KINDS)
+def test_n_params_equals_the_built_count_for_every_kind_and_head(kind, head, block):
+    if block == "residual":
+        pytest.importorskip("rvt_lib.models.blocks")
+    spec = ModelSpec(kind, head, d_model=D, n_layer=2, block_size=16, block=block, **HEAD_ARGS[head])
+    model = spec.build(0)
+    assert spec.n_params() == sum(p.numel() for p in model.parameters() if p.requires_grad)
+    assert model.head_kind == head
+
+
+def test_build_is_seeded_and_deterministic():
+    spec = ModelSpec("lstm", vocab_size=V, d_model=D, n_layer=1)
+    a, b, c = spec.build(3), spec.build(3), spec.build(4)
+    assert all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters()))
+    assert not all(torch.equal(p, q) for p, q in zip(a.parameters(), c.parameters()))
+    torch.manual_seed(3)
+    ref = make_model("lstm", vocab_size=V, d_model=D, n_layer=1)
+    assert all(torch.equal(p, q) for p, q in zip(a.parameters(), ref.parameters()))
+
+
+def test_spec_but_name_equality_and_immutability():
+    spec = ModelSpec("mingru", "classify", input_size=1, n_out=2, d_model=8)
+    wider = spec.but(d_model=16)
+    assert wider["d_model"] == 16 and spec["d_model"] == 8 and wider.head == "classify"
+    assert spec.but(kind="gpt").kind == "gpt" and spec.but(head="regress").head == "regress"
+    assert spec.name == "minGRU" and spec.but(block="residual").name == "minGRU block"
+    assert ModelSpec("gpt", vocab_size=V).name == "GPT"
+    assert spec == ModelSpec("mingru", "classify", input_size=1, n_out=2, d_model=8) != wider
+    assert len({spec, wider, spec.but(d_model=8)}) == 2
+    assert "d_model=8" in repr(spec)
+    with pytest.raises(AttributeError, match="immutable"):
+        spec.kind = "gru"
+    with pytest.raises(TypeError):
+        spec.kwargs["d_model"] = 3
+    with pytest.raises(ValueError, match="unknown kind"):
+        ModelSpec("mamba")
+    with pytest.raises(ValueError, match="head"):
+        ModelSpec("gru", head="seq2seq")
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_match_parameters_finds_the_closest_width(kind):
+    target = 30_000
+    tol = 0.15 if kind == "gpt" else 0.03        # the GPT's width moves in steps of n_head
+    spec = match_parameters(ModelSpec(kind, vocab_size=V, n_layer=2, block_size=32), target, tol=tol)
+    d, n = spec["d_model"], spec.n_params()
+    assert abs(n / target - 1) <= tol
+    step = 4 if kind == "gpt" else 1             # the GPT's width is a multiple of n_head (4)
+    assert d % step == 0
+    for other in (d - step, d + step):           # no neighbouring width lands closer
+        assert abs(spec.but(d_model=other).n_params() - target) >= abs(n - target)
+
+
+def test_match_parameters_other_width_and_tolerance():
+    base = ModelSpec("gru", "regress", input_size=1, d_model=8, n_layer=1)
+    spec = match_parameters(base, 2_000, width="head_hidden", tol=0.2)
+    assert spec["d_model"] == 8 and spec["head_hidden"] > 0
+    with pytest.raises(ValueError, match="tolerance"):
+        match_parameters(ModelSpec("gpt", vocab_size=V, n_layer=2), 50_000, tol=0.001)
+    with pytest.raises(ValueError, match="target"):
+        match_parameters(base, 0)

@@ -9,7 +9,7 @@ import torch.nn.functional as F
 
 from rvt_lib.measure import (PeakMemory, cost_table, count_parameters, measure_training, parameter_bytes,
                              time_fn, tokens_per_second)
-from rvt_lib.train import fit
+from rvt_lib.train import TrainConfig, fit
 
 
 def test_count_parameters_and_bytes_exact():
@@ -68,8 +68,8 @@ def test_measure_training_and_cost_table():
         return x, 3 * x + 1
 
     lin = make()
-    row_h = measure_training("linear", lin, lambda: fit(lin, sampler, val=sampler, loss_fn=F.mse_loss,
-                                                        steps=20, lr=0.05))
+    row_h = measure_training("linear", lin, lambda: fit(lin, sampler, TrainConfig(steps=20, lr=0.05), val=sampler,
+                                                        loss_fn=F.mse_loss))
     assert row_h["model"] == "linear" and row_h["params"] == 2 and row_h["param_KB"] == pytest.approx(0.008)
     assert 0 < row_h["train_time_s"] <= row_h["wall_time_s"]   # evaluation excluded from train time
     assert math.isfinite(row_h["best_val"]) and row_h["peak_train_mem_MB"] >= 0

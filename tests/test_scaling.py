@@ -3,7 +3,8 @@ import numpy as np
 import pytest
 import torch
 
-from rvt_lib.models.heads import make_model
+from rvt_lib.models.heads import ModelSpec, make_model
+from rvt_lib.train import TrainConfig
 from rvt_lib.scaling import (PowerLaw, crossover, crossings, crossover_table, decode_steps, fitted_exponents,
                              generation_sweep, kv_cache_bytes, memory_profile, recurrent_state_bytes,
                              saved_activation_bytes, state_bytes, state_bytes_formula,
@@ -221,17 +222,19 @@ def test_tiny_width_sweep():
     from rvt_lib.data.text import CharDataset
 
     ds = CharDataset("to be or not to be, that is the question. " * 20)
-    df = width_sweep(ds, ["mingru"], [8, 16], steps=3, batch_size=4, block_size=8,
-                     seeds=(0, 1), eval_batches=2)
+    train = TrainConfig(steps=3, batch_size=4, schedule="cosine", eval_batches=2)
+    df = width_sweep(ds, ["mingru"], [8, 16], train=train, block_size=8, seeds=(0, 1))
     assert len(df) == 4
     assert np.all(np.isfinite(df["val_loss"])) and np.all(df["val_loss"] > 0)
     params = df.groupby("d_model")["params"].first()
     assert params[16] > params[8]
     # the same seed gives the same result; another seed a different one
-    again = width_sweep(ds, ["mingru"], [8], steps=3, batch_size=4, block_size=8, seeds=(0,), eval_batches=2)
+    again = width_sweep(ds, ["mingru"], [8], train=train, block_size=8, seeds=(0,))
     runs = df[df["d_model"] == 8].set_index("seed")["val_loss"]
     assert again["val_loss"].item() == runs[0]
     assert runs[1] != runs[0]
+    with pytest.raises(ValueError, match="steps"):
+        width_sweep(ds, ["mingru"], [8], train=TrainConfig(epochs=1))
 
 
 def test_memory_profile_is_exact_and_consistent():
@@ -246,3 +249,17 @@ def test_memory_profile_is_exact_and_consistent():
     longer = memory_profile(["mingru"], seq_len=64, gen_len=100, d_model=8, vocab_size=11, batch_size=2)
     assert longer.loc["mingru", "train_activations_KB"] == pytest.approx(
         2 * prof.loc["mingru", "train_activations_KB"], rel=0.05)
+
+
+def test_model_specs_merge_defaults_and_accept_specs():
+    from rvt_lib.scaling import _model_specs
+
+    specs = _model_specs({"gpt": "gpt", "plain": {"kind": "gpt", "attention": "plain", "d_model": 8},
+                          "lstm": ModelSpec("lstm", n_layer=3)}, vocab_size=11, d_model=16, n_layer=1)
+    assert specs["gpt"] == ModelSpec("gpt", vocab_size=11, d_model=16, n_layer=1)
+    assert specs["plain"]["d_model"] == 8 and specs["plain"]["attention"] == "plain"   # a label's own value wins
+    assert specs["lstm"]["n_layer"] == 3 and specs["lstm"]["vocab_size"] == 11
+    with pytest.raises(ValueError, match="kind must be one of"):
+        _model_specs({"x": {"kind": "mamba"}})
+    with pytest.raises(TypeError, match="string"):
+        _model_specs("gpt")

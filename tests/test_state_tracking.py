@@ -8,7 +8,8 @@ import torch
 import torch.nn as nn
 
 from rvt_lib.models.heads import KINDS
-from rvt_lib.state_tracking import (DEFAULT_SHIFT, TrackingConfig, batch_sampler, build_tracker,
+from rvt_lib.train import TrainConfig
+from rvt_lib.state_tracking import (DEFAULT_SHIFT, TrackingConfig, batch_sampler, build_tracker, tracker_spec,
                                     evaluate_tracker, position_accuracy, predict_states,
                                     run_study, summarize, train_tracker)
 
@@ -23,7 +24,8 @@ def one_thread():
 
 
 def tiny(**kw):
-    base = dict(task="parity", train_length=6, n_eval=32, steps=3, batch_size=8, d_model=16, n_head=2)
+    base = dict(task="parity", train_length=6, n_eval=32, d_model=16, n_head=2,
+                train=TrainConfig(steps=3, batch_size=8, schedule="cosine"))
     base.update(kw)
     return TrackingConfig(**base)
 
@@ -59,6 +61,8 @@ def test_config_checks():
         TrackingConfig(eval_factors=(2, 4))
     with pytest.raises(ValueError, match="train_length"):
         TrackingConfig(train_length=0)
+    with pytest.raises(ValueError, match="steps"):
+        TrackingConfig(train=TrainConfig(epochs=2))
     with pytest.raises(TypeError, match="unexpected keyword"):
         TrackingConfig(task="parity", task_kwargs={"n": 3})
     with pytest.raises(ValueError, match="probability"):
@@ -81,12 +85,17 @@ def test_shift_defaults():
 def test_build_tracker_every_kind(kind):
     cfg = tiny(task="flipflop")                                  # 3 inputs, 2 states
     torch.manual_seed(0)
-    model = build_tracker(kind, cfg, n_layer=1)
+    model = build_tracker(kind, cfg, n_layer=1, seed=0)
     x = torch.randint(0, 3, (2, cfg.max_length))                 # the longest test length
     out = model(x)
     assert out.shape == (2, cfg.max_length, 2)
     assert model.head.weight.shape == (2, cfg.d_model)
     assert model.head.weight is not model.embed.weight           # never tied
+    assert model.head_kind == "tag" and not model.tied
+    spec = tracker_spec(kind, cfg)
+    assert spec.n_params() == sum(p.numel() for p in model.parameters())
+    again = build_tracker(kind, cfg, n_layer=1, seed=0)         # the seed decides the weights
+    assert all(torch.equal(p, q) for p, q in zip(model.parameters(), again.parameters()))
 
 
 def test_gpt_reads_up_to_max_length_only():
@@ -112,10 +121,10 @@ def test_batch_sampler_reproducible_and_fresh():
     assert torch.equal(x1, x2) and torch.equal(y1, y2)          # same seed, same stream
     x3, _ = s1()
     assert not torch.equal(x1, x3)                               # a fresh batch each call
-    assert x1.shape == (cfg.batch_size, cfg.train_length)
+    assert x1.shape == (cfg.train.batch_size, cfg.train_length)
     assert torch.equal(y1, torch.cumsum(x1, dim=1) % 2)          # parity labels are right
     xl, _ = batch_sampler(cfg, seed=0, length=11, p_one=1.0)()
-    assert xl.shape == (cfg.batch_size, 11) and bool((xl == 1).all())
+    assert xl.shape == (cfg.train.batch_size, 11) and bool((xl == 1).all())
 
 
 # ----------------------------------------------------------------------------- accuracy
@@ -137,7 +146,7 @@ def test_predict_states_probabilities_and_mode():
     model.train()
     x, _ = batch_sampler(cfg)()
     p = predict_states(model, x, batch_size=3)                   # several batches
-    assert p.shape == (cfg.batch_size, cfg.train_length, 2)
+    assert p.shape == (cfg.train.batch_size, cfg.train_length, 2)
     assert torch.allclose(p.sum(-1), torch.ones(p.shape[:2]))
     assert model.training                                        # mode restored
     with pytest.raises(ValueError, match=r"\(N, L\)"):
@@ -157,8 +166,8 @@ def test_evaluate_tracker_tests_and_lengths():
 # ----------------------------------------------------------------------------- training
 
 def test_lstm_learns_parity_and_extrapolates():
-    cfg = TrackingConfig(task="parity", train_length=8, n_eval=128, steps=150, batch_size=32,
-                         lr=1e-2, warmup=10, d_model=16, n_head=2)
+    cfg = TrackingConfig(task="parity", train_length=8, n_eval=128, d_model=16, n_head=2,
+                         train=TrainConfig(steps=150, batch_size=32, lr=1e-2, warmup=10, schedule="cosine"))
     model, hist = train_tracker("lstm", cfg, seed=0)
     curves = evaluate_tracker(model, cfg, seed=0)
     assert hist.steps_done == 150

@@ -55,7 +55,7 @@ from rvt_lib.data.text import load_shakespeare
 from rvt_lib.plots import MODEL_COLORS, plot_loglog, style
 from rvt_lib.scaling import (crossover_table, fitted_exponents, generation_sweep, kv_cache_bytes,
                              recurrent_state_bytes, training_sweep, width_sweep)
-from rvt_lib.train import set_seed
+from rvt_lib.train import TrainConfig, set_seed
 
 style()
 set_seed(0)
@@ -514,9 +514,11 @@ PS_SEEDS = pick(smoke=(0,), book=(0, 1), full=(0, 1, 2))
 PS_BATCH, PS_BLOCK = pick(smoke=4, book=32, full=64), pick(smoke=16, book=64, full=256)
 
 shakespeare = load_shakespeare()
-ps = width_sweep(shakespeare, PS_KINDS, PS_WIDTHS, steps=PS_STEPS, batch_size=PS_BATCH,
-                 block_size=PS_BLOCK, n_layer=2, n_head=N_HEAD, seeds=PS_SEEDS, eval_batches=pick(smoke=2, book=20, full=50),
-                 device=DEVICE)
+PS_TRAIN = TrainConfig(steps=PS_STEPS, batch_size=PS_BATCH, lr=3e-3, schedule="cosine",
+                       warmup=max(1, PS_STEPS // 20), eval_every=PS_STEPS,
+                       eval_batches=pick(smoke=2, book=20, full=50))
+ps = width_sweep(shakespeare, PS_KINDS, PS_WIDTHS, train=PS_TRAIN, block_size=PS_BLOCK, n_layer=2,
+                 n_head=N_HEAD, seeds=PS_SEEDS, device=DEVICE)
 ps_summary = ps.groupby(["model", "d_model"]).agg(params=("params", "first"), val_mean=("val_loss", "mean"),
                                                   val_std=("val_loss", "std"), seconds=("train_time_s", "mean"))
 ps_summary.round(4)
