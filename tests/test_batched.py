@@ -111,3 +111,33 @@ def test_bad_input_raises_clear_errors():
         fit_batched([m, m], [sampler(0), sampler(1)], [cfg, cfg])
     with pytest.raises(ValueError, match="at least one"):
         fit_batched([], [], [])
+
+
+def test_a_member_whose_loss_turns_nan_stops_alone():
+    def source(seed, nan_at=None):
+        g, calls = torch.Generator().manual_seed(seed), [0]
+
+        def draw():
+            calls[0] += 1
+            x = torch.randn(B, T, 2, generator=g, dtype=torch.float64)
+            if calls[0] == nan_at:
+                x[0, 0, 0] = float("nan")
+            return x, x.sum(dim=(1, 2))[:, None]
+        return draw
+
+    def regressor(seed):
+        torch.manual_seed(seed)
+        return make_model("gru", input_size=2, head="regress", d_model=8, n_layer=1).double()
+
+    configs = [TrainConfig(steps=6, lr=lr) for lr in (1e-2, 2e-2, 3e-2)]
+    nan_at = [None, 3, None]
+    mse = torch.nn.functional.mse_loss
+    seq = [regressor(s) for s in SEEDS]
+    with pytest.warns(RuntimeWarning, match="diverged"):
+        hs = [fit(m, source(s, n), c, seed=s, loss_fn=mse) for m, s, n, c in zip(seq, SEEDS, nan_at, configs)]
+    bat = [regressor(s) for s in SEEDS]
+    with pytest.warns(RuntimeWarning, match="diverged"):
+        hb = fit_batched(bat, [source(s, n) for s, n in zip(SEEDS, nan_at)], configs, seeds=SEEDS, loss_fn=mse)
+    assert [h.diverged for h in hb] == [h.diverged for h in hs] == [False, True, False]
+    for a, b, ma, mb in zip(hs, hb, seq, bat):
+        assert_same(a, b, ma, mb)
