@@ -71,3 +71,16 @@ def test_study_end_to_end():
         recall_verdict(res.study, make_specs(cfg, {"lstm": [4]}))
     with pytest.raises(ValueError, match="unknown kinds"):
         run_recall(cfg, {"rwkv": [4]}, TrainConfig(steps=1))
+
+
+def test_memory_recall_capacity():
+    from rvt_lib.experiments.recall import memory_recall
+    assert memory_recall(1, 2, "sum") == 1.0 == memory_recall(1, 2, "delta")   # one pair: read back exactly
+    for rule in ("sum", "delta"):
+        many, few = memory_recall(32, 8, rule), memory_recall(4, 64, rule)
+        assert many < 0.5 < 0.9 < few                         # interference grows with N / d_k
+        assert memory_recall(8, 8, rule, seed=1) != memory_recall(8, 8, rule, seed=2)
+    with pytest.raises(ValueError, match="rule"):
+        memory_recall(4, 4, "hebb")
+    with pytest.raises(ValueError, match="d_k"):
+        memory_recall(4, 0)

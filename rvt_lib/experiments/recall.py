@@ -39,7 +39,7 @@ NAMES = {"gpt": "GPT", "linear_attention": "linear attention", "deltanet": "Delt
          "mingru": "minGRU", "lstm": "LSTM"}
 
 __all__ = ["KINDS", "NAMES", "RecallSpec", "ShiftEmbedding", "state_size", "recall_task", "run_recall",
-           "recall_verdict", "RecallResult", "make_specs"]
+           "recall_verdict", "RecallResult", "make_specs", "memory_recall"]
 
 
 class ShiftEmbedding(nn.Module):
@@ -241,3 +241,34 @@ def recall_verdict(study, specs: dict, alpha: float = 0.05) -> dict:
         overall = stats.CLAIM_WORDS[1]
     return {"overall": overall, "gpt": gpt, "table": pd.DataFrame(rows),
             "texts": [r["text"] for r in rows]}
+
+
+# ----------------------------------------------------------------------------- no training: a memory's capacity
+
+def memory_recall(n_pairs: int, d_k: int, rule: str = "sum", n_trials: int = 200, seed: int = 0) -> float:
+    """Recall accuracy of a hand-written (d_k x d_k) matrix memory holding ``n_pairs`` pairs.
+
+    Keys and values are random unit vectors in R^{d_k}. ``rule="sum"`` (linear attention):
+    S = sum_i v_i k_i^T. ``rule="delta"`` (DeltaNet with beta = 1): S <- S + (v_i - S k_i) k_i^T,
+    pair by pair. A query k_j reads r = S k_j and is right when, of the stored values, v_j
+    has the largest dot product with r. Mean over ``n_trials`` draws.
+    """
+    for name, value in (("n_pairs", n_pairs), ("d_k", d_k), ("n_trials", n_trials)):
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise ValueError(f"memory_recall: {name} must be a positive int, got {value!r}")
+    if rule not in ("sum", "delta"):
+        raise ValueError(f"memory_recall: rule must be 'sum' or 'delta', got {rule!r}")
+    g = torch.Generator().manual_seed(seed)
+    unit = lambda: torch.nn.functional.normalize(                                 # noqa: E731
+        torch.randn(n_trials, n_pairs, d_k, generator=g, dtype=torch.float64), dim=-1)
+    k, v = unit(), unit()                                                        # (trials, N, d_k) each
+    if rule == "sum":
+        S = v.transpose(1, 2) @ k                                                # (trials, d_k, d_k) = sum v_i k_i^T
+    else:
+        S = torch.zeros(n_trials, d_k, d_k, dtype=torch.float64)
+        for i in range(n_pairs):
+            err = v[:, i] - (S @ k[:, i].unsqueeze(-1)).squeeze(-1)             # (trials, d_k): v_i - S k_i
+            S = S + err.unsqueeze(-1) * k[:, i].unsqueeze(1)                    # + (v_i - S k_i) k_i^T
+    read = S @ k.transpose(1, 2)                                                 # (trials, d_k, N): column j = S k_j
+    scores = v @ read                                                            # (trials, N, N): v_i . S k_j
+    return float((scores.argmax(dim=1) == torch.arange(n_pairs)).double().mean())
