@@ -202,3 +202,32 @@ def test_load_price_csv_errors(tmp_path):
     text.write_text("Date,AAPL,MSFT\n2023-01-02,1.0,2.0\n2023-01-03,n/a?,2.1\n2023-01-04,1.1,2.2\n")
     with pytest.raises(ValueError, match="'AAPL' has 1 non-numeric"):
         load_price_csv(text)
+
+
+def test_time_zones_and_date_columns_are_accepted():
+    prices = _prices()
+    aware = prices.set_axis(prices.index.tz_localize("America/New_York"), axis=0)
+    clean, _ = clean_prices(aware)
+    assert clean.index.tz is None and clean.index[0] == pd.Timestamp("2023-01-02")
+    as_column = prices.reset_index()  # a 'Date' column of timestamps
+    clean, _ = clean_prices(as_column)
+    pd.testing.assert_frame_equal(clean, prices, check_freq=False)
+
+
+def test_summary_names_the_worst_gaps_first_and_counts_the_rest():
+    prices = _prices(n_tickers=9)
+    for i in range(7):
+        prices.iloc[: i + 1, i + 2] = np.nan  # T2 misses 1 day, ..., T8 misses 7
+    _, report = clean_prices(prices)
+    text = report.summary()
+    assert text.index("T8 (7 missing)") < text.index("T7 (6 missing)") and "and 2 more" in text
+    assert len(report.dropped_tickers) == 7 and report.n_tickers == 2
+
+
+def test_offsets_keep_the_local_day():
+    """An old yfinance export writes '2023-01-03 00:00:00-05:00'; Tokyo's midnight is +09:00."""
+    frame = pd.DataFrame({"Date": ["2023-01-03 00:00:00-05:00", "2023-07-03 00:00:00-04:00",
+                                   "2023-07-04 00:00:00+09:00"], "A": [1.0, 2.0, 3.0], "B": [2.0, 3.0, 4.0]})
+    clean, report = clean_prices(frame)
+    assert [str(d.date()) for d in clean.index] == ["2023-01-03", "2023-07-03", "2023-07-04"]
+    assert (report.start, report.end) == ("2023-01-03", "2023-07-04")

@@ -259,8 +259,23 @@ class PriceReport:
         return "; ".join(parts + list(self.notes)) + "."
 
 
+def _as_day(value) -> pd.Timestamp:
+    """One date: local calendar day, no time zone (``NaT`` if it is not a date)."""
+    try:
+        ts = pd.Timestamp(value)
+    except (ValueError, TypeError):
+        return pd.NaT
+    if pd.isna(ts):
+        return pd.NaT
+    return (ts.tz_localize(None) if ts.tzinfo is not None else ts).normalize()
+
+
 def _date_index(prices: pd.DataFrame) -> pd.DataFrame:
-    """``prices`` indexed by parsed, tz-naive, sorted dates; clear errors for bad or repeated dates."""
+    """``prices`` indexed by parsed, sorted trading days; clear errors for bad or repeated dates.
+
+    Dates keep their local calendar day: ``2023-01-03 00:00-05:00`` becomes ``2023-01-03``
+    (converting to UTC first would move days of markets east of Greenwich to the day before).
+    """
     if not isinstance(prices.index, pd.DatetimeIndex):
         date_cols = [c for c in prices.columns if isinstance(c, str) and c.strip().lower() == "date"]
         if date_cols:
@@ -269,21 +284,22 @@ def _date_index(prices: pd.DataFrame) -> pd.DataFrame:
         if pd.api.types.is_numeric_dtype(raw) or pd.api.types.is_bool_dtype(raw):
             raise ValueError(f"clean_prices: no dates: give a DatetimeIndex or a 'Date' column "
                              f"(the index holds numbers like {list(raw[:2])!r}; columns: {list(prices.columns)[:4]})")
-        parsed = pd.to_datetime(pd.Series(raw, dtype="object"), errors="coerce", format="mixed")
-        bad = [v for v, p in zip(raw, parsed) if pd.isna(p)]
+        days = [_as_day(v) for v in raw]
+        bad = [v for v, d in zip(raw, days) if pd.isna(d)]
         if bad:
             raise ValueError(f"clean_prices: {len(bad)} value(s) of the Date index are not dates, "
                              f"e.g. {bad[:3]!r}; use ISO dates like '2023-01-31'")
-        prices = prices.set_axis(pd.DatetimeIndex(parsed), axis=0)
-    index = prices.index
-    if index.tz is not None:
-        index = index.tz_convert(None)
-    if index.hasnans:
-        raise ValueError("clean_prices: the Date index has missing dates (NaT)")
+        index = pd.DatetimeIndex(days)
+    else:
+        index = prices.index
+        if index.hasnans:
+            raise ValueError("clean_prices: the Date index has missing dates (NaT)")
+        index = (index.tz_localize(None) if index.tz is not None else index).normalize()
     dup = index[index.duplicated()].unique()
     if len(dup):
         raise ValueError(f"clean_prices: {len(dup)} date(s) appear more than once, e.g. "
-                         f"{[str(d.date()) for d in dup[:3]]}; remove the duplicated rows first")
+                         f"{[str(d.date()) for d in dup[:3]]} (one row per trading day; intraday data "
+                         f"must be resampled to days first)")
     prices = prices.set_axis(index.rename("Date"), axis=0)
     return prices.sort_index()
 
