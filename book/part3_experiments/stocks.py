@@ -1025,7 +1025,7 @@ else:
 # ```
 # Longer training fits the {glue:text}`n_train` training windows better, but they hold
 # one month of targets per stock, so a better fit need not mean a better forecast. This
-# page does not run the 30-epoch version (it would double the chapter's time); whatever
+# page does not run the 30-epoch version, so it has no number to quote here; whatever
 # your numbers, compare the change with the standard deviation over seeds before calling
 # it an effect.
 # :::

@@ -76,7 +76,7 @@ glue("verdict_legend",
 
 # %%
 BLOG = {"params": {"Transformer": 2019, "RNN": 16750, "LSTM": 54190},  # its 20-day table
-        "context_days": 231}                                           # input window of its 20-day task
+        "context_days": 231, "horizon_days": 20}                       # its 20-day task: days in, days out
 REPORT = {"train_loss": {"nanoGPT": 1.22, "minLSTM": 1.41, "LSTM": 2.42},  # training loss, their table
           "iterations": 27000}
 report_order = sorted(REPORT["train_loss"], key=REPORT["train_loss"].get)  # lowest loss first
@@ -88,6 +88,7 @@ glue("blog_tf_params", f"{BLOG['params']['Transformer']:,}", display=False)
 glue("blog_lstm_params", f"{BLOG['params']['LSTM']:,}", display=False)
 glue("blog_params_ratio", BLOG["params"]["LSTM"] / BLOG["params"]["Transformer"], display=False)
 glue("blog_context", BLOG["context_days"], display=False)
+glue("blog_horizon", BLOG["horizon_days"], display=False)
 print("the report's ranking by training loss:", " < ".join(report_order))
 
 # %% [markdown]
@@ -204,7 +205,7 @@ plt.show()
 #
 # **3. "For longer-term predictions, RNNs were the faster and more accurate approach
 # post-normalisation."** The blog's second table (normalised prices,
-# {glue:text}`blog_context` days in, 20 out) ranked the recurrent models ahead. Reproduced
+# {glue:text}`blog_context` days in, {glue:text}`blog_horizon` out) ranked the recurrent models ahead. Reproduced
 # in {doc}`../part3_experiments/stocks` with baselines and an honest split in time, and
 # tested there with one paired test per pair of models: *more accurate*, RNN against
 # Transformer: **{glue:text}`../part3_experiments/stocks.ipynb::claim_rnn_vs_tf_word:s`**
