@@ -265,6 +265,9 @@ def test_spec_but_name_equality_and_immutability():
     assert spec == ModelSpec("mingru", "classify", input_size=1, n_out=2, d_model=8) != wider
     assert len({spec, wider, spec.but(d_model=8)}) == 2
     assert "d_model=8" in repr(spec)
+    import copy
+    import pickle
+    assert pickle.loads(pickle.dumps(spec)) == spec == copy.deepcopy(spec)
     with pytest.raises(AttributeError, match="immutable"):
         spec.kind = "gru"
     with pytest.raises(TypeError):

@@ -349,9 +349,16 @@ class ModelSpec:
     def __hash__(self):
         return hash((self.kind, self.head, tuple(sorted((k, repr(v)) for k, v in self.kwargs.items()))))
 
+    def __reduce__(self):  # pickle and deepcopy (e.g. for worker processes)
+        return (_spec_from, (self.kind, self.head, dict(self.kwargs)))
+
     def __repr__(self) -> str:
         args = "".join(f", {k}={v!r}" for k, v in self.kwargs.items())
         return f"ModelSpec({self.kind!r}, head={self.head!r}{args})"
+
+
+def _spec_from(kind: str, head: str, kwargs: dict) -> ModelSpec:
+    return ModelSpec(kind, head, **kwargs)
 
 
 def match_parameters(spec: ModelSpec, target: int, *, tol: float = 0.05,
