@@ -63,6 +63,7 @@ def test_study_end_to_end():
     assert res.runs["test_accuracy"].between(0, 1).all()
     assert list(res.runs.loc[res.runs.model == "LSTM d=4", "state_size"].unique()) == [8]
     assert len(res.table) == 4
+    assert list(res.table.columns[:3]) == ["family", "d_model", "state_size"]
     v = res.verdict
     assert v["gpt"] == "GPT d=8" and len(v["table"]) == 2            # vs the smallest of each other kind
     assert v["overall"] in ("supported", "not supported", "contradicted")
