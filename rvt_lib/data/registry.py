@@ -11,14 +11,38 @@ A chapter never opens a URL itself. It asks for a file by name::
    there, its SHA-256 must match the pinned one; a corrupt or truncated copy is an error,
    never used silently.
 2. The download cache (``$RVT_CACHE_DIR``, else ``pooch.os_cache("rvt_lib")``). ``pooch``
-   downloads the file from its pinned URL, checks the hash, and replaces a cached copy whose
-   hash no longer matches.
+   downloads the file, checks the hash, and replaces a cached copy whose hash no longer
+   matches. Every file has more than one pinned source (``DataFile.urls``: the primary URL,
+   then mirrors); they are tried in order, and the hash decides whether a download is the
+   file. A source that is gone, unreachable or serving other bytes just moves us on to the next.
 3. Nothing worked (offline, no copy): one ``DataUnavailableError`` that says which file is
-   missing, where it comes from, and how to provide it by hand.
+   missing, every URL it was tried from, and how to provide it by hand (``RVT_DATA_DIR``).
 
 Why pin a hash? The URLs point at fixed git commits, so the bytes should never change; the
-hash turns "should" into a check. Every number in the book is computed from exactly these
-bytes.
+hash turns "should" into a check, and it is what makes a mirror trustworthy: any host that
+serves bytes with this SHA-256 serves exactly the file the book was computed from.
+
+Mirroring the files yourself: download each file once (``fetch`` does it, or any URL in
+``REGISTRY[name].urls``), check ``sha256(path) == REGISTRY[name].sha256``, and put the files in
+one folder (a shared drive, a web server, a USB stick); readers then set ``RVT_DATA_DIR`` to it.
+
+Licences and terms (``DataFile.licence`` says it per file; the chapters cite the sources):
+
+* Tiny Shakespeare: text from the works of William Shakespeare (public domain), as prepared by
+  Andrej Karpathy for char-rnn (repository under the MIT licence).
+* S&P 500 adjusted closes: prices from Yahoo Finance, collected with yfinance and published by
+  the repository jmaslek/daily_sp_500 (code under MIT). The prices themselves are Yahoo's:
+  Yahoo's terms of use apply and allow personal, non-commercial use; the course uses them for
+  education only. Live downloads (``rvt_lib.data.stocks.download_prices``) fall under the
+  same terms.
+* ECG200: the UCR Time Series Classification Archive (2018 release), freely available for
+  research and teaching; cite the archive (Dau et al. 2019, "The UCR Time Series Archive",
+  IEEE/CAA J. Autom. Sinica 6(6)) and the data donor (R. T. Olszewski 2001, PhD thesis,
+  Carnegie Mellon University).
+* PTB heartbeats (optional, not in this registry: ``rvt_lib.data.ecg.load_ptb``): segments of
+  the PhysioNet PTB Diagnostic ECG Database (Open Data Commons Attribution licence v1.0; cite
+  Bousseljot et al. 1995 and Goldberger et al. 2000) as prepared for the Kaggle dataset
+  ``shayanfazeli/heartbeat`` (Kachuee et al. 2018); Kaggle's terms apply to that download.
 
 Nothing here touches the network at import time: only a call to ``fetch`` can download.
 """
@@ -42,43 +66,92 @@ class DataCorruptError(ValueError):
 
 @dataclass(frozen=True)
 class DataFile:
-    """One pinned file: where it comes from and what its bytes must hash to."""
+    """One pinned file: where it comes from, what its bytes must hash to, and its terms."""
 
     fname: str        # the file name on disk (also the key in REGISTRY)
-    url: str          # a URL pinned to a fixed commit, so the bytes never change
+    url: str          # the primary source, a URL pinned to a fixed commit
     sha256: str       # hex digest of the expected bytes
     description: str  # one line for humans
+    mirrors: tuple[str, ...] = ()  # further sources of the same bytes, tried in order after url
+    licence: str = ""              # the licence or terms of use of the data, one line
+
+    def __post_init__(self):
+        if not isinstance(self.mirrors, tuple):
+            raise TypeError(f"{self.fname}: mirrors must be a tuple of URLs, got {type(self.mirrors).__name__}")
+        for u in (self.url, *self.mirrors):
+            if not (isinstance(u, str) and u.startswith("https://")):
+                raise ValueError(f"{self.fname}: every source must be an https:// URL, got {u!r}")
+        if len(set(self.urls)) != len(self.urls):
+            raise ValueError(f"{self.fname}: a source is listed twice: {self.urls}")
+
+    @property
+    def urls(self) -> tuple[str, ...]:
+        """Every source, in the order ``fetch`` tries them: the primary URL, then the mirrors."""
+        return (self.url, *self.mirrors)
 
 
 _GITHUB = "https://raw.githubusercontent.com"
-_ECG200 = f"{_GITHUB}/Wensi-Tang/OS-CNN/f70626d3c4aad70a76ba7b4745f556df01044279/Example_Datasets/UCRArchive_2018/ECG200"
+_JSDELIVR = "https://cdn.jsdelivr.net/gh"  # serves a GitHub repository's files at a commit; caches them
+_CHAR_RNN = "karpathy/char-rnn@6f9487a6fe5b420b7ca9afb0d7c078e37c1d1b4e"
+_SP500 = "jmaslek/daily_sp_500@0464222be50648a7104b0af789770c51882a1165"
+_OS_CNN = "Wensi-Tang/OS-CNN@f70626d3c4aad70a76ba7b4745f556df01044279"
+_ECG200_PATH = "Example_Datasets/UCRArchive_2018/ECG200"
+
+
+def _raw(repo_at_commit: str, path: str) -> str:
+    """raw.githubusercontent.com URL of ``path`` in ``owner/name@commit``."""
+    repo, commit = repo_at_commit.split("@")
+    return f"{_GITHUB}/{repo}/{commit}/{path}"
+
+
+def _cdn(repo_at_commit: str, path: str) -> str:
+    """The same file through jsDelivr's GitHub CDN (a second host, same commit, same bytes)."""
+    return f"{_JSDELIVR}/{repo_at_commit}/{path}"
+
+
+_LICENCE_SHAKESPEARE = ("Shakespeare's text is in the public domain; prepared by A. Karpathy for char-rnn "
+                        "(MIT licence)")
+_LICENCE_SP500 = ("Yahoo Finance data (via yfinance, published by jmaslek/daily_sp_500): Yahoo's terms of "
+                  "use, personal and educational use only")
+_LICENCE_UCR = ("UCR Time Series Classification Archive: free for research and teaching; cite Dau et al. "
+                "2019 and Olszewski 2001")
 
 REGISTRY: dict[str, DataFile] = {
     f.fname: f
     for f in [
         DataFile(
             "tinyshakespeare.txt",
-            f"{_GITHUB}/karpathy/char-rnn/6f9487a6fe5b420b7ca9afb0d7c078e37c1d1b4e/data/tinyshakespeare/input.txt",
+            _raw(_CHAR_RNN, "data/tinyshakespeare/input.txt"),
             "86c4e6aa9db7c042ec79f339dcb96d42b0075e16b8fc2e86bf0ca57e2dc565ed",
             "Tiny Shakespeare: 1,115,394 characters, 65 distinct (char-rnn / nanoGPT corpus)",
+            mirrors=(_cdn(_CHAR_RNN, "data/tinyshakespeare/input.txt"),
+                     # TensorFlow's copy of the same corpus (its text-generation tutorial)
+                     "https://storage.googleapis.com/download.tensorflow.org/data/shakespeare.txt"),
+            licence=_LICENCE_SHAKESPEARE,
         ),
         DataFile(
             "sp500_adjclose_2022-08-01_2023-07-31.csv",
-            f"{_GITHUB}/jmaslek/daily_sp_500/0464222be50648a7104b0af789770c51882a1165/SP500_prices_1yr.csv",
+            _raw(_SP500, "SP500_prices_1yr.csv"),
             "0d4a784c46ecb184378b5cfb91e05cf48321ce062ef2d80b8c291062184fded5",
             "Adjusted daily closes of 503 S&P 500 constituents, 251 trading days (yfinance snapshot)",
+            mirrors=(_cdn(_SP500, "SP500_prices_1yr.csv"),),
+            licence=_LICENCE_SP500,
         ),
         DataFile(
             "ECG200_TRAIN.tsv",
-            f"{_ECG200}/ECG200_TRAIN.tsv",
+            _raw(_OS_CNN, f"{_ECG200_PATH}/ECG200_TRAIN.tsv"),
             "bd08b37147ebf205231ad43e02c42dd5c14bc348f4ccc7614f85634c8916bf21",
             "UCR ECG200 training split: 100 heartbeats x 96 samples, label in column 0",
+            mirrors=(_cdn(_OS_CNN, f"{_ECG200_PATH}/ECG200_TRAIN.tsv"),),
+            licence=_LICENCE_UCR,
         ),
         DataFile(
             "ECG200_TEST.tsv",
-            f"{_ECG200}/ECG200_TEST.tsv",
+            _raw(_OS_CNN, f"{_ECG200_PATH}/ECG200_TEST.tsv"),
             "c8ac02caf98be23c47c044fde026219301ceaf0b2f97bc107bd0cd96330b867c",
             "UCR ECG200 test split: 100 heartbeats x 96 samples, label in column 0",
+            mirrors=(_cdn(_OS_CNN, f"{_ECG200_PATH}/ECG200_TEST.tsv"),),
+            licence=_LICENCE_UCR,
         ),
     ]
 }
@@ -133,26 +206,36 @@ def verify(path, entry: DataFile) -> Path:
         raise DataCorruptError(
             f"{entry.fname}: the file at {path} is corrupt or truncated "
             f"(SHA-256 {actual}, expected {entry.sha256}, size {path.stat().st_size} bytes). "
-            f"Delete it and download it again from {entry.url}"
+            f"Delete it and download it again from one of {', '.join(entry.urls)}"
         )
     return path
 
 
 def _how_to_provide(entry: DataFile) -> str:
+    sources = "\n".join(f"    {u}" for u in entry.urls)
     return (
-        f"To work offline, download {entry.fname} on a machine with internet from\n"
-        f"    {entry.url}\n"
-        f"put it in a folder, and point the environment variable RVT_DATA_DIR at that folder\n"
-        f"(e.g. `export RVT_DATA_DIR=/path/to/data`, or os.environ['RVT_DATA_DIR'] = ... in Python)."
+        f"To work offline, download {entry.fname} on a machine with internet from any of\n"
+        f"{sources}\n"
+        f"(its SHA-256 must be {entry.sha256}), put it in a folder, and point the environment\n"
+        f"variable RVT_DATA_DIR at that folder (e.g. `export RVT_DATA_DIR=/path/to/data`, or\n"
+        f"os.environ['RVT_DATA_DIR'] = ... in Python)."
     )
+
+
+def _sources(entry: DataFile) -> tuple[str, ...]:
+    """The download attempts, in order: every source once, and at least two attempts in all
+    (a download cut short is then retried even for a file with a single source)."""
+    return entry.urls if len(entry.urls) > 1 else entry.urls * 2
 
 
 def fetch(name: str) -> Path:
     """Return the local path of the registered file ``name``, verified against its SHA-256.
 
-    Looks in ``$RVT_DATA_DIR`` first, then downloads into the cache (see the module docstring).
-    Raises ``KeyError`` for an unknown name, ``DataCorruptError`` for a file whose hash does not
-    match, and ``DataUnavailableError`` when there is no copy and the download fails.
+    Looks in ``$RVT_DATA_DIR`` first, then downloads into the cache from each pinned source in
+    turn (see the module docstring). Raises ``KeyError`` for an unknown name,
+    ``DataCorruptError`` for a file whose hash does not match (in ``RVT_DATA_DIR``, or from every
+    source that answered), and ``DataUnavailableError`` when there is no copy and no source
+    could be reached.
     """
     entry = lookup(name)
 
@@ -164,29 +247,34 @@ def fetch(name: str) -> Path:
     # 2. the download cache: pooch re-downloads a cached copy whose hash does not match
     cache = cache_dir()
     cached = cache / entry.fname
-    attempts = 2  # a download whose hash mismatches (e.g. cut short) is retried once
-    for attempt in range(attempts):
+    failures: list[str] = []   # one line per failed attempt: the URL and what went wrong
+    mismatched = False         # did any source answer with the wrong bytes?
+    for url in _sources(entry):
         try:
-            path = pooch.retrieve(entry.url, known_hash=f"sha256:{entry.sha256}",
+            path = pooch.retrieve(url, known_hash=f"sha256:{entry.sha256}",
                                   fname=entry.fname, path=cache)
             return verify(path, entry)  # cheap insurance: pooch already checked, we check again
-        except ValueError as err:  # pooch: the downloaded bytes do not have the pinned hash
+        except ValueError as err:  # pooch (or verify): the downloaded bytes are not the file
+            mismatched = True
             if cached.exists():
                 cached.unlink()
-            if attempt == attempts - 1:
-                raise DataCorruptError(
-                    f"{entry.fname}: downloaded twice from {entry.url}, and the bytes do not match "
-                    f"the pinned SHA-256 {entry.sha256} ({err}). The source may have changed or "
-                    f"the connection is cutting downloads short.\n" + _how_to_provide(entry)
-                ) from err
-        except OSError as err:  # no network: requests' errors and socket errors are OSErrors
-            # 3. offline and no copy: one clear error that says how to fix it
-            where = f"RVT_DATA_DIR={folder}" if folder is not None else "RVT_DATA_DIR is not set"
-            stale = (f" A cached copy at {cached} exists but does not match the pinned hash."
-                     if cached.exists() else "")
-            raise DataUnavailableError(
-                f"{entry.fname} is not available: it is not in the data folder ({where}), "
-                f"not in the cache {cache}, and downloading it from {entry.url} failed "
-                f"({type(err).__name__}: {err}).{stale}\n" + _how_to_provide(entry)
-            ) from None  # the message already names the cause; one error, not a chain of three
-    raise AssertionError("unreachable")  # pragma: no cover
+            failures.append(f"    {url}: wrong bytes ({err})")
+        except OSError as err:  # no network or no file there: requests' errors are OSErrors
+            failures.append(f"    {url}: {type(err).__name__}: {err}")
+    tried = "\n".join(failures)
+
+    if mismatched:
+        raise DataCorruptError(
+            f"{entry.fname}: no source gave bytes with the pinned SHA-256 {entry.sha256}. A source "
+            f"may have changed, or the connection is cutting downloads short. Tried:\n{tried}\n"
+            + _how_to_provide(entry)
+        )
+    # 3. offline and no copy: one clear error that says how to fix it
+    where = f"RVT_DATA_DIR={folder}" if folder is not None else "RVT_DATA_DIR is not set"
+    stale = (f" A cached copy at {cached} exists but does not match the pinned hash."
+             if cached.exists() else "")
+    raise DataUnavailableError(
+        f"{entry.fname} is not available: it is not in the data folder ({where}), not in the "
+        f"cache {cache}, and downloading it failed from every source:\n{tried}{stale}\n"
+        + _how_to_provide(entry)
+    )  # raised outside the except blocks: one error, not a chain of three
