@@ -899,6 +899,10 @@ glue("sim_phrase", "far more alike than the real moves: the networks replay much
 #   {glue:text}`better_time`; the ratios are {glue:text}`time_rel_summary`. On the
 #   one-day task: {glue:text}`better_week`.
 # * **RNN against Transformer**: {glue:text}`rnn_vs_tf`
+# * **The seed's claims**, one paired test each: "RNNs more accurate after normalisation",
+#   {glue:text}`claim_rnn_vs_tf_word` for the RNN and {glue:text}`claim_lstm_vs_tf_word`
+#   for the LSTM; "Transformers easier on raw prices", {glue:text}`claim_raw_tf_vs_rnn_word`
+#   against the RNN and {glue:text}`claim_raw_tf_vs_lstm_word` against the LSTM.
 #
 # Two limits hold whatever the numbers. All test windows cover the same 20 days
 # ({glue:text}`test_first` to {glue:text}`last_day`), so the bootstrap over stocks understates the uncertainty about other months
