@@ -58,7 +58,7 @@ from rvt_lib.models.gpt import GPT, GPTConfig, SelfAttention, causal_mask
 from rvt_lib.models.heads import make_model
 from rvt_lib.models.lstm import LSTM, LSTMConfig
 from rvt_lib.plots import loglog_fit, plot_loglog, style
-from rvt_lib.train import fit, set_seed
+from rvt_lib.train import TrainConfig, fit, set_seed
 
 style()
 set_seed(0)
@@ -365,7 +365,7 @@ for seed in copy_seeds:
     model = make_model("gpt", vocab_size=VOCAB, d_model=32, n_layer=1, n_head=2, block_size=T_COPY,
                        attention="plain")
     gen = torch.Generator().manual_seed(seed)
-    history = fit(model, lambda: lag_copy_batch(gen), steps=copy_steps, lr=3e-3, seed=seed)
+    history = fit(model, lambda: lag_copy_batch(gen), TrainConfig(steps=copy_steps, lr=3e-3), seed=seed)
     model.eval()
     with torch.no_grad():
         accuracy = (model(x_test).argmax(-1) == y_test)[:, LAG:].float().mean().item()

@@ -52,7 +52,7 @@ from rvt_lib.book import glue, interact
 from rvt_lib.budget import get_budget, pick
 from rvt_lib.data.automata import TASKS, make_task, task_spec
 from rvt_lib.state_tracking import TrackingConfig, predict_states, run_study, summarize
-from rvt_lib.train import set_seed
+from rvt_lib.train import TrainConfig, set_seed
 
 plots.style()
 set_seed(0)
@@ -244,9 +244,10 @@ MODELS = {
 }
 parity_cfg = TrackingConfig(
     task="parity", task_kwargs={"p_one": 0.5}, shift_kwargs={"p_one": 0.9},
-    train_length=pick(smoke=8, book=16), steps=pick(smoke=10, book=800),
-    batch_size=64, lr=1e-3, warmup=pick(smoke=2, book=100), d_model=pick(smoke=16, book=64),
-    n_head=4, n_eval=pick(smoke=32, book=512),
+    train_length=pick(smoke=8, book=16), d_model=pick(smoke=16, book=64), n_head=4,
+    n_eval=pick(smoke=32, book=512),
+    train=TrainConfig(steps=pick(smoke=10, book=800), batch_size=64, lr=1e-3,
+                      warmup=pick(smoke=2, book=100), schedule="cosine"),
 )
 T = parity_cfg.train_length
 print(parity_cfg)
@@ -485,8 +486,8 @@ plt.show()
 # %%
 flip_cfg = TrackingConfig(
     task="flipflop", task_kwargs={"probs": (0.1, 0.1, 0.8)}, shift_kwargs={"probs": (0.4, 0.4, 0.2)},
-    train_length=T, steps=pick(smoke=10, book=400), batch_size=64, lr=3e-3,
-    warmup=pick(smoke=2, book=50), d_model=parity_cfg.d_model, n_head=4, n_eval=parity_cfg.n_eval,
+    train_length=T, d_model=parity_cfg.d_model, n_head=4, n_eval=parity_cfg.n_eval,
+    train=parity_cfg.train.but(steps=pick(smoke=10, book=400), lr=3e-3, warmup=pick(smoke=2, book=50)),
 )
 FLIP_SEEDS = pick(smoke=[0], book=[0, 1])
 t0 = time.perf_counter()
