@@ -98,31 +98,33 @@ def _row(name, shape, ours, peer, target, device, repeats=3):
     return row
 
 
-def run(device: str = "cpu") -> list[dict]:
+def run(device: str = "cpu"):
+    """Yield the rows one by one (``benchmarks.speed`` collects them)."""
     if device != "cpu":
-        return []  # the batched lever is about per-op overhead on the book's CPU builds
-    rows = []
+        return  # the batched lever is per-op overhead on the book's CPU builds
     shape = "ECG T=96 B=20 d=32 L=1, per step of 8"
     for kind, name in (("lstm", "LSTM"), ("gru", "GRU"), ("mingru", "minGRU"), ("gpt", "GPT")):
         build, sampler = _ecg_task(kind, **ECG)
         ours, peer = closures(build, sampler)
-        rows.append(_row(name, shape, ours, peer, ">= 4" if kind != "gpt" else "context", device, repeats=5))
+        yield _row(name, shape, ours, peer, ">= 4" if kind != "gpt" else "context", device, repeats=5)
     build, sampler = _ecg_task("lstm", **ECG)
     torch_build, _ = _ecg_task("lstm", **ECG, core=lambda d: nn.LSTM(d, d, batch_first=True))
     ours, peer = closures(build, sampler, peer_build=torch_build)
     row = _row("LSTM", shape, ours, peer, "> 1", device, repeats=5)
     row["peer"] = f"{K} x fit, torch.nn.LSTM core"
-    rows.append(row)
+    yield row
     for kind, name in (("lstm", "LSTM"), ("gru", "GRU"), ("mingru", "minGRU"), ("gpt", "GPT")):
         build, sampler, d = _lm_task(kind, **SHAKESPEARE)
         ours, peer = closures(build, sampler)
-        rows.append(_row(name, f"Shakespeare T=64 B=32 d={d} L=4 (~460k), per step of 8", ours, peer,
-                         ">= 4" if kind != "gpt" else "context", device))
-    return rows
+        yield _row(name, f"Shakespeare T=64 B=32 d={d} L=4 (~460k), per step of 8", ours, peer,
+                   ">= 4" if kind != "gpt" else "context", device)
 
 
 if __name__ == "__main__":
     import pandas as pd
 
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
-    print(pd.DataFrame(run()).to_string(index=False))
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads", flush=True)
+    rows = []
+    for row in run():
+        rows.append(row)
+        print(pd.DataFrame([row]).to_string(index=False, header=len(rows) == 1), flush=True)

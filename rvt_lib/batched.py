@@ -26,8 +26,10 @@ trained alone with ``fit`` (losses at every step and final weights, to float tol
 What vmaps and what needs help (the private copy of the model that runs under vmap is
 adjusted; the user's modules are never changed):
 
-* RNN, GRU, the LSTM readable path, minGRU's sequential mode and the GPT's "plain"
-  attention are ordinary tensor code and vmap as they are.
+* RNN, the GRU and LSTM readable paths, minGRU's sequential mode and the GPT are
+  ordinary tensor code and vmap as they are.
+* The GRU fast path vmaps too, but its per-step autograd graph under vmap is slow;
+  it gets a batched twin with the BPTT written out, :class:`BatchedGRURecurrence`.
 * The LSTM fast path is a custom ``autograd.Function`` (hand-written BPTT) written in the
   old style, which ``vmap`` refuses. Here it gets a batched twin,
   :class:`BatchedLSTMRecurrence`: the same BPTT with ``torch.bmm`` over the member axis,
@@ -152,6 +154,100 @@ def _lstm_layer_vmappable(cell, x, h, c):
     return _VmapLSTMRecurrence.apply(xw, h, c, cell.weight_hh)
 
 
+class BatchedGRURecurrence(torch.autograd.Function):
+    """K GRU recurrences at once, with backpropagation through time written out.
+
+    ``forward(gi, h0, weight_hh, bias_hh) -> (y, h_T)`` with ``gi`` (K, B, T, 3H) the
+    hoisted input projections ``W_ih x_t + b_ih`` (gates r, z, n side by side), ``h0``
+    (K, B, H), ``weight_hh`` (K, 3H, H), ``bias_hh`` (K, 3H) and ``y`` (K, B, T, H). The
+    step is :func:`rvt_lib.models.gru.gru_step`; its chain rule, with ``gh = W_hh h + b_hh``
+    and ``a = dL/dh_t``::
+
+        dz = a (h_{t-1} - n),   dn = a (1 - z),      dpre_n = dn (1 - n^2)
+        dpre_z = dz z (1 - z),  dr = dpre_n gh_n,    dpre_r = dr r (1 - r)
+        dgh = [dpre_r, dpre_z, dpre_n r]             (what reaches W_hh h + b_hh)
+        dL/dh_{t-1} = a z + dgh @ W_hh               (the only thing carried back)
+
+    The weight gradients are sums over steps, one ``bmm`` after the loop.
+    """
+
+    @staticmethod
+    def forward(ctx, gi, h0, weight_hh, bias_hh):
+        K, B, T, H3 = gi.shape
+        H = H3 // 3
+        w_t = weight_hh.transpose(1, 2)                      # (K, H, 3H)
+        bias = bias_hh[:, None] if bias_hh is not None else None
+        h, saved = h0, []
+        for gi_t in gi.unbind(dim=2):                        # T slices (K, B, 3H)
+            gh = torch.bmm(h, w_t) if bias is None else torch.baddbmm(bias, h, w_t)  # (K, B, 3H)
+            rz = torch.sigmoid(gi_t[..., :2 * H] + gh[..., :2 * H])
+            r, z = rz.chunk(2, dim=2)
+            gh_n = gh[..., 2 * H:]
+            n = torch.tanh(gi_t[..., 2 * H:] + r * gh_n)
+            saved.append((h, r, z, n, gh_n))
+            h = (1 - z) * n + z * h                          # (K, B, H)
+        h_prev, r, z, n, gh_n = (torch.stack(v) for v in zip(*saved))   # (T, K, B, H) each
+        y = torch.cat([h_prev[1:], h[None]])                 # (T, K, B, H): h_t
+        ctx.save_for_backward(weight_hh, h_prev, r, z, n, gh_n)
+        ctx.has_bias = bias_hh is not None
+        return y.permute(1, 2, 0, 3), h
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, dy, dh_T):
+        weight_hh, h_prev, r, z, n, gh_n = ctx.saved_tensors
+        T, K, B, H = z.shape
+        # local factors of every step, all at once (none depends on the carried gradient)
+        dz_da = (h_prev - n) * z * (1 - z)                   # dpre_z per unit of a
+        dn_da = (1 - z) * (1 - n * n)                        # dpre_n per unit of a
+        dr_da = dn_da * gh_n * r * (1 - r)                   # dpre_r per unit of a
+        local = torch.stack([dr_da, dz_da, dn_da * r], dim=3)   # (T, K, B, 3, H): dgh per unit of a
+        dy = dy.permute(2, 0, 1, 3)                          # (T, K, B, H)
+        grads = dy.new_empty(T, K, B, H)                     # a_t = dL/dh_t, total, for every step
+        a = torch.zeros_like(h_prev[0]) if dh_T is None else dh_T
+        for t in reversed(range(T)):
+            a = a + dy[t]
+            grads[t] = a
+            dgh_t = (a[:, :, None] * local[t]).view(K, B, 3 * H)
+            a = torch.baddbmm(a * z[t], dgh_t, weight_hh)    # dL/dh_{t-1}: (K, B, 3H) @ (K, 3H, H)
+        dgh = grads[:, :, :, None] * local                   # (T, K, B, 3, H), every step at once
+        dgi = torch.cat([dgh[:, :, :, :2], (grads * dn_da)[:, :, :, None]], dim=3)  # dpre_n = a dn_da
+        dgh = dgh.view(T, K, B, 3 * H).transpose(0, 1).contiguous()   # (K, T, B, 3H)
+        d_weight_hh = torch.bmm(dgh.view(K, T * B, 3 * H).transpose(1, 2),
+                                h_prev.transpose(0, 1).reshape(K, T * B, H))   # (K, 3H, H)
+        d_bias_hh = dgh.sum(dim=(1, 2)) if ctx.has_bias else None
+        return dgi.view(T, K, B, 3 * H).permute(1, 2, 0, 3), a, d_weight_hh, d_bias_hh
+
+
+class _VmapGRURecurrence(torch.autograd.Function):
+    """The GRU fast path's loop made vmappable: under vmap it runs :class:`BatchedGRURecurrence`."""
+
+    @staticmethod
+    def forward(gi, h, weight_hh, bias_hh):
+        from rvt_lib.models.gru import gru_step
+        outputs = []
+        for gi_t in gi.unbind(dim=1):
+            h = gru_step(gi_t, h, weight_hh, bias_hh)
+            outputs.append(h)
+        return torch.stack(outputs, dim=1), h
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        pass  # only ever run under vmap, where the rule below records the batched twin
+
+    @staticmethod
+    def vmap(info, in_dims, gi, h, weight_hh, bias_hh):
+        K = info.batch_size
+        args = [_member_first(t, d, K) for t, d in zip((gi, h, weight_hh, bias_hh), in_dims)]
+        return BatchedGRURecurrence.apply(*args), (0, 0)
+
+
+def _gru_layer_vmappable(cell, x, h):
+    """``GRU._layer_fast`` with the vmappable recurrence (same hoisted projection)."""
+    gi = torch.nn.functional.linear(x, cell.weight_ih, cell.bias_ih)  # (B, T, 3H)
+    return _VmapGRURecurrence.apply(gi, h, cell.weight_hh, cell.bias_hh)
+
+
 _ORIGINAL_LOG_SCAN = _scan._LogScan
 
 
@@ -189,13 +285,16 @@ def _vmappable_log_scan():
 def vmap_copy(model: nn.Module) -> nn.Module:
     """A private copy of ``model`` whose code runs under ``torch.vmap`` (its own weights are unused).
 
-    The LSTM fast path gets its batched twin, and the token check of ``SequenceModel`` (a data-dependent ``int(x.min())``) is done outside vmap.
+    The GRU and LSTM fast paths get their batched twins, and the token check of ``SequenceModel`` (a data-dependent ``int(x.min())``) is done outside vmap.
     """
+    from rvt_lib.models.gru import GRU
     from rvt_lib.models.lstm import LSTM
     base = copy.deepcopy(model)  # not .to("meta"): that would untie tied weights (GPT's lm head)
     for m in base.modules():
         if isinstance(m, LSTM) and m.config.fast:
             m._layer_fast = _lstm_layer_vmappable
+        if isinstance(m, GRU) and m.config.fast:
+            m._layer_fast = _gru_layer_vmappable
     if hasattr(base, "_check_input"):
         base._check_input = lambda x: None
     return base

@@ -2,7 +2,8 @@
 import pytest
 import torch
 
-from rvt_lib.batched import BatchedLSTMRecurrence, fit_batched
+from rvt_lib.batched import BatchedGRURecurrence, BatchedLSTMRecurrence, fit_batched
+from rvt_lib.models.gru import gru_step
 from rvt_lib.models.heads import make_model
 from rvt_lib.models.lstm import LSTMRecurrence
 from rvt_lib.train import TrainConfig, fit
@@ -46,7 +47,8 @@ def assert_same(a, b, ma, mb):
         torch.testing.assert_close(q, p, rtol=1e-8, atol=1e-10, msg=n)
 
 
-@pytest.mark.parametrize("kind,kw", [("rnn", {}), ("gru", {}), ("lstm", {}), ("lstm", {"fast": False}),
+@pytest.mark.parametrize("kind,kw", [("rnn", {}), ("gru", {}), ("gru", {"fast": False}), ("lstm", {}),
+                                     ("lstm", {"fast": False}),
                                      ("mingru", {}), ("gpt", {})])
 def test_batched_equals_sequential(kind, kw):
     base = TrainConfig(steps=6, warmup=2, schedule="cosine", eval_every=2)
@@ -93,6 +95,21 @@ def test_batched_lstm_recurrence_matches_the_single_one():
         yk, hk, ck = LSTMRecurrence.apply(*(a[k] for a in args), True)
         torch.testing.assert_close(y[k], yk)
         torch.testing.assert_close(c[k], ck)
+
+
+def test_batched_gru_recurrence_matches_gru_step():
+    K, Bs, Ts, H = 2, 3, 5, 4
+    g = torch.Generator().manual_seed(0)
+    args = [torch.randn(*shape, generator=g, dtype=torch.float64).requires_grad_()
+            for shape in ((K, Bs, Ts, 3 * H), (K, Bs, H), (K, 3 * H, H), (K, 3 * H))]
+    assert torch.autograd.gradcheck(BatchedGRURecurrence.apply, args)
+    assert torch.autograd.gradcheck(BatchedGRURecurrence.apply, args[:3] + [None])  # no bias
+    y, _ = BatchedGRURecurrence.apply(*args)
+    for k in range(K):
+        h = args[1][k]
+        for t in range(Ts):
+            h = gru_step(args[0][k][:, t], h, args[2][k], args[3][k])
+            torch.testing.assert_close(y[k][:, t], h)
 
 
 def test_bad_input_raises_clear_errors():
