@@ -25,7 +25,8 @@
 #
 # An LSTM does this the obvious way, one update per symbol. A Transformer has no running
 # state, and a minGRU's state update is linear and must stay parallel. Theory says what
-# each can and cannot do {cite}`liu2023shortcuts,merrill2024illusion,grazzi2024negative`;
+# each can and cannot do
+# {cite}`liu2023shortcuts,merrill2024illusion,sarrof2024expressive,grazzi2024negative`;
 # here we train all of them, on the same tasks and budget, and check whether the
 # theory's predictions hold on models small enough to train on a laptop CPU.
 
@@ -150,19 +151,52 @@ print("         states:", y_demo[0].tolist())
 # ## Circuit depth: what a parallel model cannot track
 #
 # Merrill, Petty and Sabharwal {cite}`merrill2024illusion` put Transformers and the new
-# parallel recurrences in the same box. A fixed-depth Transformer, and equally a linear
-# state-space model or diagonal linear RNN whose recurrence is computed by a parallel scan,
-# can be simulated by constant-depth threshold circuits (the class $\mathsf{TC}^0$).
-# Tracking the composition of permutations in $A_5$ or $S_5$ is $\mathsf{NC}^1$-complete
-# (Barrington's theorem {cite}`barrington1989bounded`): it needs circuits of depth growing like $\log T$. Unless
-# $\mathsf{TC}^0 = \mathsf{NC}^1$ (believed false), no such model of fixed depth tracks
-# $A_5$ at every length. The "state" of a state-space model is, in this sense, an
-# illusion. A nonlinear RNN has no such limit: its depth is $T$, one step per symbol.
+# parallel recurrences in the same box, and the box depends on the *kind of transition*.
+# Write one layer of a linear recurrence as $h_t = A_t h_{t-1} + b_t$ ($t = 1, \dots, T$,
+# $h_0$ given), with a matrix $A_t$ computed from the input $x_t$. A parallel scan
+# composes the pairs $(A_t, b_t)$ in a tree of depth $O(\log T)$, so *every* such
+# recurrence is scan-parallel. What the tree computes is a product of $T$ matrices, and
+# that is where the classes split:
 #
-# ## Why a decaying linear recurrence cannot count mod 2
+# * **A scan over a non-commutative monoid is an $\mathsf{NC}^1$ computation**: bounded
+#   fan-in circuits of depth $O(\log T)$, the depth of the tree itself. Nothing better is
+#   known in general, because the iterated product of $5 \times 5$ permutation matrices
+#   is already $\mathsf{NC}^1$-complete: tracking $S_5$ (or $A_5$) is the word problem of
+#   a non-solvable group, $\mathsf{NC}^1$-complete by Barrington's theorem
+#   {cite}`barrington1989bounded`.
+# * **Diagonal (hence commuting) or time-invariant transitions stay in $\mathsf{TC}^0$.**
+#   When every $A_t$ is diagonal, the product is a product of *numbers*, channel by
+#   channel, and the order of the factors does not matter; when $A_t = A$ does not depend
+#   on the input, the product is a power $A^{t-s}$. In both cases, with log precision,
+#   the whole scan can be evaluated by constant-depth threshold circuits (iterated
+#   products and sums of numbers are in $\mathsf{TC}^0$), and Merrill et al. prove that
+#   S4-style (time-invariant) and Mamba-style (input-dependent *diagonal*) state-space
+#   models, like fixed-depth Transformers, lie in (log-uniform) $\mathsf{TC}^0$. Unless
+#   $\mathsf{TC}^0 = \mathsf{NC}^1$ (believed false), no such model of fixed depth tracks
+#   $A_5$ or $S_5$ at every length. The "state" of these state-space models is, in this
+#   sense, an illusion.
+# * **Input-dependent, non-diagonal transitions escape this bound and remain
+#   parallel.** Merrill et al. show that a linear RNN whose $A_t$ is a full input-dependent
+#   matrix can track $S_5$. Grazzi et al. {cite}`grazzi2024negative` prove that when each
+#   transition is a product of generalised Householder matrices $I - \beta k k^\top$
+#   ($\lVert k \rVert = 1$, $\beta \in [0, 2]$, so eigenvalues in $[-1, 1]$), a
+#   finite-precision linear RNN with enough layers recognises *every* regular language.
+#   DeltaNet with this extended range uses one such factor per token; DeltaProduct
+#   {cite}`siems2025deltaproduct` uses several, and its state-tracking improves with their
+#   number. These are still scans, just over a non-commutative monoid.
 #
-# Grazzi et al. {cite}`grazzi2024negative` show a sharper limit for the recurrences of the
-# previous chapter. Take one unit of a minGRU:
+# This is the hinge of the chapter: *parallel* does not imply $\mathsf{TC}^0$. What puts
+# minGRU, minLSTM and Mamba in $\mathsf{TC}^0$ is that their transitions are **diagonal**
+# (one number per channel) and, for minGRU and minLSTM, also **positive**, which costs
+# even more, as the next section shows. A nonlinear RNN such as the LSTM has no such
+# limit: its depth is $T$, one step per symbol, and it can track any finite automaton.
+#
+# ## Why a positive diagonal recurrence cannot count mod 2
+#
+# Sarrof, Veitsman and Hahn {cite}`sarrof2024expressive` found a sharper limit for the
+# recurrences of the previous chapter, and the fix; Grazzi et al.
+# {cite}`grazzi2024negative` extended both to non-diagonal transitions. Take one unit of
+# a minGRU:
 #
 # $$h_t = a_t\, h_{t-1} + b_t, \qquad a_t = 1 - z_t \in (0, 1),\quad b_t = z_t\, \tilde h_t > 0,$$
 #
@@ -173,21 +207,48 @@ print("         states:", y_demo[0].tolist())
 # $$h_t - h^\star = a\,(h_{t-1} - h^\star), \qquad h^\star = \frac{b}{1 - a}:$$
 #
 # with $0 < a < 1$, $h_t$ slides monotonically towards the fixed point $h^\star$ and never
-# comes back. Parity, on this input, must alternate $1, 0, 1, 0, \dots$ forever. A
-# sequence that converges cannot be mapped to an alternating one by any fixed continuous
-# readout: eventually consecutive states are closer than any readout can separate. A second
-# layer does not help: it receives an input sequence that converges, so its coefficients
-# converge, so its state converges, and so on up the stack. With finitely many layers and
-# finite precision, the model must fail at some length.
+# comes back. Parity, on this input, must alternate $1, 0, 1, 0, \dots$ forever.
+#
+# **The precision model.** The theorems are stated for *finite precision* (a fixed
+# number of bits per value, as in any float format), and we use that model for every
+# task in this chapter. In finite precision the gates are effectively in the *closed*
+# interval $[0, 1]$: a saturated sigmoid rounds to exactly $0$ or $1$. The convergence
+# above then means that after finitely many steps the rounded state stops changing (or
+# enters a cycle of rounding that a monotone update cannot turn into the period-2
+# alternation); a fixed readout sees the same state for "even" and "odd", and must be
+# wrong on one of them. A second layer does not help: its input sequence becomes
+# eventually constant, so its coefficients do too, and so on up the stack. This is the
+# theorem: no finite-precision stack of linear recurrences with diagonal transitions in
+# $[0, 1]$ recognises parity {cite}`sarrof2024expressive`; Grazzi et al. prove the same for
+# any transition matrices with only positive eigenvalues {cite}`grazzi2024negative`.
+#
+# **What the argument covers, and what it does not.** It is a statement about long
+# *constant runs* as the length goes to infinity: there is some length beyond which the
+# model is wrong on the all-ones input, whatever its weights. It does not say at which
+# length that happens, nor that accuracy on *random* sequences at $2T$ or $4T$ must be
+# at chance: a random parity sequence has short runs of ones, and what the measurements
+# below see at $4T$ is a failure to length-generalise, which the theorem predicts only
+# in the limit. At a fixed training length the states $h_1, \dots, h_T$ on the all-ones
+# input are still all different in exact arithmetic, so fitting parity in distribution
+# is possible in principle; extrapolating to arbitrary lengths is not.
 #
 # The state can only **decay and interpolate**; it can never **flip**. Allow
 # $a_t = -1$ and the problem disappears: $h_0 = 1$, $a = -1$ for a one and $a = +1$ for a
 # zero (with $b = 0$) gives $h_t = (-1)^{\#\text{ones}}$, the parity, at every length.
-# That is the fix Grazzi et al. propose (eigenvalues in $[-1, 1]$), and it is exactly what
-# the log-space scan cannot represent, since it needs $a_t > 0$. Note what the argument
-# does *not* say: at a fixed training length, the states $h_1, h_2, \dots, h_T$ are still
-# all different, and a flexible readout could, in principle, map them to alternating
-# labels. Fitting parity in distribution is hard but not impossible; extrapolating is.
+# That is the sign fix of Sarrof et al. {cite}`sarrof2024expressive`, which Grazzi et al.
+# {cite}`grazzi2024negative` carry over to Mamba and DeltaNet (eigenvalues in $[-1, 1]$).
+# Note that the gates still depend on the *input only*: what parity needs is a negative
+# transition, not a state-dependent gate. The log-space scan cannot represent it, since it
+# needs $a_t > 0$; the real-space scans of the previous chapter can.
+#
+# **Negative eigenvalues fix parity, and only parity.** A real diagonal transition with
+# entries in $[-1, 1]$ can flip a sign, which is the group $\mathbb{Z}_2$, but it cannot
+# cycle with period 3. Grazzi et al. prove that counting modulo 3 needs transitions that
+# are *not triangular* (real triangular matrices, diagonal ones included, cannot do it),
+# for instance a $2 \times 2$ rotation by $2\pi/3$, or a complex diagonal entry
+# $e^{2\pi i/3}$ {cite}`grazzi2024negative`. So $\mathbb{Z}_3$, $\mathbb{Z}_5$ and the
+# non-commutative $S_3$ require complex (rotation) or non-triangular transitions, and
+# $S_5$ requires the input-dependent non-diagonal ones of the previous section.
 #
 # Here are the two one-unit recurrences on the input $1, 1, 1, \dots$:
 
@@ -441,12 +502,22 @@ glue("depth_fit_phrase", "It does help at the training length: the deeper model 
 #   Depth {glue:text}`depth_phrase` length generalisation here (GPT-4:
 #   {glue:text}`gpt4_T:.3f` at $T$, {glue:text}`gpt4_2T:.3f` at $2T$,
 #   {glue:text}`gpt4_shift:.3f` under the shift). {glue:text}`depth_fit_phrase` More
-#   layers give more room for a shortcut, not a recurrence.
+#   layers give more room for a shortcut, not a recurrence. None of this is a limit of
+#   expressivity: parity is in $\mathsf{TC}^0$, and Chiang and Cholak construct a
+#   Transformer that recognises it at every length {cite}`chiang2022overcoming`. What
+#   stands in the way is learnability: parity is maximally *sensitive* (flipping any one
+#   bit flips the answer), which attention represents only with vanishing margins as $T$
+#   grows {cite}`hahn2020theoretical`, and Transformers trained on such periodic regular
+#   languages fail to generalise in length where LSTMs succeed
+#   {cite}`bhattamishra2020ability`.
 # * **minGRU and minLSTM: {glue:text}`v_min`.** They {glue:text}`min_fit_phrase`
 #   (minGRU {glue:text}`mingru_T:.3f`, minLSTM {glue:text}`minlstm_T:.3f` at $T$, where the
 #   first positions are easy for anyone); beyond it, minGRU scores
-#   {glue:text}`mingru_4T:.3f` at $4T$, where chance is 0.5. The decaying-state argument
-#   says that no amount of training can fix this part.
+#   {glue:text}`mingru_4T:.3f` at $4T$, where chance is 0.5. The theorem does not predict
+#   this number (it speaks of long runs as the length grows, not of random sequences at
+#   $4T$); what it does say is that no choice of weights, however trained, makes a
+#   positive diagonal recurrence correct on the all-ones input at *every* length. The next
+#   section looks at that input directly.
 #
 # ## Looking inside: states on the input 1, 1, 1, ...
 #
@@ -476,12 +547,23 @@ plt.show()
 # %% [markdown]
 # ## A second task: the flip-flop
 #
-# The decaying-state argument is specific to *counting modulo 2*. The flip-flop needs
-# something a minGRU *can* do: on "write", forget everything ($z_t \to 1$, so $a_t \to 0$)
-# and store the written bit in $\tilde h_t$; on "ignore", keep the state ($z_t \to 0$, so
-# $a_t \to 1$). No sign flip is ever needed. Theory therefore predicts the opposite
-# outcome for the linear recurrences on this task. The flip-flop is trained with writes
-# 20% of the time and tested under a shift to 80% writes.
+# The flip-flop needs something a minGRU *can* do in the precision model above: on
+# "write", forget everything ($a_t = 0$) and store the written bit in $\tilde h_t$; on
+# "ignore", keep the state ($a_t = 1$). No sign flip is ever needed, and the flip-flop is
+# a star-free (aperiodic) language, which diagonal recurrences with gates in $[0, 1]$
+# recognise in finite precision {cite}`sarrof2024expressive`.
+#
+# The same contraction argument applies here, though, and it is worth being exact about
+# it. With $a_t$ *strictly* inside $(0, 1)$, as the sigmoid gives in exact arithmetic,
+# the input "write, then ignore for $L$ steps" leaves a share $a_\text{ign}^L$ of the
+# written value in the state, and the state converges to the ignore fixed point whatever
+# was written: the bit is forgotten as $L \to \infty$, just as the parity state
+# converges on a run of ones. The difference between the tasks appears only in finite
+# precision: the flip-flop is solved once the ignore gate rounds to exactly $a = 1$
+# (a saturated sigmoid), whereas no rounding gives parity the sign it needs. A trained
+# model whose ignore gate has not saturated will therefore forget on long enough ignore
+# runs. The flip-flop is trained with writes 20% of the time and tested under a shift to
+# 80% writes; afterwards we probe long write-then-ignore runs.
 
 # %%
 flip_cfg = TrackingConfig(
@@ -524,6 +606,52 @@ glue("flip_min_phrase", "solve it and extrapolate to 4T, as predicted" if flip_m
 # {glue:text}`flip_shift_phrase` ({glue:text}`flip_gpt1_shift:.3f`): finding the last write
 # is a shortcut that does not depend on how often writes occur. What breaks beyond $T$ is
 # the positions the model has never trained on.
+#
+# ### Write, then ignore for $L$ steps
+#
+# The probe the argument is about: one write of bit $w$ followed by $L$ ignores, for $L$
+# from $T$ to $64T$. We report the trained models' probability of the correct state at
+# the last position, averaged over $w \in \{0, 1\}$ and the seeds. The GPT cannot read
+# past its `block_size` of $4T$, so its longer probes are left empty.
+
+# %%
+IGNORE = 2
+probe_lengths = [T, 4 * T, 16 * T, 64 * T]
+probe_rows = []
+for (name, seed), model in flip.models.items():
+    limit = flip_cfg.max_length if MODELS[name]["kind"] == "gpt" else None
+    for L in probe_lengths:
+        if limit is not None and L + 1 > limit:
+            continue
+        x = torch.full((2, L + 1), IGNORE, dtype=torch.long)            # (2, L + 1)
+        x[:, 0] = torch.tensor([0, 1])                                  # write 0 / write 1, then ignore
+        p = predict_states(model, x)[:, -1, :]                          # (2, n_states)
+        p_correct = float((p[0, 0] + p[1, 1]) / 2)
+        probe_rows.append({"model": name, "seed": seed, "L": L, "P(correct) at the end": p_correct})
+wti = (pd.DataFrame(probe_rows).groupby(["model", "L"], sort=False)["P(correct) at the end"].mean()
+       .unstack("L").reindex(list(MODELS)))
+wti.columns = [f"L = {c}" for c in wti.columns]
+wti_min = {m: float(wti.loc[m].iloc[-1]) for m in ["minGRU", "minLSTM", "LSTM"]}
+glue("wti_L", 64 * T, display=False)
+glue("wti_mingru", wti_min["minGRU"], display=False)
+glue("wti_minlstm", wti_min["minLSTM"], display=False)
+glue("wti_lstm", wti_min["LSTM"], display=False)
+first_min = min(float(wti.loc[m].iloc[0]) for m in ["minGRU", "minLSTM"])
+last_min = min(wti_min["minGRU"], wti_min["minLSTM"])
+glue("wti_phrase", "falls as L grows, as a gate strictly below 1 predicts"
+     if last_min < first_min - 0.05 else
+     "does not fall appreciably over this range: the trained ignore gates are close enough to 1 "
+     "(or rounded to 1) that the decay is not visible at these lengths", display=False)
+print(f"write, then ignore for L steps (trained at T = {T}): mean probability of the written bit at the end")
+wti.round(3)
+
+# %% [markdown]
+# For the linear recurrences the probability of the written bit
+# {glue:text}`wti_phrase` (at $L$ = {glue:text}`wti_L`: minGRU
+# {glue:text}`wti_mingru:.3f`, minLSTM {glue:text}`wti_minlstm:.3f`; the LSTM:
+# {glue:text}`wti_lstm:.3f`). Either way the probe tests the statement
+# the argument makes, about one long constant run, rather than the average over random
+# sequences. The measured map of the next section extends it to every model and task.
 #
 # ## Explore the predictions
 #
@@ -631,11 +759,15 @@ plt.show()
 #    parity study. What does the decaying-state argument predict, and what do you measure?
 #
 # :::{dropdown} Solution 1
-# **Flip-flop: yes** (write: $a \to 0$ and $\tilde h$ stores the bit; ignore: $a \to 1$).
+# In finite precision, where saturated gates reach exactly $0$ and $1$:
+# **flip-flop: yes** (write: $a = 0$ and $\tilde h$ stores the bit; ignore: $a = 1$). With
+# $a$ strictly inside $(0, 1)$ it would forget on long ignore runs.
 # **Parity: no** (the all-ones argument: the state converges while parity alternates).
 # **$\mathbb{Z}_3$: no** for the same reason: on a run of ones the state must cycle with
-# period 3, but it converges. In general such a recurrence can only handle *aperiodic*
-# (group-free) behaviour: resets and holds, no cycles.
+# period 3, but it converges. Even negative diagonal entries would not help for
+# $\mathbb{Z}_3$: it needs a rotation (complex or non-triangular transitions)
+# {cite}`grazzi2024negative`. In general such a recurrence can only handle *aperiodic*
+# (star-free) behaviour: resets and holds, no cycles {cite}`sarrof2024expressive`.
 # :::
 #
 # :::{dropdown} Solution 2
@@ -663,10 +795,12 @@ plt.show()
 # :::
 #
 # :::{dropdown} Solution 5
-# The argument applies to every layer of the stack (each receives a converging input on
-# $1, 1, 1, \dots$), so it predicts that four layers still fail beyond the training
-# length. More layers add flexibility at a fixed length, so the in-distribution accuracy
-# can rise; the $2T$ and $4T$ accuracies should stay near chance.
+# The argument applies to every layer of the stack (each receives an eventually constant
+# input on $1, 1, 1, \dots$), so four layers must still fail on a long enough run of ones.
+# It does not fix the length at which that happens, so it makes no exact prediction for
+# random sequences at $2T$ and $4T$; more layers add flexibility at a fixed length, and
+# the in-distribution accuracy can rise. Measure the all-ones input as well as the
+# random tests.
 # :::
 #
 # :::{admonition} Key takeaways
@@ -674,11 +808,22 @@ plt.show()
 # * Tracking the state of an automaton is a scan over its transformation semigroup. Shallow
 #   Transformers can learn *shortcuts* for solvable automata, which fit the training
 #   distribution and are brittle outside it {cite}`liu2023shortcuts`.
-# * Fixed-depth Transformers and parallel (scan-based) linear recurrences sit in
-#   $\mathsf{TC}^0$; tracking $A_5$ at all lengths needs more {cite}`merrill2024illusion`.
-# * A linear recurrence with transitions in $(0, 1)$, such as minGRU's and minLSTM's, can
-#   decay and reset but never flip: it cannot compute parity at arbitrary length; negative
-#   transitions fix that {cite}`grazzi2024negative`. It *can* do the flip-flop.
+# * A scan over a non-commutative monoid is an $\mathsf{NC}^1$ computation. Fixed-depth
+#   Transformers and linear recurrences with **diagonal** (commuting) or **time-invariant**
+#   transitions sit in $\mathsf{TC}^0$, so they cannot track $A_5$ or $S_5$ at all lengths
+#   unless $\mathsf{TC}^0 = \mathsf{NC}^1$ {cite}`merrill2024illusion`. Input-dependent
+#   non-diagonal transitions (DeltaNet, DeltaProduct, eigenvalues in $[-1, 1]$) are still
+#   scan-parallel and reach $S_5$ and all regular languages
+#   {cite}`grazzi2024negative,siems2025deltaproduct`.
+# * Parity is in $\mathsf{TC}^0$, and a Transformer can represent it
+#   {cite}`chiang2022overcoming`: the GPT's failures here are about learnability, length
+#   generalisation and sensitivity {cite}`hahn2020theoretical,bhattamishra2020ability`.
+#   minGRU's and minLSTM's are about their **positive, diagonal** transitions: in finite
+#   precision they can decay, hold and reset but never flip, so no weights make them
+#   correct on long runs of ones; a negative transition fixes parity
+#   {cite}`sarrof2024expressive,grazzi2024negative`. They *can* do the flip-flop (gates
+#   saturating at 0 and 1); $\mathbb{Z}_3$ and beyond need rotations or non-triangular
+#   transitions.
 # * Measured here, on small models and a CPU budget: see the verdict table for which of
 #   the three expectations held. A Transformer's failure beyond its training length mixes
 #   two causes, a shortcut and untrained positions; the distribution-shift test at the
