@@ -20,6 +20,8 @@ def test_commands_are_self_contained_and_use_the_budgets():
     build, test = readme_command("build-command"), readme_command("test-command")
     for cmd in (build, test):
         assert cmd.startswith("python3 -m venv .venv") and "pip install -r requirements.txt" in cmd
+        assert "python scripts/install_torch.py" in cmd  # the CPU torch where there is no GPU
+        assert "\n" not in cmd  # one command line each: CI runs it verbatim
     assert "jupyter-book build ." in build and "RVT_BUDGET" not in build  # book is the default
     assert "RVT_BUDGET=smoke pytest tests --nbmake book" in test
 
