@@ -27,8 +27,8 @@
 # for all $T$ steps at once by a parallel scan.
 #
 # This chapter derives both models from their parents, shows why linearity is the key,
-# explains the log-space trick {cite}`heinsen2023parallel` that `rvt_lib` uses to
-# compute the scan, checks in a visible cell that the parallel and the sequential
+# recalls the log-space scan {cite}`heinsen2023parallel` that `rvt_lib` uses (derived in
+# {doc}`../part2_theory/parallel_scan`), checks in a visible cell that the parallel and the sequential
 # computations agree, counts parameters and takes a first timing on this CPU.
 
 # %% tags=["hide-cell"]
@@ -119,12 +119,13 @@ print(f"budget: {get_budget()} | device: {torch.device('cpu')} | CPU cores: {os.
 # a_t = f'_t,\ b_t = i'_t \odot \tilde h_t & \text{(minLSTM)} \end{cases}
 # $$
 #
-# where $a_t$ and $b_t$ depend on $x_t$ only. Two consequences:
+# for $t = 1, \dots, T$ from an initial state $h_0$ (the notation of every chapter of the
+# book), where $a_t$ and $b_t$ depend on $x_t$ only. Two consequences:
 #
-# * All coefficients $a_0, \dots, a_{T-1}$ and $b_0, \dots, b_{T-1}$ come out of one
+# * All coefficients $a_1, \dots, a_T$ and $b_1, \dots, b_T$ come out of one
 #   matrix multiply over the whole sequence, before any recurrence happens.
 # * The recurrence is **linear in $h$**. Unrolled, it is a sum of products,
-#   $h_t = \left(\prod_{s \le t} a_s\right) h_{-1} + \sum_{s \le t} \left(\prod_{r = s+1}^{t} a_r\right) b_s$,
+#   $h_t = \left(\prod_{s=1}^{t} a_s\right) h_0 + \sum_{s=1}^{t} \left(\prod_{r = s+1}^{t} a_r\right) b_s$,
 #   and two steps compose into one step of the same form:
 #   $a_2(a_1 h + b_1) + b_2 = (a_1 a_2)\, h + (a_2 b_1 + b_2)$. This composition is
 #   associative, so a *parallel scan* can evaluate all $T$ prefixes in $O(\log T)$
@@ -135,20 +136,15 @@ print(f"budget: {get_budget()} | device: {torch.device('cpu')} | CPU cores: {os.
 # *nonlinear* map of $h$; composing nonlinear maps does not stay in a small family, and
 # there is nothing to scan.
 #
-# ## The log-space trick and the function $g$
+# ## The log-space scan and the function $g$
 #
-# Heinsen {cite}`heinsen2023parallel` computes the scan with two operations that every
-# library already has in parallel form, a cumulative sum and a cumulative
-# log-sum-exp. Divide the unrolled sum by $A_t = \prod_{s \le t} a_s$ (all $a_s > 0$)
-# and take logarithms, with $a^*_t = \sum_{s \le t} \log a_s = \log A_t$:
-#
-# $$
-# \log h_t = a^*_t + \log \sum_{s \le t} \exp\left(\log b_s - a^*_s\right)
-# = a^*_t + \operatorname{logcumsumexp}_{s \le t}\left(\log b_s - a^*_s\right)
-# \qquad (h_{-1} = 0).
-# $$
-#
-# This needs $\log b_s$, hence $b_s > 0$, hence a positive candidate. That is the job of
+# `rvt_lib` computes this scan with Heinsen's log-space form {cite}`heinsen2023parallel`,
+# derived once in {doc}`../part2_theory/parallel_scan`: dividing by the running product
+# $\prod_{s \le t} a_s$ and taking logarithms turns the recurrence into a `cumsum` of
+# $\log a_t$ and a `logcumsumexp` of $\log b_t$ minus that sum, two operations every
+# library has in parallel form. It takes the logarithms of $a_t$ and of $b_t$, so it
+# needs $a_t > 0$ and $b_t > 0$. The gates give $a_t \in (0, 1)$; a positive $b_t$ needs
+# a positive candidate, and that is the job of
 #
 # $$
 # g(v) = \begin{cases} v + \tfrac12 & v \ge 0 \\ \sigma(v) & v < 0 \end{cases},
@@ -158,10 +154,18 @@ print(f"budget: {get_budget()} | device: {torch.device('cpu')} | CPU cores: {os.
 # continuous, always positive and growing linearly for large $v$. The logs of the gates
 # are computed straight from the pre-activations, $\log \sigma(k) = -\operatorname{softplus}(-k)$
 # and $\log(1 - \sigma(k)) = -\operatorname{softplus}(k)$, never as the log of a rounded
-# small number. An initial state of either sign enters by linearity,
-# $h_t = A_t h_{-1} + (\text{scan from } 0)$, so no log of it is taken; and
-# `rvt_lib.scan.scan_log` processes long sequences in chunks (carrying the state
-# between them) because $a^*_t$ grows without bound and would eat float32's precision.
+# small number.
+#
+# **The states stay positive.** From $h_0 = 0$, every state of a minGRU (and of a
+# minLSTM) is positive: $a_t > 0$ and $b_t > 0$, so $h_1 = b_1 > 0$ and
+# $h_t = a_t h_{t-1} + b_t > 0$ by induction. This is what lets the scan work with
+# $\log h_t$, and it is also a restriction: a layer started from zero can only output
+# positive numbers, and the sign of its state never flips. An initial state of either
+# sign enters by linearity, $h_t = \left(\prod_{s \le t} a_s\right) h_0 + (\text{scan from } 0)$,
+# so no log of it is taken; and `rvt_lib.scan.scan_log` processes long sequences in
+# chunks (carrying the state between them), for the reason shown in
+# {doc}`../part2_theory/parallel_scan`: the running sum of $\log a_t$ grows without bound
+# and would eat float32's precision.
 
 # %%
 v = torch.linspace(-6, 4, 400)
@@ -266,7 +270,7 @@ glue("max_diff_32", f"{equal[equal.dtype == 'float32'].iloc[:, 2:].to_numpy().ma
 # candidate $\tilde h_s$ is still present in the last state:
 #
 # $$
-# h_{T-1} = \sum_{s} w_s\, \tilde h_s, \qquad w_s = z_s \prod_{r = s+1}^{T-1} (1 - z_r),
+# h_T = \sum_{s=1}^{T} w_s\, \tilde h_s, \qquad w_s = z_s \prod_{r = s+1}^{T} (1 - z_r) \qquad (h_0 = 0),
 # $$
 #
 # a weighted average (the weights sum to $1 - \prod_r (1 - z_r)$). A small $z$ means a
@@ -288,7 +292,7 @@ def gate_sequence(z_background, write_step, z_write):
 
 
 def min_gru_channel(z):
-    """h_t = (1 - z_t) h_{t-1} + z_t * candidate_t, and the weight w_s of each candidate in h_{T-1}."""
+    """h_t = (1 - z_t) h_{t-1} + z_t * candidate_t from h_0 = 0, and the weight w_s of each candidate in h_T."""
     h = scan_sequential((1 - z).view(1, T_W, 1), (z * candidate).view(1, T_W, 1)).view(T_W)
     keep_after = torch.cat([torch.cumprod((1 - z).flip(0), 0).flip(0)[1:], torch.ones(1, dtype=z.dtype)])
     return h, z * keep_after                                                        # (T,), (T,)
@@ -344,8 +348,12 @@ plt.show()
 # are concentrated on the last ones; the overwrite at step 45 cuts the weights of every
 # earlier step to zero. A trained minGRU chooses $z_t$ per channel and per step from the
 # input: it can hold a value for a long time and replace it when the input says so. What
-# it cannot do is make that choice depend on its own state; Part II
-# ({doc}`../part2_theory/automata`) shows tasks where that matters.
+# it cannot do is *flip*: its transition $a_t$ is one number per channel (diagonal) and
+# positive, so the state can only be pulled towards the candidate, never mirrored. That,
+# and not the fact that the gates read only the input, is the limit: input-only gates
+# with $a_t \in [-1, 1]$ already compute parity, which no positive diagonal recurrence can
+# at every length {cite}`sarrof2024expressive,grazzi2024negative`. Part II
+# ({doc}`../part2_theory/automata`) proves this and shows the tasks where it matters.
 #
 # ## Parameters
 #
@@ -390,8 +398,11 @@ glue("ratio_gru_wide", float(params.iloc[-1]["GRU / minGRU"]), display=False)
 # PyTorch's `torch.nn.GRU` (a loop in C++, not Python) as a reference. This is a quick,
 # small measurement on the CPU that builds the book; the full benchmark, with training
 # steps, larger models and a GPU, is in `benchmarks/` and in Parts II and IV.
-# On a GPU, {cite}`feng2024minrnn` report training 175 times faster than with the
-# traditional GRU and LSTM for sequences of length 512.
+# On a GPU, Feng et al. {cite}`feng2024minrnn` report a training step at length 512
+# that is 175 times faster for the minGRU than for the GRU, and 235 times faster for the
+# minLSTM than for the LSTM; they also report that the parallel mode needs *more* memory
+# than the traditional models, because the scan keeps all $T$ states and coefficients for
+# the backward pass. We measure that memory below.
 
 # %%
 T_list = pick(smoke=[16, 64, 256], book=[64, 256, 1024, 4096, 16384])
@@ -466,6 +477,42 @@ glue("exp_ns", float(1e6 * exp_ms / n_elements), display=False)
 # elementwise `exp`. Part II measures the scan itself, and other ways to compute it, on
 # both kinds of hardware.
 #
+# ## Memory: what the parallel mode keeps for the backward pass
+#
+# Speed is bought with memory. The cell counts, exactly, the bytes of the tensors that
+# autograd saves during one forward pass (`rvt_lib.scaling.saved_activation_bytes`,
+# parameters excluded), for the same one-layer minGRU in both modes and for
+# `torch.nn.GRU`, at the lengths timed above.
+
+# %%
+from rvt_lib.scaling import saved_activation_bytes
+
+mem_rows = []
+for T in T_list:
+    x = torch.randn(8, T, 64)
+    mem_rows.append({"T": T,
+                     "minGRU, parallel": saved_activation_bytes(min_gru, lambda: min_gru(x, mode="parallel")),
+                     "minGRU, sequential": saved_activation_bytes(min_gru, lambda: min_gru(x, mode="sequential")),
+                     "GRU (torch.nn)": saved_activation_bytes(torch_gru, lambda: torch_gru(x))})
+memory = pd.DataFrame(mem_rows).set_index("T") / 2**20
+print("activation memory saved for the backward pass (MiB), one layer, I = H = 64, batch 8:")
+print(memory.round(3).to_string())
+mem_ratio = memory["minGRU, parallel"] / memory["minGRU, sequential"]
+glue("mem_par_over_seq", float(mem_ratio.iloc[-1]), display=False)
+glue("mem_par_over_gru", float(memory["minGRU, parallel"].iloc[-1] / memory["GRU (torch.nn)"].iloc[-1]),
+     display=False)
+glue("mem_bytes_per_step", float(2**20 * memory["minGRU, parallel"].iloc[-1] / (8 * T_list[-1] * 64)),
+     display=False)
+glue("mem_more_less", "more" if mem_ratio.iloc[-1] > 1 else "less", display=False);
+
+# %% [markdown]
+# At $T =$ {glue:text}`T_last` the parallel mode saves {glue:text}`mem_par_over_seq:.2f`
+# times the activation memory of the sequential mode ({glue:text}`mem_more_less`), and
+# {glue:text}`mem_par_over_gru:.2f` times that of `torch.nn.GRU`, about
+# {glue:text}`mem_bytes_per_step:.0f` bytes per batch element, step and channel. Both
+# modes grow linearly in $T$ when training; generation, which needs no backward pass,
+# keeps only the current state in either mode.
+#
 # ## Exercises
 #
 # **1. The state stays in range.** Show that if the initial state and every candidate
@@ -481,19 +528,19 @@ glue("exp_ns", float(1e6 * exp_ms / n_elements), display=False)
 # squashed back into $(-1, 1)$ afterwards.
 # :::
 #
-# **2. Derive the log-space formula.** Starting from
-# $h_t = A_t h_{-1} + \sum_{s \le t} (A_t / A_s)\, b_s$ with $A_t = \prod_{r \le t} a_r$,
-# derive the expression for $\log h_t$ used by `scan_log` when $h_{-1} = 0$, and explain
-# why all $a_t$ must be positive and why $b_t > 0$ is needed.
+# **2. What the log-space scan needs.** Using the log-space formula derived in
+# {doc}`../part2_theory/parallel_scan`, explain why all $a_t$ must be positive and why
+# $b_t > 0$ is needed. Which of the two conditions would a parity-computing recurrence
+# with $a_t = -1$ break, and which scan of that chapter could still run it?
 #
 # :::{dropdown} Solution
-# Factor out $A_t$: $h_t = A_t \sum_{s \le t} b_s / A_s = A_t \sum_{s \le t} \exp(\log b_s - \log A_s)$.
-# Taking logs, $\log h_t = a^*_t + \log \sum_{s\le t} \exp(\log b_s - a^*_s)$ with
-# $a^*_t = \log A_t = \sum_{r \le t} \log a_r$, which is a `cumsum` followed by a
-# `logcumsumexp`. The logs of $a_r$ exist only for $a_r > 0$ (true for $1 - z_t$ and
-# $f'_t$); the logs of $b_s$ only for $b_s > 0$, which is why the candidate goes through
-# the positive $g$ instead of $\tanh$. (Signed $b$ can be handled with complex logs, or
-# by splitting into positive and negative parts, at extra cost.)
+# The formula takes $\log a_t$ (inside the `cumsum`) and $\log b_t$ (inside the
+# `logcumsumexp`). The first exists as a real number only for $a_t > 0$ (true for
+# $1 - z_t$ and $f'_t$); the second only for $b_t > 0$, which is why the candidate goes
+# through the positive $g$ instead of $\tanh$. (Signed $b$ can be handled with complex
+# logs, or by splitting into positive and negative parts, at extra cost.) $a_t = -1$
+# breaks the first condition; the real-space scans (Hillis–Steele, Blelloch) only
+# multiply and add, so they accept any sign.
 # :::
 #
 # **3. When does the GRU hold five times more parameters?** With $I$ inputs and $H$
@@ -508,7 +555,7 @@ glue("exp_ns", float(1e6 * exp_ms / n_elements), display=False)
 #
 # **4. Why not scan a GRU?** Write one GRU step as a map $h \mapsto \phi_t(h)$. What would
 # a parallel scan need to store for the composition $\phi_t \circ \phi_{t-1}$, and why
-# is that impractical?
+# is that impractical? Does it follow that a GRU must be evaluated one step at a time?
 #
 # :::{dropdown} Solution
 # A scan combines adjacent steps into one step of the *same kind* and needs a compact
@@ -518,22 +565,37 @@ glue("exp_ns", float(1e6 * exp_ms / n_elements), display=False)
 # matrix products of $h$; the composition of two such maps is a more complicated
 # nonlinear function of $h$, and after $\log_2 T$ rounds of combining one would need to
 # represent arbitrary functions $\R^H \to \R^H$. There is no finite set of numbers that
-# does that, so the steps must be applied one by one.
+# does that, so the nonlinear steps cannot be *composed* by a scan.
+#
+# That does not make the GRU inherently sequential. DEER {cite}`lim2024deer` treats all
+# $T$ states as the unknowns of one system of equations, $h_t = \phi_t(h_{t-1})$, and
+# solves it by Newton's method: each iteration linearises every step around the current
+# guess, $h_t \approx J_t h_{t-1} + c_t$ with the Jacobian $J_t$, which is a *linear*
+# recurrence and therefore a parallel scan (over $H \times H$ matrices). ELK
+# {cite}`gonzalez2024elk` makes this cheaper (quasi-Newton, with diagonal Jacobians) and
+# stable (trust regions, computed by a parallel Kalman smoother). The price is several
+# scans per evaluation, and $O(H^3)$ work per step for full Jacobians; the gain is
+# $O(\log T)$ depth per iteration when the iterations converge quickly.
 # :::
 #
 # :::{admonition} Key takeaways
 # :class: tip
 # * minGRU and minLSTM remove $h_{t-1}$ from every gate and candidate. What remains is
-#   the linear recurrence $h_t = a_t \odot h_{t-1} + b_t$ with $a_t, b_t$ computed from
-#   the inputs alone.
+#   the linear recurrence $h_t = a_t \odot h_{t-1} + b_t$ ($t = 1, \dots, T$, from $h_0$)
+#   with $a_t, b_t$ computed from the inputs alone.
 # * Linearity makes steps composable, $(a_1, b_1) \circ (a_2, b_2) = (a_1 a_2, a_2 b_1 + b_2)$,
 #   so a parallel scan computes all states in $O(\log T)$ sequential rounds. The
-#   log-space form uses `cumsum` and `logcumsumexp` and needs positive $a_t$ and $b_t$,
-#   hence $g$ instead of $\tanh$.
+#   log-space form ({doc}`../part2_theory/parallel_scan`) uses `cumsum` and
+#   `logcumsumexp` and needs positive $a_t$ and $b_t$, hence $g$ instead of $\tanh$; from
+#   $h_0 = 0$ every state is then positive. The parallel mode saves more activation
+#   memory for training than the sequential one (measured above).
 # * Parallel and sequential modes agree to rounding, with any initial state and in
 #   chunks: train in parallel, generate one step at a time in constant memory.
 # * They have 3 times (minGRU) and 8/3 times (minLSTM) fewer parameters than GRU and
 #   LSTM at $I = H$, and the gap grows with $H/I$.
-# * The gates can no longer depend on the state. That is the price of parallelism, and
-#   Part II examines what it costs in expressive power.
+# * The transition is **positive and diagonal**: the state can decay, hold and be
+#   overwritten, never flip. That, not the input-only gates, limits what it can track
+#   (input-only gates with $a_t \in [-1, 1]$ compute parity); Part II examines what it
+#   costs {cite}`sarrof2024expressive,grazzi2024negative`. Nonlinear RNNs can be
+#   parallelised too, by Newton iterations over scans {cite}`lim2024deer,gonzalez2024elk`.
 # :::
