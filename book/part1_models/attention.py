@@ -253,7 +253,12 @@ print(f"head-by-head vs rvt_lib SelfAttention: max |difference| = "
 # The residual additions are the Transformer's version of the LSTM's additive cell
 # update: the identity path from a block's input to its output lets gradients pass
 # through depth unchanged. Positions enter as a learned embedding added to the input
-# (one vector per position, up to `block_size`); attention itself is blind to order.
+# (one vector per position, up to `block_size`). Attention *without* a mask is blind to
+# order: permuting the tokens permutes its outputs the same way. The causal mask breaks
+# that symmetry, because position $t$ sees exactly $t$ tokens: a causal Transformer with
+# no positional encoding at all still learns positional information
+# {cite}`haviv2022nope`, and such "NoPE" models can even generalise to longer sequences
+# better than ones with explicit encodings {cite}`kazemnejad2023nope`.
 #
 # Counting weights, a block holds $3d^2 + d^2$ in attention and $4d^2 + 4d^2$ in the MLP,
 # so about $12 d^2$ parameters (plus $13d$ biases and LayerNorm gains). The table checks
@@ -286,8 +291,11 @@ glue("gpt_12d2", f"{12 * d_**2:,}", display=False)
 #
 # The library has two attention paths: `attention="plain"` is the formula written out
 # (the one to read), and `attention="fast"` calls PyTorch's fused
-# `scaled_dot_product_attention` (the one to run: on a GPU it is FlashAttention, and on
-# a CPU too it never stores the $T \times T$ weight matrix, as we measure below). The
+# `scaled_dot_product_attention` (the one to run). SDPA picks a kernel at run time: on a
+# CUDA GPU it uses FlashAttention only for float16 and bfloat16 inputs (and supported
+# head sizes); float32 falls back to the memory-efficient or the plain "math" kernel. On
+# a CPU it has its own fused kernel, which, as we measure below, never stores the
+# $T \times T$ weight matrix either. The
 # cell loads the same weights into both and compares the outputs. It then checks
 # *causality* directly: change the input at position $t$ and look at which outputs move.
 # Outputs before $t$ must not change at all; outputs at $t$ and after should. Finally it
