@@ -65,8 +65,12 @@ print(f"budget: {get_budget()} | device: {torch.device('cpu')} | CPU cores: {os.
 # $x_t \in \R^{I}$ and its own previous state $h_{t-1} \in \R^{H}$, and writes a new state:
 #
 # $$
-# h_t = \tanh\left(W_{ih} x_t + b_{ih} + W_{hh} h_{t-1} + b_{hh}\right), \qquad h_{-1} = 0 .
+# h_t = \tanh\left(W_{ih} x_t + b_{ih} + W_{hh} h_{t-1} + b_{hh}\right), \qquad t = 1, \dots, T,
+# \quad h_0 = 0 .
 # $$
+#
+# (Every chapter of the book counts time this way: steps $t = 1, \dots, T$ from an
+# initial state $h_0$.)
 #
 # The same weights $W_{ih} \in \R^{H \times I}$ and $W_{hh} \in \R^{H \times H}$ are used at
 # every step. That sharing is the whole idea: one small set of parameters handles
@@ -215,38 +219,51 @@ print(pd.DataFrame(rows).to_string(index=False))
 # \quad\text{(Elman)}.
 # $$
 #
-# Put the whole loss at the last step $T-1$ and unfold the recursion: the gradient that
-# arrives at step $t$ is the last one multiplied by $T-1-t$ Jacobians,
+# Put the whole loss at the last step $T$ and unfold the recursion: the gradient that
+# arrives at step $t$ is the last one multiplied by $T-t$ Jacobians,
 #
 # $$
-# \frac{\partial L}{\partial h_t} = \frac{\partial L}{\partial h_{T-1}}\; J_{T-1} J_{T-2} \cdots J_{t+1} .
+# \frac{\partial L}{\partial h_t} = \frac{\partial L}{\partial h_{T}}\; J_{T} J_{T-1} \cdots J_{t+1} .
 # $$
 #
-# A product of many matrices behaves like a power. If the Jacobians shrink vectors
+# If the Jacobians shrink vectors
 # (roughly: if the largest singular value of $W_{hh}$, times the largest value of
 # $\tanh'$, is below 1),
-# the gradient decays exponentially with the distance $T-1-t$: **vanishing gradients**,
+# the gradient decays exponentially with the distance $T-t$: **vanishing gradients**,
 # and the network cannot learn that an early input mattered for a late output. If they
 # stretch vectors, it grows exponentially: **exploding gradients**, and training steps
 # become huge and erratic. Both were analysed by {cite}`bengio1994learning` and
 # {cite}`pascanu2013difficulty`: for a tanh RNN (where $|\tanh'| \le 1$), a largest
 # singular value of $W_{hh}$ below 1 is *sufficient* for vanishing, and one above 1 is
-# *necessary* for exploding. Over many steps, what matters is the spectral radius
-# $\rho$ of $W_{hh}$ (its largest absolute eigenvalue), since
-# $\lVert W_{hh}^k \rVert^{1/k} \to \rho$ as $k$ grows; that is the knob we turn below.
+# *necessary* for exploding. Precisely, with $\gamma = \max |\tanh'| = 1$ and any
+# submultiplicative norm, a product of $k$ Jacobians is bounded by
+#
+# $$
+# \lVert J_{t+k} \cdots J_{t+1} \rVert \le \prod_{s=t+1}^{t+k} \lVert \operatorname{diag}(1 - h_s^2)\, W_{hh} \rVert
+# \le (\gamma\, \lVert W_{hh} \rVert)^k ,
+# $$
+#
+# an upper bound only: the Jacobians differ from step to step, so their product is *not*
+# a power of one matrix. For powers of a single matrix, Gelfand's formula
+# $\lVert W^k \rVert^{1/k} \to \rho(W)$ says that the spectral radius $\rho$ (the largest
+# absolute eigenvalue) sets the growth rate; it describes a *linear* RNN,
+# $J_s = W_{hh}$ at every step, and it is only a guide for the tanh RNN, whose factors
+# $\operatorname{diag}(1 - h_s^2)$ can only shrink vectors further but do not commute
+# with $W_{hh}$. The spectral radius is the knob we turn below; the measurement says how
+# well it predicts the tanh RNN.
 #
 # ## Measuring vanishing and exploding gradients
 #
 # Instead of bounding the product we measure it. `rvt_lib.gradients.state_gradient_norms`
 # unrolls a cell on a batch of random input sequences, puts the loss
-# $L = \langle u, h_{T-1} \rangle$ at the last step (with $u$ a random unit vector, so
-# $\lVert \partial L / \partial h_{T-1} \rVert = 1$), and returns
+# $L = \langle u, h_{T} \rangle$ at the last step (with $u$ a random unit vector, so
+# $\lVert \partial L / \partial h_{T} \rVert = 1$), and returns
 # $\lVert \partial L / \partial s_t \rVert$ for every step $t$, averaged over the batch,
 # where $s_t$ is the full recurrent state ($h_t$, and for the LSTM also $c_t$).
 #
 # For the RNN we draw $W_{hh}$ with Gaussian entries and rescale it to a chosen spectral
 # radius $\rho$ (its largest absolute eigenvalue) with `set_spectral_radius_`. Move the
-# slider: the dashed line is $\rho^{\,T-1-t}$, what a *linear* RNN with a normal weight
+# slider: the dashed line is $\rho^{\,T-t}$, what a *linear* RNN with a normal weight
 # matrix would give.
 
 # %%
@@ -270,14 +287,14 @@ def grad_inputs(seed):
     return torch.randn(B_GRAD, T_GRAD, H_GRAD, generator=g)     # (B, T, I) random inputs
 
 
-steps = np.arange(T_GRAD)
+steps = np.arange(1, T_GRAD + 1)                          # t = 1, ..., T
 
 
 def show_rnn_gradients(radius=1.0):
     norms = state_gradient_norms(rnn_with_radius(radius, seed=0), grad_inputs(0)).numpy()
     fig, ax = plt.subplots(figsize=(7, 4))
     ax.semilogy(steps, norms, color=MODEL_COLORS["rnn"], label=f"tanh RNN, ρ = {radius:.2f}")
-    ax.semilogy(steps, radius ** (T_GRAD - 1 - steps), "k--", linewidth=1, label=r"$\rho^{T-1-t}$")
+    ax.semilogy(steps, radius ** (T_GRAD - steps), "k--", linewidth=1, label=r"$\rho^{T-t}$")
     ax.set_xlabel("time step t (loss at the last step)")
     ax.set_ylabel(r"gradient norm $\|\partial L / \partial h_t\|$")
     ax.legend(loc="lower right")
@@ -385,7 +402,7 @@ plt.show()
 # %%
 def per_step_factor(curve, skip=10):
     """exp(slope) of log(norm) vs distance, fitted over distances >= skip."""
-    distance = T_GRAD - 1 - steps
+    distance = T_GRAD - steps
     keep = distance >= skip
     slope = np.polyfit(distance[keep], np.log(curve[keep]), 1)[0]
     return float(np.exp(slope))
@@ -485,9 +502,11 @@ glue("gate_bias", f"+{GATE_BIAS:g}", display=False)
 # An exploding gradient still points in a useful direction; only its size is
 # absurd, and a single huge step throws the weights into a bad region. Clipping keeps
 # the direction and caps the step {cite}`pascanu2013difficulty`. A vanishing gradient
-# has lost the information itself: the contribution of early steps is smaller than the
-# rounding noise of the late ones, and rescaling the total gradient cannot restore the
-# early part's share. That needs a different architecture (gates, attention) or
+# has lost the information in a different sense: the total gradient is a sum over
+# steps, and the terms from early steps are exponentially smaller than those from late
+# ones, so their *relative share* of the update is negligible (long before any rounding
+# matters). Rescaling the total gradient multiplies every term by the same factor and
+# leaves that share unchanged. That needs a different architecture (gates, attention) or
 # initialisation.
 # :::
 #
@@ -508,7 +527,7 @@ glue("gate_bias", f"+{GATE_BIAS:g}", display=False)
 # :class: tip
 # * An RNN applies the same step, $h_t = \tanh(W_{ih}x_t + W_{hh}h_{t-1} + b)$, at every
 #   time; training it is backpropagation through the unrolled network (BPTT).
-# * The gradient reaching step $t$ from a loss at step $T-1$ is a product of $T-1-t$
+# * The gradient reaching step $t$ from a loss at step $T$ is a product of $T-t$
 #   Jacobians. We measured it: it vanishes or explodes exponentially, depending on the
 #   spectral radius of $W_{hh}$, with only a narrow band in between.
 # * LSTMs and GRUs add an *additive* path ($c_t = f_t \odot c_{t-1} + \dots$,

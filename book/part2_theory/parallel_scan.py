@@ -170,8 +170,11 @@ glue("assoc_err", float(assoc_err), display=False);
 # * **depth** (or span): the length of the longest chain of operations that must happen
 #   one after another, which is the time on *unboundedly many* processors.
 #
-# With $p$ processors the time is roughly $\max(\text{work}/p,\ \text{depth})$ (Brent's
-# bound). The loop has work $T-1$ and depth $T-1$: extra processors do not help it at all.
+# With $p$ processors no schedule can beat $\max(\text{work}/p,\ \text{depth})$: that is
+# the *lower* bound. Brent's theorem {cite}`brent1974parallel` gives the matching upper
+# bound: a greedy schedule finishes in time
+# $T_p \le \text{work}/p + \text{depth}$, so the two are within a factor 2 of each other.
+# The loop has work $T-1$ and depth $T-1$: extra processors do not help it at all.
 #
 # **Hillis–Steele** {cite}`hillis1986data`. In round $k = 0, 1, \dots$, every position $t$
 # combines its current value with the one $2^k$ places to its left (if there is one). After
@@ -351,16 +354,21 @@ print("result:", exclusive, "  check (running sum before each position):",
 # ## The log-space scan, and why it needs chunks
 #
 # Heinsen {cite}`heinsen2023parallel` noticed that for positive coefficients the
-# recurrence unrolls into two library scans. Write $a^*_t = \sum_{s \le t} \log a_s$, so
-# that $\prod_{s \le t} a_s = e^{a^*_t}$. Dividing $h_t = a_t h_{t-1} + b_t$ by that product
-# and summing gives
+# recurrence unrolls into two library scans. This is the one derivation of it in the
+# book (the minGRU chapter uses it). Take $h_t = a_t h_{t-1} + b_t$ for $t = 1, \dots, T$
+# with $h_0 \ge 0$ and all $a_t, b_t > 0$, and write $a^*_t = \sum_{s \le t} \log a_s$, so
+# that $\prod_{s \le t} a_s = e^{a^*_t}$. Dividing the recurrence by $e^{a^*_t}$ gives
+# $h_t e^{-a^*_t} = h_{t-1} e^{-a^*_{t-1}} + b_t e^{-a^*_t}$, a plain running sum, so
 #
 # $$h_t = e^{a^*_t}\Big(h_0 + \sum_{s \le t} b_s e^{-a^*_s}\Big), \qquad
 # \log h_t = a^*_t + \log\Big(h_0 + \sum_{s \le t} e^{\log b_s - a^*_s}\Big),$$
 #
 # that is, `cumsum` for $a^*$ and `logcumsumexp` for the sum. Working with logs keeps the
 # tiny products $\prod a_s$ representable, and minGRU's gates produce $\log a$ and
-# $\log b$ directly from their pre-activations (see the minGRU chapter).
+# $\log b$ directly from their pre-activations (see the minGRU chapter). Every state is
+# then positive (with $h_0 = 0$, $h_1 = b_1 > 0$, and so on), which is what makes
+# $\log h_t$ exist; a negative $h_0$ is added afterwards by linearity,
+# $e^{a^*_t} h_0$, and a negative $a_t$ has no real logarithm at all.
 #
 # There is a price. $|a^*_t|$ grows *linearly* with $t$: with gates around $a \approx 0.5$ it
 # falls by about $0.8$ per step, and both $a^*_t$ and the `logcumsumexp` term become huge
@@ -817,8 +825,11 @@ glue("amdahl_bound", float(bound), display=False);
 #   scale of one chunk.
 # * Depth only becomes speed when there are enough parallel units. On this page's CPU the
 #   gains of the parallel minGRU are modest (see the measured table), and its
-#   `logcumsumexp` is a large part of its cost; the paper's 175×–1324× belong to a GPU.
-# * Everything here relies on the transition being *linear in $h$* and, for the log-space
-#   scan, *positive*. The next chapter asks what that restriction costs in expressive
-#   power.
+#   `logcumsumexp` is a large part of its cost; the paper's speed-ups {cite}`feng2024minrnn`
+#   (175× for minGRU over GRU and 235× for minLSTM over LSTM at length 512, more at
+#   longer lengths) belong to a GPU.
+# * Everything here relies on the transition being *linear in $h$*, *diagonal* (pairs
+#   of numbers per channel) and, for the log-space scan, *positive*. A scan works over
+#   any associative operation, matrices included; the next chapter asks what the
+#   diagonal, positive restriction costs in expressive power.
 # :::
