@@ -20,7 +20,7 @@
 # A recurrent network reads a sequence one step at a time and squeezes everything it has
 # seen into a fixed-size state. In {doc}`recurrent` we measured what that costs during
 # training: the gradient from the last step reaches step $t$ only through a product of
-# $T-1-t$ Jacobians, and it usually fades on the way. *Self-attention*
+# $T-t$ Jacobians, and it usually fades on the way. *Self-attention*
 # {cite}`vaswani2017attention` takes the other route: every position may look at every
 # earlier position directly, in one step, and the sequence is processed all at once
 # instead of step by step.

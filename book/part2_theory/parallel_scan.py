@@ -23,7 +23,7 @@
 # at once, replaced them. This chapter shows that the chain is not always a chain. When
 # the recurrence is *linear* in $h$,
 #
-# $$h_t = a_t \odot h_{t-1} + b_t,$$
+# $$h_t = a_t \odot h_{t-1} + b_t, \qquad t = 1, \dots, T, \quad h_0 \text{ given},$$
 #
 # it can be computed in about $\log_2 T$ dependent rounds instead of $T$, by the same
 # *parallel prefix scan* that computes running sums on parallel machines
