@@ -10,7 +10,8 @@ declared in pyproject.toml:
   (``book``, ``live``), or ``BUILD_ONLY`` below (pinned in requirements.txt).
 * a chapter: ``dependencies`` + the ``book`` extra (what the Colab cell installs) +
   ``COLAB_PROVIDES`` below.
-* tests/ and benchmarks/: pinned in requirements.txt (the test command installs it).
+* tests/, benchmarks/ and scripts/: pinned in requirements.txt (the test command installs
+  it); a script may import a tool of ``SCRIPT_TOOLS`` on demand.
 """
 from __future__ import annotations
 
@@ -50,6 +51,11 @@ COLAB_PROVIDES = {
 BUILD_ONLY = {
     "myst-nb": "rvt_lib.book.glue stores values for the built site; without myst-nb (Colab) it "
                "displays them instead",
+}
+
+# Imported on demand by a script that says how to install it; not part of the pinned stack.
+SCRIPT_TOOLS = {
+    "selenium": "scripts/check_widgets.py drives a headless Chromium; needs a browser as well",
 }
 
 # Top-level names that belong to this repository, not to any distribution.
@@ -138,7 +144,8 @@ def undeclared(source: str, required: set[str], optional: set[str]) -> list[str]
 
 LIBRARY = sorted((ROOT / "rvt_lib").rglob("*.py"))
 CHAPTERS = sorted(p for p in (ROOT / "book").rglob("*.py") if ".ipynb_checkpoints" not in p.parts)
-DEV = sorted([*(ROOT / "tests").rglob("*.py"), *(ROOT / "benchmarks").rglob("*.py")])
+DEV = sorted([*(ROOT / "tests").rglob("*.py"), *(ROOT / "benchmarks").rglob("*.py"),
+              *(ROOT / "scripts").glob("*.py")])
 
 
 def _rel(p: Path) -> str:
@@ -168,10 +175,10 @@ def test_chapter_imports_are_declared(path):
 
 
 @pytest.mark.parametrize("path", DEV, ids=_rel)
-def test_tests_and_benchmarks_imports_are_pinned(path):
+def test_tests_benchmarks_and_scripts_imports_are_pinned(path):
     deps, extras = declared()
     allowed = pinned() | deps.union(*extras.values())
-    problems = undeclared(path.read_text(), required=allowed, optional=allowed)
+    problems = undeclared(path.read_text(), required=allowed, optional=allowed | set(SCRIPT_TOOLS))
     assert not problems, f"{_rel(path)} imports packages missing from requirements.txt:\n" + "\n".join(problems)
 
 
