@@ -68,6 +68,7 @@ def test_study_end_to_end():
     assert v["gpt"] == "GPT d=8" and len(v["table"]) == 2            # vs the smallest of each other kind
     assert v["overall"] in ("supported", "not supported", "contradicted")
     assert np.all(v["table"]["adjusted_p"].between(0, 1))
+    assert list(v["growth"]["comparison"]) == ["linear attention d=8 vs linear attention d=4"]  # kinds with 2+ widths
     with pytest.raises(ValueError, match="GPT"):
         recall_verdict(res.study, make_specs(cfg, {"lstm": [4]}))
     with pytest.raises(ValueError, match="unknown kinds"):

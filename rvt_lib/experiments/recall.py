@@ -140,9 +140,10 @@ def _score(model, data):
     """Accuracy over the queries; per item: 1/0 per query, in a fixed order."""
     from rvt_lib.runner import Scores
 
+    device = next(model.parameters()).device
     correct = []
     for x, y in data:
-        pred = model(x).argmax(-1)                              # (B, T)
+        pred = model(x.to(device)).argmax(-1).cpu()             # (B, T)
         mask = y != IGNORE
         correct.append((pred[mask] == y[mask]).float())         # (B * n_queries,), row-major
     correct = torch.cat(correct).numpy()
@@ -184,7 +185,7 @@ def make_specs(config: MQARConfig, widths: dict, n_layer: int = 1, n_head: int =
 
 def run_recall(config: MQARConfig, widths: dict, train_config, *, seeds=(0, 1, 2), lr_grid=(1e-3, 3e-3),
                n_val: int = 256, n_test: int = 512, n_layer: int = 1, n_head: int = 1,
-               progress: bool | None = None) -> RecallResult:
+               device=None, progress: bool | None = None) -> RecallResult:
     """Train every (model, width) of ``widths`` on MQAR with the study protocol; see the module docstring."""
     from rvt_lib.runner import run_study
     from rvt_lib.stats import summarize
@@ -195,7 +196,7 @@ def run_recall(config: MQARConfig, widths: dict, train_config, *, seeds=(0, 1, 2
     specs = make_specs(config, widths, n_layer, n_head)
     task = recall_task(config, train_config.batch_size, n_val, n_test)
     study = run_study(specs, task, train_config, seeds=seeds, lr_grid=lr_grid, select="val_accuracy",
-                      maximize=True, progress=progress)
+                      maximize=True, device=device, progress=progress)
     runs = study.runs.copy()
     runs["kind"] = [specs[m].kind for m in runs["model"]]
     runs["family"] = [NAMES[k] for k in runs["kind"]]
@@ -205,42 +206,54 @@ def run_recall(config: MQARConfig, widths: dict, train_config, *, seeds=(0, 1, 2
     return RecallResult(runs, table, recall_verdict(study, specs), study)
 
 
+def _claims(study, pairs: list, alpha: float) -> pd.DataFrame:
+    """Paired bootstrap of "a beats b" on per-query test correctness for each (a, b), Holm-adjusted."""
+    from rvt_lib import stats
+
+    tests = [stats.paired_bootstrap(study.pooled(a, "correct"), study.pooled(b, "correct"), lower_is_better=False)
+             for a, b in pairs]
+    adjusted = stats.holm([t.p_value for t in tests]) if tests else []
+    rows = []
+    for (a, b), t, p in zip(pairs, tests, adjusted):
+        v = stats.verdict_claim(t, a, b, lower_is_better=False, alpha=alpha, p_value=float(p), items="test queries")
+        rows.append({"comparison": f"{a} vs {b}", "difference": t.estimate, "ci_low": t.ci_low,
+                     "ci_high": t.ci_high, "adjusted_p": float(p), "outcome": v.claim, "text": v.text})
+    return pd.DataFrame(rows, columns=["comparison", "difference", "ci_low", "ci_high", "adjusted_p", "outcome",
+                                       "text"])
+
+
 def recall_verdict(study, specs: dict, alpha: float = 0.05) -> dict:
     """The prediction "a fixed-state model fails where its state is too small; attention does not".
 
-    Tested as: the *smallest* GPT beats every fixed-state model at *its smallest* width, on
-    the per-query test correctness averaged over seeds (paired bootstrap, Holm-adjusted over
-    the comparisons). ``"supported"`` when every comparison names the GPT, ``"contradicted"``
-    when any names the other model, else ``"not supported"``. Returns the overall word, one
-    line of text per comparison and the comparisons' table.
+    Two parts, each a set of claims tested on the per-query test correctness averaged over
+    seeds (paired bootstrap, Holm-adjusted within the part):
+
+    * ``attention``: the *smallest* GPT beats every fixed-state model at *its smallest* width;
+    * ``growth``: every fixed-state model with two or more widths is better at its largest
+      width than at its smallest (accuracy rises with the state).
+
+    ``overall`` is ``"supported"`` when every claim is, ``"contradicted"`` when any claim is
+    contradicted, else ``"not supported"``. Returns ``overall``, ``gpt`` (the smallest GPT's
+    name), ``table`` (attention part), ``growth`` (growth part) and ``texts`` (one line per
+    claim of the attention part).
     """
     from rvt_lib import stats
 
-    smallest = {}
+    by_kind = {}
     for name, s in specs.items():
-        if s.kind not in smallest or s.d_model < specs[smallest[s.kind]].d_model:
-            smallest[s.kind] = name
-    if "gpt" not in smallest or len(smallest) < 2:
+        by_kind.setdefault(s.kind, []).append(name)
+    for names in by_kind.values():
+        names.sort(key=lambda n: specs[n].d_model)
+    if "gpt" not in by_kind or len(by_kind) < 2:
         raise ValueError("recall_verdict: needs a GPT and at least one fixed-state model")
-    gpt = smallest.pop("gpt")
-    tests = {smallest[k]: stats.paired_bootstrap(study.pooled(gpt, "correct"), study.pooled(smallest[k], "correct"),
-                                                 lower_is_better=False) for k in smallest}
-    adjusted = stats.holm([t.p_value for t in tests.values()])
-    rows, words = [], []
-    for (other, t), p in zip(tests.items(), adjusted):
-        v = stats.verdict_claim(t, gpt, other, lower_is_better=False, alpha=alpha, p_value=float(p),
-                                items="test queries")
-        words.append(v.claim)
-        rows.append({"comparison": f"{gpt} vs {other}", "difference": t.estimate, "ci_low": t.ci_low,
-                     "ci_high": t.ci_high, "adjusted_p": float(p), "outcome": v.claim, "text": v.text})
-    if all(w == stats.CLAIM_WORDS[0] for w in words):
-        overall = stats.CLAIM_WORDS[0]
-    elif any(w == stats.CLAIM_WORDS[2] for w in words):
-        overall = stats.CLAIM_WORDS[2]
-    else:
-        overall = stats.CLAIM_WORDS[1]
-    return {"overall": overall, "gpt": gpt, "table": pd.DataFrame(rows),
-            "texts": [r["text"] for r in rows]}
+    gpt = by_kind.pop("gpt")[0]
+    table = _claims(study, [(gpt, names[0]) for names in by_kind.values()], alpha)
+    growth = _claims(study, [(names[-1], names[0]) for names in by_kind.values() if len(names) > 1], alpha)
+    words = list(table["outcome"]) + list(growth["outcome"])
+    supported, _, contradicted = stats.CLAIM_WORDS
+    overall = (supported if all(w == supported for w in words)
+               else contradicted if contradicted in words else stats.CLAIM_WORDS[1])
+    return {"overall": overall, "gpt": gpt, "table": table, "growth": growth, "texts": list(table["text"])}
 
 
 # ----------------------------------------------------------------------------- no training: a memory's capacity
