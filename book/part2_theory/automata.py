@@ -212,12 +212,14 @@ print("         states:", y_demo[0].tolist())
 # **The precision model.** The theorems are stated for *finite precision* (a fixed
 # number of bits per value, as in any float format), and we use that model for every
 # task in this chapter. In finite precision the gates are effectively in the *closed*
-# interval $[0, 1]$: a saturated sigmoid rounds to exactly $0$ or $1$. The convergence
-# above then means that after finitely many steps the rounded state stops changing (or
-# enters a cycle of rounding that a monotone update cannot turn into the period-2
-# alternation); a fixed readout sees the same state for "even" and "odd", and must be
-# wrong on one of them. A second layer does not help: its input sequence becomes
-# eventually constant, so its coefficients do too, and so on up the stack. This is the
+# interval $[0, 1]$: a saturated sigmoid rounds to exactly $0$ or $1$. Each channel's
+# state is a number from a finite set, and on the all-ones input it is iterated by the
+# one map $h \mapsto \operatorname{round}(a h + b)$, which is monotone because $a \ge 0$.
+# The iterates of a monotone map on a finite ordered set form a monotone sequence, so
+# they become constant after finitely many steps: from then on the readout sees the
+# same state after an even and after an odd number of ones, and must be wrong on one of
+# them. A second layer does not help: its input sequence becomes eventually constant, so
+# its coefficients do too, and so on up the stack. This is the
 # theorem: no finite-precision stack of linear recurrences with diagonal transitions in
 # $[0, 1]$ recognises parity {cite}`sarrof2024expressive`; Grazzi et al. prove the same for
 # any transition matrices with only positive eigenvalues {cite}`grazzi2024negative`.
@@ -241,14 +243,15 @@ print("         states:", y_demo[0].tolist())
 # transition, not a state-dependent gate. The log-space scan cannot represent it, since it
 # needs $a_t > 0$; the real-space scans of the previous chapter can.
 #
-# **Negative eigenvalues fix parity, and only parity.** A real diagonal transition with
-# entries in $[-1, 1]$ can flip a sign, which is the group $\mathbb{Z}_2$, but it cannot
-# cycle with period 3. Grazzi et al. prove that counting modulo 3 needs transitions that
+# **Among real diagonal transitions, negative eigenvalues fix parity and nothing more
+# periodic.** A real diagonal transition with entries in $[-1, 1]$ can flip a sign, which
+# is the group $\mathbb{Z}_2$, but it cannot cycle with period 3. Grazzi et al. prove that counting modulo 3 needs transitions that
 # are *not triangular* (real triangular matrices, diagonal ones included, cannot do it),
 # for instance a $2 \times 2$ rotation by $2\pi/3$, or a complex diagonal entry
-# $e^{2\pi i/3}$ {cite}`grazzi2024negative`. So $\mathbb{Z}_3$, $\mathbb{Z}_5$ and the
-# non-commutative $S_3$ require complex (rotation) or non-triangular transitions, and
-# $S_5$ requires the input-dependent non-diagonal ones of the previous section.
+# $e^{2\pi i/3}$ {cite}`grazzi2024negative`. So $\mathbb{Z}_3$ and $\mathbb{Z}_5$ require
+# complex (rotation) or non-triangular transitions, and so does the non-commutative
+# $S_3$, which contains $\mathbb{Z}_3$ (its rotations of three items); $S_5$ requires the
+# input-dependent non-diagonal ones of the previous section.
 #
 # Here are the two one-unit recurrences on the input $1, 1, 1, \dots$:
 
