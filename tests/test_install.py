@@ -77,6 +77,15 @@ def test_install_script_refuses_an_old_python(monkeypatch, capsys):
     assert "3.11 or newer" in capsys.readouterr().err
 
 
+def test_build_backend_can_read_the_spdx_licence():
+    """``license = "MIT"`` (a string, PEP 639) needs setuptools >= 77; older ones reject it."""
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    assert isinstance(PROJECT["license"], str) and (ROOT / "LICENSE").is_file()
+    (backend,) = [Requirement(r) for r in pyproject["build-system"]["requires"] if r.startswith("setuptools")]
+    assert Version("76.1") not in backend.specifier and Version("77.0.3") in backend.specifier
+    assert "MIT License" in (ROOT / "LICENSE").read_text()
+
+
 # ----------------------------------------------------------------------- which torch build
 
 PIN = install_torch.pinned_torch()
