@@ -153,8 +153,10 @@ def test_readme_commands_install_torch_first():
 
 # ----------------------------------------------------------------------- Colab
 
-# What Colab ships, for the packages rvt_lib[book] declares (a snapshot of `pip list` in a
-# Colab runtime, August 2025: Python 3.12; refresh it when Colab moves). pooch is not there.
+# What Colab ships, for the packages rvt_lib[book] declares: a snapshot of a Colab runtime's
+# `pip list` around August 2025 (Python 3.12.11, numpy 2.0.2, pandas 2.2.2 as publicly
+# reported then; the other versions approximate). Refresh it from `pip list` in a Colab
+# runtime when Colab moves; the floors must stay at or below these. pooch is not there.
 COLAB = {
     "python": "3.12.11",
     "torch": "2.8.0", "numpy": "2.0.2", "pandas": "2.2.2", "scipy": "1.16.1",
