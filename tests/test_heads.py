@@ -186,7 +186,7 @@ def test_bad_inputs_raise():
 
 
 def test_bad_construction_raises():
-    with pytest.raises(ValueError, match="rnn, gru, lstm, mingru, minlstm, gpt"):
+    with pytest.raises(ValueError, match="rnn, gru, lstm, mingru, minlstm, .*gpt"):
         make_model("transformer", vocab_size=V)
     with pytest.raises(ValueError, match="needs vocab_size"):
         make_model("gpt", input_size=3, head="lm")
@@ -281,11 +281,12 @@ def test_spec_but_name_equality_and_immutability():
 @pytest.mark.parametrize("kind", KINDS)
 def test_match_parameters_finds_the_closest_width(kind):
     target = 30_000
-    tol = 0.15 if kind == "gpt" else 0.03        # the GPT's width moves in steps of n_head
+    headed = kind in ("gpt", "deltanet", "linear_attn")
+    tol = 0.15 if headed else 0.03               # widths move in steps of n_head
     spec = match_parameters(ModelSpec(kind, vocab_size=V, n_layer=2, block_size=32), target, tol=tol)
     d, n = spec["d_model"], spec.n_params()
     assert abs(n / target - 1) <= tol
-    step = 4 if kind == "gpt" else 1             # the GPT's width is a multiple of n_head (4)
+    step = 4 if headed else 1                    # the width is a multiple of n_head (4)
     assert d % step == 0
     for other in (d - step, d + step):           # no neighbouring width lands closer
         assert abs(spec.but(d_model=other).n_params() - target) >= abs(n - target)
@@ -299,3 +300,22 @@ def test_match_parameters_other_width_and_tolerance():
         match_parameters(ModelSpec("gpt", vocab_size=V, n_layer=2), 50_000, tol=0.001)
     with pytest.raises(ValueError, match="target"):
         match_parameters(base, 0)
+
+
+# ----------------------------------------------------------------------------- every registered kind
+
+@pytest.mark.parametrize("kind", [k for k in KINDS if k not in ("rnn", "gru", "lstm", "gpt")])
+def test_scan_kinds_build_count_and_agree_between_modes(kind):
+    """The state-tracking cores registered in make_model: counted without building, and the
+    parallel mode of the whole model equals its sequential mode."""
+    spec = ModelSpec(kind, head="lm", vocab_size=11, d_model=16, n_layer=2, n_head=2)
+    model = spec.build(seed=3).double()
+    assert spec.n_params() == sum(p.numel() for p in model.parameters())
+    x = torch.randint(0, 11, (2, 9))
+    parallel = model(x)
+    for module in model.modules():  # switch every layer's config to the loop
+        if hasattr(module, "config") and hasattr(module.config, "mode"):
+            object.__setattr__(module.config, "mode", "sequential") if getattr(
+                type(module.config), "__dataclass_params__").frozen else setattr(module.config, "mode", "sequential")
+    torch.testing.assert_close(model(x), parallel)
+    assert model.generate(torch.zeros(1, 1, dtype=torch.long), 3).shape == (1, 4)

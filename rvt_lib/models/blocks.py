@@ -60,7 +60,8 @@ import torch.nn as nn
 from rvt_lib._checks import check_sequence
 from rvt_lib.models.gpt import GPT
 
-MIXERS = ("rnn", "gru", "lstm", "mingru", "minlstm")
+MIXERS = ("rnn", "gru", "lstm", "mingru", "minlstm",                       # every recurrent kind
+          "mingru_signed", "minlstm_signed", "lru", "deltanet", "linear_attn")  # of make_model
 # (a, b) with mixer parameters = a d^2 + b d, for a one-layer mixer of width d with biases
 MIXER_PARAMS = {"rnn": (2, 2), "gru": (6, 6), "lstm": (8, 8), "mingru": (2, 2), "minlstm": (3, 3),
                 "attention": (4, 4)}
@@ -117,22 +118,12 @@ def block_params(kind: str, d_model: int, mlp_ratio: int = 4) -> int:
 
 
 def make_mixer(kind: str, d_model: int, **core_kwargs) -> nn.Module:
-    """One recurrent layer of width ``d_model`` (input and state), by name."""
-    if kind == "rnn":
-        from rvt_lib.models.rnn import RNN, RNNConfig
-        return RNN(RNNConfig(d_model, d_model, 1, **core_kwargs))
-    if kind == "gru":
-        from rvt_lib.models.gru import GRU, GRUConfig
-        return GRU(GRUConfig(d_model, d_model, 1, **core_kwargs))
-    if kind == "lstm":
-        from rvt_lib.models.lstm import LSTM, LSTMConfig
-        return LSTM(LSTMConfig(d_model, d_model, 1, **core_kwargs))
-    from rvt_lib.models.mingru import MinGRU, MinGRUConfig, MinLSTM, MinLSTMConfig
-    if kind == "mingru":
-        return MinGRU(MinGRUConfig(d_model, d_model, 1, **core_kwargs))
-    if kind == "minlstm":
-        return MinLSTM(MinLSTMConfig(d_model, d_model, 1, **core_kwargs))
-    raise ValueError(f"make_mixer: kind must be one of {', '.join(MIXERS)}, got {kind!r}")
+    """One recurrent layer of width ``d_model`` (input and state), by name: the same core
+    that ``make_model`` stacks bare (one registry for both, in ``models/heads.py``)."""
+    if kind not in MIXERS:
+        raise ValueError(f"make_mixer: kind must be one of {', '.join(MIXERS)}, got {kind!r}")
+    from rvt_lib.models.heads import _bare_core  # heads imports this module lazily too
+    return _bare_core(kind, d_model, 1, core_kwargs)
 
 
 class MLP(nn.Module):

@@ -47,10 +47,29 @@ from rvt_lib.models.gpt import GPT, GPTConfig
 HEADS = ("lm", "classify", "regress", "tag")
 BLOCKS = ("bare", "residual")
 POOLS = ("last", "mean")
-KINDS = ("rnn", "gru", "lstm", "mingru", "minlstm", "gpt")
+# Every recurrent core by name: (module, core class, config class, config defaults).
+# The signed min-RNNs (a in (-1, 1), Grazzi et al.) need the real-space scan; DeltaNet
+# and linear attention split their width into n_head heads.
+_CORES = {
+    "rnn": ("rnn", "RNN", "RNNConfig", {}),
+    "gru": ("gru", "GRU", "GRUConfig", {}),
+    "lstm": ("lstm", "LSTM", "LSTMConfig", {}),
+    "mingru": ("mingru", "MinGRU", "MinGRUConfig", {}),
+    "minlstm": ("mingru", "MinLSTM", "MinLSTMConfig", {}),
+    "mingru_signed": ("mingru", "MinGRU", "MinGRUConfig", {"scan": "blelloch", "transition": "signed"}),
+    "minlstm_signed": ("mingru", "MinLSTM", "MinLSTMConfig", {"scan": "blelloch", "transition": "signed"}),
+    "lru": ("lru", "LRU", "LRUConfig", {}),
+    "deltanet": ("deltanet", "DeltaNet", "DeltaNetConfig", {}),
+    "linear_attn": ("linear_attention", "LinearAttention", "LinearAttentionConfig", {}),
+}
+_MODED = ("mingru", "minlstm", "mingru_signed", "minlstm_signed", "lru", "deltanet", "linear_attn")
+_HEADED = ("deltanet", "linear_attn")
+KINDS = tuple(_CORES) + ("gpt",)
 # How each kind is written in tables and legends.
 KIND_NAMES = {"rnn": "RNN", "gru": "GRU", "lstm": "LSTM", "mingru": "minGRU",
-              "minlstm": "minLSTM", "gpt": "GPT"}
+              "minlstm": "minLSTM", "mingru_signed": "minGRU (signed)",
+              "minlstm_signed": "minLSTM (signed)", "lru": "LRU (complex diagonal)",
+              "deltanet": "DeltaNet", "linear_attn": "linear attention", "gpt": "GPT"}
 
 
 class SequenceModel(nn.Module):
@@ -243,9 +262,12 @@ def make_model(kind: str, *, vocab_size: int | None = None, input_size: int | No
                block: str = "bare", **core_kwargs) -> SequenceModel:
     """Build a ``SequenceModel`` around the core named ``kind``.
 
-    kind: ``"rnn" | "gru" | "lstm" | "mingru" | "minlstm" | "gpt"``. Every core gets
-    width ``d_model`` and ``n_layer`` layers. ``n_head`` and ``block_size`` are used by
-    the GPT only, ``mode`` (``"parallel"`` or ``"sequential"``) by minGRU/minLSTM only.
+    kind: one of :data:`KINDS`: ``"rnn" | "gru" | "lstm" | "mingru" | "minlstm" | "gpt"``
+    and the state-tracking cores ``"mingru_signed" | "minlstm_signed" | "lru" |
+    "deltanet" | "linear_attn"``. Every core gets width ``d_model`` and ``n_layer``
+    layers. ``n_head`` is used by the GPT, DeltaNet and linear attention, ``block_size``
+    by the GPT only, ``mode`` (``"parallel"`` or ``"sequential"``) by the scan-based
+    cores only.
     ``block="residual"`` puts every recurrent layer in the GPT's pre-norm residual block
     with an MLP (:func:`rvt_lib.models.blocks.residual_core`; ``mlp_ratio`` may be
     given); the GPT is that block already, so it ignores ``block``. ``dropout`` goes into
@@ -258,8 +280,10 @@ def make_model(kind: str, *, vocab_size: int | None = None, input_size: int | No
         raise ValueError(f"make_model: unknown kind {kind!r}; choose one of {', '.join(KINDS)}")
     if block not in BLOCKS:
         raise ValueError(f"make_model: block must be one of {BLOCKS}, got {block!r}")
-    if kind in ("mingru", "minlstm"):
+    if kind in _MODED:
         core_kwargs["mode"] = mode
+    if kind in _HEADED:
+        core_kwargs.setdefault("num_heads", n_head)
     wrapper_dropout = 0.0
     if kind == "gpt":
         core = GPT(GPTConfig(d_model=d_model, n_layer=n_layer, n_head=n_head,
@@ -275,17 +299,12 @@ def make_model(kind: str, *, vocab_size: int | None = None, input_size: int | No
 
 def _bare_core(kind: str, d_model: int, n_layer: int, core_kwargs: dict) -> nn.Module:
     """The recurrent core ``kind`` with its own ``n_layer`` stacked layers of width ``d_model``."""
-    if kind == "rnn":
-        from rvt_lib.models.rnn import RNN as Core, RNNConfig as Config
-    elif kind == "gru":
-        from rvt_lib.models.gru import GRU as Core, GRUConfig as Config
-    elif kind == "lstm":
-        from rvt_lib.models.lstm import LSTM as Core, LSTMConfig as Config
-    elif kind == "mingru":
-        from rvt_lib.models.mingru import MinGRU as Core, MinGRUConfig as Config
-    else:  # "minlstm"
-        from rvt_lib.models.mingru import MinLSTM as Core, MinLSTMConfig as Config
-    return Core(Config(input_size=d_model, hidden_size=d_model, num_layers=n_layer, **core_kwargs))
+    import importlib
+    module, core_name, config_name, defaults = _CORES[kind]
+    module = importlib.import_module(f"rvt_lib.models.{module}")
+    config = getattr(module, config_name)(input_size=d_model, hidden_size=d_model,
+                                          num_layers=n_layer, **{**defaults, **core_kwargs})
+    return getattr(module, core_name)(config)
 
 
 # ----------------------------------------------------------------------------- specs
@@ -375,7 +394,8 @@ def match_parameters(spec: ModelSpec, target: int, *, tol: float = 0.05,
         raise ValueError(f"match_parameters: target must be a positive int, got {target!r}")
     if not tol >= 0:
         raise ValueError(f"match_parameters: tol must be >= 0, got {tol}")
-    step = spec.kwargs.get("n_head", 4) if spec.kind == "gpt" and width == "d_model" else 1
+    headed = spec.kind == "gpt" or spec.kind in _HEADED
+    step = spec.kwargs.get("n_head", 4) if headed and width == "d_model" else 1
 
     def count(units: int) -> int:
         return spec.but(**{width: units * step}).n_params()
