@@ -153,8 +153,10 @@ checks["minGRU = linear attention with d_k = 1"] = max_diff(h_mingru, y_la.squee
 x = torch.randn(3, 20, 16, generator=g, dtype=torch.float64)
 la = LinearAttention(LinearAttentionConfig(16, 16, num_heads=4, decay="scalar")).double()
 dn = DeltaNet(DeltaNetConfig(16, 16, num_heads=4)).double()
-checks["LinearAttention layer, parallel vs sequential"] = max_diff(la(x, mode="parallel")[0], la(x, mode="sequential")[0])
-checks["DeltaNet layer, parallel vs sequential"] = max_diff(dn(x, mode="parallel")[0], dn(x, mode="sequential")[0])
+with torch.no_grad():
+    checks["LinearAttention layer, parallel vs sequential"] = max_diff(la(x, mode="parallel")[0],
+                                                                       la(x, mode="sequential")[0])
+    checks["DeltaNet layer, parallel vs sequential"] = max_diff(dn(x, mode="parallel")[0], dn(x, mode="sequential")[0])
 
 agree = pd.Series(checks, name="max |loop - parallel|").to_frame()
 display(agree.style.format("{:.1e}"))
@@ -215,12 +217,15 @@ ax.set_title(f"A hand-written d_k x d_k memory, random unit keys ({n_trials} dra
 ax.legend(fontsize=7, ncol=2)
 plt.show()
 glue("cap_dk", dks[-1], display=False)
-glue("cap_acc_small", float(capacity.query("d_k == @dks[-1] and N == 2 and rule == 'sum'").accuracy.iloc[0]), display=False)
-glue("cap_acc_large", float(capacity.query("d_k == @dks[-1] and N == 64 and rule == 'sum'").accuracy.iloc[0]), display=False);
+glue("cap_n_small", Ns[0], display=False)
+glue("cap_n_large", Ns[-1], display=False)
+glue("cap_acc_small", float(capacity.query("d_k == @dks[-1] and N == @Ns[0] and rule == 'sum'").accuracy.iloc[0]), display=False)
+glue("cap_acc_large", float(capacity.query("d_k == @dks[-1] and N == @Ns[-1] and rule == 'sum'").accuracy.iloc[0]), display=False);
 
 # %% [markdown]
-# With $d_k =$ {glue:text}`cap_dk`, the sum rule reads back {glue:text}`cap_acc_small:.2f`
-# of two stored pairs and {glue:text}`cap_acc_large:.2f` of sixty-four. A trained network can
+# With $d_k =$ {glue:text}`cap_dk`, the sum rule reads back a fraction
+# {glue:text}`cap_acc_small:.2f` of the keys when {glue:text}`cap_n_small` pairs are stored,
+# and {glue:text}`cap_acc_large:.2f` when {glue:text}`cap_n_large` are. A trained network can
 # choose its keys better than at random, but not more than $d_k$ of them orthogonal: a
 # fixed state holds a bounded number of associations. Attention does not compress: its
 # cache stores every key and value, and the softmax can pick one of them out exactly.
@@ -285,7 +290,7 @@ task = pick(smoke=MQARConfig(n_pairs=2, n_queries=2, vocab=8),
             full=MQARConfig(n_pairs=32, n_queries=32, vocab=256))
 widths = pick(
     smoke={"gpt": [8], "linear_attention": [4], "deltanet": [4], "mingru": [4], "lstm": [4]},
-    book={"gpt": [8, 32], "linear_attention": [4, 8, 16], "deltanet": [4, 16], "mingru": [16, 64],
+    book={"gpt": [8, 16, 32], "linear_attention": [4, 8, 16], "deltanet": [4, 16], "mingru": [16, 64],
           "lstm": [16, 64]},
     full={"gpt": [16, 64], "linear_attention": [8, 16, 32, 64], "deltanet": [8, 16, 32, 64],
           "mingru": [64, 256, 1024], "lstm": [64, 256, 512]})
