@@ -164,7 +164,8 @@ def lr_sensitivity(tuning: pd.DataFrame) -> pd.DataFrame:
     One row per model: the chosen lr, the best and worst validation loss over the grid
     (mean over tune seeds; a diverged lr counts in ``diverged``, not in the worst), and
     ``spread`` = worst - best: the price of a learning rate one grid step or more off.
-    Also ``spread_neighbours``: the larger gap between the best lr and its grid neighbours.
+    Also ``spread_neighbours``: the larger gap between the chosen lr and its grid neighbours
+    (inf when a neighbour diverged, NaN for a one-point grid).
     """
     need = {"model", "lr", "val_loss", "diverged", "chosen"}
     if not need <= set(tuning.columns):
@@ -175,11 +176,12 @@ def lr_sensitivity(tuning: pd.DataFrame) -> pd.DataFrame:
         ok = by_lr[~by_lr.diverged & np.isfinite(by_lr.val_loss)]
         chosen = float(g.loc[g.chosen, "lr"].iloc[0])
         i = list(by_lr.index).index(chosen)
-        neighbours = [by_lr.val_loss.iloc[j] for j in (i - 1, i + 1) if 0 <= j < len(by_lr)]
+        neighbours = [math.inf if by_lr.diverged.iloc[j] or not math.isfinite(by_lr.val_loss.iloc[j])
+                      else by_lr.val_loss.iloc[j] for j in (i - 1, i + 1) if 0 <= j < len(by_lr)]
         gap = max((v - by_lr.val_loss.iloc[i] for v in neighbours), default=math.nan)
         rows.append({"model": model, "chosen lr": chosen, "best val loss": ok.val_loss.min(),
                      "worst val loss": ok.val_loss.max(), "spread": ok.val_loss.max() - ok.val_loss.min(),
-                     "spread_neighbours": gap if math.isfinite(gap) else math.inf,
+                     "spread_neighbours": gap,
                      "diverged": int(by_lr.diverged.sum())})
     return pd.DataFrame(rows).set_index("model")
 

@@ -1,0 +1,133 @@
+"""Tests for rvt_lib.experiments.shakespeare: splits, windows, matched blocks, summaries, claims."""
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from rvt_lib import stats
+from rvt_lib.data.text import CharDataset
+from rvt_lib.experiments.shakespeare import (best_val_within, curve_table, final_train_loss, fixed_windows,
+                                             lm_task, lr_sensitivity, mixer_specs, ranking_claim,
+                                             split_text, tiled_windows, window_sampler)
+from rvt_lib.models.heads import ModelSpec
+from rvt_lib.runner import run_study
+from rvt_lib.train import History, TrainConfig
+
+TEXT = ("to be or not to be, that is the question.\n"
+        "whether 'tis nobler in the mind to suffer\n") * 40
+
+
+@pytest.fixture(scope="module")
+def ds():
+    return CharDataset(TEXT)
+
+
+def test_split_text_is_contiguous_and_complete(ds):
+    sp = split_text(ds, (0.8, 0.1, 0.1))
+    whole = torch.cat([ds.train, ds.val])
+    assert torch.equal(torch.cat([sp.train, sp.val, sp.test]), whole)
+    n = len(whole)
+    assert abs(len(sp.train) - 0.8 * n) <= 1 and abs(len(sp.val) - 0.1 * n) <= 1
+    assert sp.vocab_size == ds.vocab_size
+
+
+@pytest.mark.parametrize("bad", [(0.8, 0.2), (0.9, 0.2, 0.1), (1.0, 0.0, 0.0)])
+def test_split_text_rejects_bad_fractions(ds, bad):
+    with pytest.raises(ValueError, match="fractions"):
+        split_text(ds, bad)
+
+
+def test_window_sampler_targets_are_shifted_and_seeded(ds):
+    data = split_text(ds).train
+    sample = window_sampler(data, batch_size=4, block_size=8)
+    torch.manual_seed(0)
+    x, y = sample()
+    assert x.shape == y.shape == (4, 8)
+    assert torch.equal(x[:, 1:], y[:, :-1])
+    torch.manual_seed(0)
+    assert torch.equal(sample()[0], x)  # fit seeds the global generator: same batches
+
+
+def test_fixed_windows_are_fixed(ds):
+    data = split_text(ds).val
+    a, b = fixed_windows(data, 3, 2, 8), fixed_windows(data, 3, 2, 8)
+    assert len(a) == 3 and all(torch.equal(p[0], q[0]) for p, q in zip(a, b))
+
+
+def test_tiled_windows_do_not_overlap(ds):
+    data = split_text(ds).test
+    batches = tiled_windows(data, block_size=10, batch_size=4)
+    x = torch.cat([b[0] for b in batches])
+    assert torch.equal(x.reshape(-1), data[:x.numel()])        # consecutive tiles, in order
+    assert len(x) == (len(data) - 10 + 9) // 10
+    capped = torch.cat([b[0] for b in tiled_windows(data, 10, 4, max_windows=3)])
+    assert len(capped) == 3 and torch.equal(capped[0], x[0]) and torch.equal(capped[-1], x[-1])
+    with pytest.raises(ValueError, match="block_size"):
+        tiled_windows(data, block_size=len(data), batch_size=4)
+
+
+def test_mixer_specs_match_the_gpt_in_one_block():
+    ref = ModelSpec("gpt", vocab_size=65, d_model=32, n_layer=2, n_head=4, block_size=16)
+    specs = mixer_specs(["gpt", "lstm", "mingru"], ref)
+    assert list(specs) == ["GPT", "LSTM block", "minGRU block"]
+    target = ref.n_params()
+    for spec in specs.values():
+        assert abs(spec.n_params() / target - 1) <= 0.05
+    assert specs["LSTM block"]["block"] == "residual"
+    assert specs["minGRU block"]["d_model"] > specs["GPT"]["d_model"]  # the cheaper mixer is wider
+    with pytest.raises(ValueError):
+        mixer_specs([], ref)
+
+
+def _tuning():
+    return pd.DataFrame({"model": ["A"] * 3 + ["B"] * 3, "lr": [1e-3, 3e-3, 1e-2] * 2, "seed": 0,
+                         "val_loss": [2.0, 1.5, 1.6, 1.9, 1.85, math.nan],
+                         "diverged": [False] * 5 + [True],
+                         "chosen": [False, True, False, False, True, False]})
+
+
+def test_lr_sensitivity_spread_and_divergence():
+    sens = lr_sensitivity(_tuning())
+    assert sens.loc["A", "spread"] == pytest.approx(0.5)
+    assert sens.loc["A", "spread_neighbours"] == pytest.approx(0.5)
+    assert sens.loc["B", "spread"] == pytest.approx(0.05)  # the diverged lr is counted apart
+    assert sens.loc["B", "diverged"] == 1 and sens.loc["B", "spread_neighbours"] == math.inf
+    assert sens.loc["A", "chosen lr"] == 3e-3
+    with pytest.raises(ValueError, match="columns"):
+        lr_sensitivity(pd.DataFrame({"model": ["A"]}))
+
+
+def test_best_val_within_and_final_train_loss():
+    h = History(train_loss=[4.0, 3.0, 2.0, 1.0], val_loss=[3.0, 2.0, 2.5], val_seconds=[1.0, 2.0, 3.0])
+    assert best_val_within(h, 1.5) == 3.0 and best_val_within(h, 10) == 2.0
+    assert math.isnan(best_val_within(h, 0.5))
+    assert final_train_loss(h, fraction=0.5) == pytest.approx(1.5)
+
+
+@pytest.fixture(scope="module")
+def study(ds):
+    sp = split_text(ds)
+    task = lm_task(sp, block_size=8, batch_size=4, val_batches=2, test_windows=12)
+    ref = ModelSpec("gpt", vocab_size=ds.vocab_size, d_model=16, n_layer=1, n_head=2, block_size=8)
+    specs = mixer_specs(["gpt", "minlstm", "lstm"], ref, tol=0.1)  # tiny widths: coarse steps
+    return run_study(specs, task, TrainConfig(steps=6, batch_size=4, eval_every=2), seeds=(0, 1),
+                     lr_grid=(3e-3, 1e-2), measure_cost=False)
+
+
+def test_curve_table_and_ranking_claim(study):
+    curves = curve_table(study, seconds=1e9)
+    assert list(curves.index) == ["GPT", "minLSTM block", "LSTM block"]
+    assert (curves["steps to best"] <= 6).all()
+    assert np.allclose(curves["val - train"], curves["final val loss"] - curves["final train loss"])
+    assert np.allclose(curves["best val within 1000000000 s"], curves["best val loss"])
+    outcome, verdicts = ranking_claim(study, ["GPT", "minLSTM block", "LSTM block"], n_boot=200)
+    assert outcome in stats.REPLICATION_WORDS and len(verdicts) == 2
+    assert all(v.claim in stats.REPLICATION_WORDS for v in verdicts)
+    confirmed, _, refuted = stats.REPLICATION_WORDS
+    claims = [v.claim for v in verdicts]
+    assert (outcome == confirmed) == all(c == confirmed for c in claims)
+    assert (outcome == refuted) == (refuted in claims)
+    with pytest.raises(ValueError, match="order"):
+        ranking_claim(study, ["GPT"])
