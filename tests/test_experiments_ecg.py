@@ -1,4 +1,6 @@
-"""The ECG chapter's backend: split, task, matched specs, DTW, UCR resamples, verdicts."""
+"""The ECG chapter's backend: split, task, matched specs, DTW, UCR resamples, verdicts; and the
+reproduction's tools: metrics on hand-counted cases, the 1-NN baseline on a toy set,
+standardisation fitted on the training set only, one tiny training run."""
 import itertools
 
 import numpy as np
@@ -166,3 +168,213 @@ def test_fit_some_batched_equals_plain_fit_for_the_gru():
     task, _ = ecg.make_task(Xtr, ytr, Xte, yte)
     b = run_study(specs, task, cfg, seeds=(0, 1), lr_grid=(3e-3,))
     np.testing.assert_allclose(a.runs.val_loss, b.runs.val_loss, rtol=1e-4)
+
+
+# ============================================================================= the reproduction's tools
+# (moved from tests/test_classify.py with rvt_lib.classify)
+from rvt_lib.experiments.ecg import (ClassifierConfig, Standardizer, balanced_class_weights,  # noqa: E402
+                                     binary_metrics, build_classifier, confusion, format_mean_std,
+                                     nearest_neighbor, roc_points, summarize, train_classifier)
+
+
+# ------------------------------------------------------------------ metrics
+
+def test_binary_metrics_hand_counted():
+    # 3 positives, 5 negatives; the threshold 0.5 gives TP=2, FN=1, TN=4, FP=1
+    y = np.array([1, 1, 1, 0, 0, 0, 0, 0])
+    p = np.array([0.9, 0.6, 0.2, 0.7, 0.4, 0.3, 0.1, 0.05])
+    m = binary_metrics(y, p)
+    assert (m["tp"], m["fn"], m["tn"], m["fp"]) == (2, 1, 4, 1)
+    assert m["accuracy"] == pytest.approx(6 / 8)
+    assert m["sensitivity"] == pytest.approx(2 / 3)
+    assert m["specificity"] == pytest.approx(4 / 5)
+    assert m["balanced_accuracy"] == pytest.approx((2 / 3 + 4 / 5) / 2)
+    # AUC by counting pairs: of the 15 (positive, negative) pairs, the positive scores higher in
+    # 0.9: 5, 0.6: 4 (loses to 0.7), 0.2: 2 (beats 0.1 and 0.05)  -> 11 / 15
+    assert m["roc_auc"] == pytest.approx(11 / 15)
+    np.testing.assert_array_equal(confusion(y, p), [[4, 1], [1, 2]])
+
+
+def test_threshold_moves_the_decision_and_ties_count_as_positive():
+    y = np.array([1, 0, 1, 0])
+    p = np.array([0.8, 0.8, 0.3, 0.1])
+    assert binary_metrics(y, p, threshold=0.8)["tp"] == 1  # p >= threshold is positive
+    strict = binary_metrics(y, p, threshold=0.9)
+    assert (strict["tp"], strict["fp"], strict["sensitivity"], strict["specificity"]) == (0, 0, 0.0, 1.0)
+
+
+def test_all_normal_predictor_has_high_accuracy_but_chance_balanced_accuracy():
+    y = np.array([0] * 64 + [1] * 36)  # the ECG200 test split's class balance
+    m = binary_metrics(y, np.zeros(100))
+    assert m["accuracy"] == pytest.approx(0.64)
+    assert m["balanced_accuracy"] == pytest.approx(0.5)
+    assert m["roc_auc"] == pytest.approx(0.5)  # constant scores rank nothing
+
+
+def test_one_class_gives_nan_auc_and_nan_sensitivity():
+    m = binary_metrics(np.zeros(4, dtype=int), np.array([0.1, 0.2, 0.7, 0.3]))
+    assert np.isnan(m["roc_auc"]) and np.isnan(m["sensitivity"])
+    assert m["specificity"] == pytest.approx(0.75)
+
+
+def test_roc_points_walk_from_0_0_to_1_1():
+    y = np.array([1, 1, 0, 0])
+    fpr, tpr, thr = roc_points(y, np.array([0.9, 0.4, 0.6, 0.1]))
+    assert (fpr[0], tpr[0]) == (0.0, 0.0) and (fpr[-1], tpr[-1]) == (1.0, 1.0)
+    assert np.all(np.diff(fpr) >= 0) and np.all(np.diff(tpr) >= 0)
+    # at threshold 0.6 we accept 0.9 (positive) and 0.6 (negative): tpr 1/2, fpr 1/2
+    i = int(np.nonzero(thr == 0.6)[0][0])
+    assert (fpr[i], tpr[i]) == (0.5, 0.5)
+
+
+@pytest.mark.parametrize("y, p, err", [
+    (np.array([0, 2]), np.array([0.1, 0.2]), ValueError),        # label 2
+    (np.array([0.0, 1.0]), np.array([0.1, 0.2]), TypeError),     # float labels
+    (np.array([0, 1]), np.array([0.1, 0.2, 0.3]), ValueError),   # length mismatch
+    (np.array([0, 1]), np.array([0.1, np.nan]), ValueError),     # NaN score
+    (np.zeros((2, 2), dtype=int), np.zeros(2), ValueError),      # wrong rank
+])
+def test_metrics_reject_bad_input(y, p, err):
+    with pytest.raises(err):
+        binary_metrics(y, p)
+
+
+def test_summarize_mean_and_sample_std():
+    rows = [{"model": "a", "accuracy": 0.8}, {"model": "a", "accuracy": 0.9},
+            {"model": "b", "accuracy": 0.5}]
+    s = summarize(rows, columns=("accuracy",))
+    assert list(s.index) == ["a", "b"]
+    assert s.loc["a", "accuracy_mean"] == pytest.approx(0.85)
+    assert s.loc["a", "accuracy_std"] == pytest.approx(np.std([0.8, 0.9], ddof=1))
+    assert s.loc["b", "accuracy_std"] == 0.0 and s.loc["b", "seeds"] == 1
+    assert format_mean_std(s, columns=("accuracy",)).loc["a", "accuracy"] == "0.850 ± 0.071"
+
+
+# ------------------------------------------------------------------ 1-NN
+
+def test_nearest_neighbor_exact_on_toy_set():
+    X_train = np.array([[0.0, 0.0], [1.0, 0.0], [10.0, 10.0], [11.0, 10.0]])
+    y_train = np.array([0, 0, 1, 1])
+    X_test = np.array([[0.2, 0.1], [10.4, 9.0], [6.0, 6.0], [1.0, 0.0]])
+    pred, score = nearest_neighbor(X_train, y_train, X_test)
+    np.testing.assert_array_equal(pred, [0, 1, 1, 0])
+    # [6, 6]: nearest normal is [1, 0] at sqrt(25 + 36), nearest positive [10, 10] at sqrt(32)
+    d0, d1 = np.sqrt(61.0), np.sqrt(32.0)
+    assert score[2] == pytest.approx(d0 / (d0 + d1))
+    assert score[3] == pytest.approx(0.0)  # an exact copy of a normal training beat
+    np.testing.assert_array_equal(score >= 0.5, pred == 1)
+    np.testing.assert_array_equal(binary_metrics(np.array([0, 1, 1, 0]), score)["tp"], 2)
+
+
+def test_nearest_neighbor_tie_is_positive_and_consistent_with_threshold():
+    pred, score = nearest_neighbor(np.array([[0.0], [2.0]]), np.array([0, 1]), np.array([[1.0]]))
+    assert pred[0] == 1 and score[0] == pytest.approx(0.5)
+
+
+def test_nearest_neighbor_matches_brute_force():
+    rng = np.random.default_rng(0)
+    A, B = rng.normal(size=(30, 12)), rng.normal(size=(17, 12))
+    y = rng.integers(0, 2, size=30)
+    pred, _ = nearest_neighbor(A, y, B)
+    brute = np.array([y[np.argmin([np.linalg.norm(b - a) for a in A])] for b in B])
+    np.testing.assert_array_equal(pred, brute)
+
+
+def test_nearest_neighbor_rejects_mismatched_lengths():
+    with pytest.raises(ValueError, match="shape"):
+        nearest_neighbor(np.zeros((4, 5)), np.array([0, 1, 0, 1]), np.zeros((2, 6)))
+    with pytest.raises(ValueError, match="labels"):
+        nearest_neighbor(np.zeros((4, 5)), np.array([0, 1, 0]), np.zeros((2, 5)))
+
+
+# ------------------------------------------------------------------ standardisation
+
+def test_standardizer_uses_training_statistics_only():
+    X_train = np.array([[1.0, 3.0], [3.0, 5.0]])   # global mean 3, std sqrt(2)
+    X_test = np.array([[100.0, 200.0]])             # far away: must not move the statistics
+    s = Standardizer.fit(X_train, per="global")
+    assert float(s.mean) == pytest.approx(3.0) and float(s.std) == pytest.approx(np.sqrt(2.0))
+    np.testing.assert_allclose(s.transform(X_test), (X_test - 3.0) / np.sqrt(2.0))
+    z = s.transform(X_train)
+    assert z.mean() == pytest.approx(0.0) and z.std() == pytest.approx(1.0)
+
+
+def test_standardizer_per_timestep_and_constant_positions():
+    X_train = np.array([[1.0, 0.0, 2.0], [3.0, 0.0, 6.0]])  # position 1 is constant (padding)
+    s = Standardizer.fit(X_train, per="timestep")
+    np.testing.assert_allclose(s.mean, [2.0, 0.0, 4.0])
+    np.testing.assert_allclose(s.std, [1.0, 1.0, 2.0])  # std 0 replaced by 1: no division by zero
+    np.testing.assert_allclose(s.transform(X_train), [[-1.0, 0.0, -1.0], [1.0, 0.0, 1.0]])
+    with pytest.raises(ValueError, match="shape"):
+        s.transform(np.zeros((1, 4)))
+    with pytest.raises(ValueError):
+        Standardizer.fit(X_train, per="sample")
+
+
+def test_balanced_class_weights():
+    w = balanced_class_weights(np.array([0] * 69 + [1] * 31))
+    np.testing.assert_allclose(w, [100 / (2 * 69), 100 / (2 * 31)])
+    # each class then carries the same total weight: 69 * w0 == 31 * w1
+    assert 69 * w[0] == pytest.approx(31 * w[1])
+    with pytest.raises(ValueError):
+        balanced_class_weights(np.zeros(5, dtype=int))
+
+
+# ------------------------------------------------------------------ training
+
+def _toy_beats(n, seed):
+    """Two easily separated shapes: a bump up (class 1) or down (class 0), plus noise."""
+    rng = np.random.default_rng(seed)
+    t = np.linspace(0, 1, 16)
+    y = np.arange(n) % 2
+    sign = np.where(y == 1, 1.0, -1.0)[:, None]
+    X = sign * np.exp(-((t[None] - 0.5) ** 2) / 0.02) + 0.1 * rng.normal(size=(n, 16))
+    return X.astype(np.float32), y.astype(np.int64)
+
+
+@pytest.mark.parametrize("kind", ["mingru", "gpt"])
+def test_train_classifier_learns_a_toy_task_and_reports_cost(kind):
+    Xtr, ytr = _toy_beats(32, 0)
+    Xte, yte = _toy_beats(20, 1)
+    cfg = ClassifierConfig(kind=kind, d_model=8, n_head=2).but(epochs=10, batch_size=16, lr=1e-2)
+    assert cfg.train == ClassifierConfig().train.but(epochs=10, batch_size=16, lr=1e-2)
+    r = train_classifier(cfg, Xtr, ytr, Xte, yte, seed=0)
+    assert r.metrics["accuracy"] >= 0.9
+    assert r.p_test.shape == (20,) and np.all((r.p_test >= 0) & (r.p_test <= 1))
+    assert r.cost["params"] > 0 and r.cost["train_time_s"] > 0
+    # the scaler saw the training beats only
+    assert float(r.scaler.mean) == pytest.approx(float(Xtr.astype(np.float64).mean()))
+    assert float(r.scaler.std) == pytest.approx(float(Xtr.astype(np.float64).std()))
+    row = r.row()
+    assert row["model"] == kind and row["seed"] == 0 and "roc_auc" in row
+    again = train_classifier(cfg, Xtr, ytr, Xte, yte, seed=0)
+    np.testing.assert_allclose(again.p_test, r.p_test)  # same seed, same run
+
+
+def test_train_classifier_rejects_bad_input():
+    Xtr, ytr = _toy_beats(8, 0)
+    cfg = ClassifierConfig(kind="mingru", d_model=4, train=TrainConfig(epochs=1))
+    with pytest.raises(ValueError, match="labels"):
+        train_classifier(cfg, Xtr, ytr[:-1], Xtr, ytr)
+    with pytest.raises(ValueError, match="shape"):
+        train_classifier(cfg, Xtr, ytr, Xtr[:, :10], ytr)
+    with pytest.raises(TypeError):
+        train_classifier(cfg, Xtr.astype(int), ytr, Xtr, ytr)
+    with pytest.raises(ValueError):
+        ClassifierConfig(class_weight="inverse")
+    with pytest.raises(ValueError, match="epochs"):
+        ClassifierConfig(train=TrainConfig(steps=5))
+    with pytest.raises(ValueError, match="unknown kind"):
+        ClassifierConfig(kind="mamba")
+
+
+def test_config_but_routes_training_fields_and_builds_through_a_spec():
+    base = ClassifierConfig(kind="gru", d_model=8)
+    changed = base.but(kind="lstm", lr=1e-2, epochs=3)
+    assert changed.kind == "lstm" and changed.train.lr == 1e-2 and changed.train.epochs == 3
+    assert base.train.lr == 3e-3                       # the original is unchanged
+    spec = changed.spec(seq_len=16)
+    assert spec.head == "classify" and spec["n_out"] == 2 and spec["block_size"] == 16
+    a, b = build_classifier(changed, 16, seed=1), spec.build(1)
+    assert all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters()))
+    assert spec.n_params() == sum(p.numel() for p in a.parameters())
