@@ -9,14 +9,20 @@ import torch
 from rvt_lib import stats
 from rvt_lib.data.text import CharDataset
 from rvt_lib.experiments.shakespeare import (best_val_within, curve_table, final_train_loss, fixed_windows,
-                                             lm_task, lr_sensitivity, mixer_specs, ranking_claim,
-                                             split_text, tiled_windows, window_sampler)
+                                             generation_tokens_per_second, known_word_fraction, lm_task,
+                                             lr_sensitivity, mixer_specs, mode_speeds, ranking_claim, sample,
+                                             spec_table, split_text, state_floats, tiled_windows,
+                                             training_tokens_per_second, window_sampler, words)
 from rvt_lib.models.heads import ModelSpec
 from rvt_lib.runner import run_study
 from rvt_lib.train import History, TrainConfig
 
 TEXT = ("to be or not to be, that is the question.\n"
         "whether 'tis nobler in the mind to suffer\n") * 40
+
+
+def lm(kind, d_model, n_layer, vocab_size=65, **kwargs):
+    return ModelSpec(kind, vocab_size=vocab_size, d_model=d_model, n_layer=n_layer, **kwargs)
 
 
 @pytest.fixture(scope="module")
@@ -131,3 +137,62 @@ def test_curve_table_and_ranking_claim(study):
     assert (outcome == refuted) == (refuted in claims)
     with pytest.raises(ValueError, match="order"):
         ranking_claim(study, ["GPT"])
+
+
+def test_spec_table():
+    ref = lm("gpt", 32, 2, n_head=4, block_size=16)
+    specs = mixer_specs(["lstm", "mingru"], ref)
+    table = spec_table(specs, target_params=ref.n_params())
+    assert list(table.index) == ["LSTM block", "minGRU block"]
+    assert list(table["layers"]) == [2, 2]
+    assert (table["vs target (%)"].abs() <= 5).all()
+
+
+def test_state_floats():
+    assert state_floats(lm("lstm", 32, 2), 1000) == 2 * 2 * 32
+    assert state_floats(lm("mingru", 32, 2), 10) == state_floats(lm("mingru", 32, 2), 1000)
+    gpt = lm("gpt", 32, 2, block_size=64)
+    assert state_floats(gpt, 10) == 2 * 2 * 10 * 32
+    assert state_floats(gpt, 1000) == state_floats(gpt, 64)   # the cache stops at block_size
+
+
+@pytest.mark.parametrize("kind", ["gpt", "mingru", "lstm"])
+def test_tokens_per_second_is_positive_and_leaves_the_model_alone(ds, kind):
+    model = lm(kind, 16, 1, vocab_size=ds.vocab_size, block_size=32).build(0)
+    before = [p.detach().clone() for p in model.parameters()]
+    train_tps = training_tokens_per_second(model, ds, batch_size=2, block_size=16, repeats=2)
+    gen_tps = generation_tokens_per_second(model, new_tokens=20, repeats=2)
+    for tps in (train_tps, gen_tps):
+        assert math.isfinite(tps) and tps > 0
+    for p, q in zip(before, model.parameters()):
+        assert torch.equal(p, q)   # timing trained a copy
+
+
+def test_mode_speeds(ds):
+    speeds = mode_speeds(lm("minlstm", 16, 1, vocab_size=ds.vocab_size), ds,
+                         batch_size=2, block_size=8, repeats=1)
+    assert set(speeds) == {"parallel", "sequential"}
+    assert all(math.isfinite(v) and v > 0 for v in speeds.values())
+    with pytest.raises(ValueError, match="modes"):
+        mode_speeds(lm("gru", 16, 1), ds, batch_size=2, block_size=8)
+
+
+def test_sample_is_reproducible(ds):
+    model = lm("gru", 16, 1, vocab_size=ds.vocab_size).build(0)
+    a = sample(model, ds, "to be", 30, temperature=0.8, seed=3)
+    b = sample(model, ds, "to be", 30, temperature=0.8, seed=3)
+    c = sample(model, ds, "to be", 30, temperature=0.8, seed=4)
+    assert a == b and a != c
+    assert a.startswith("to be") and len(a) == 35
+    with pytest.raises(ValueError, match="not in the vocabulary"):
+        sample(model, ds, "TO BE", 5)
+    with pytest.raises(ValueError, match="non-empty"):
+        sample(model, ds, "", 5)
+
+
+def test_words_and_known_word_fraction():
+    assert words("To be, or NOT to be: 'tis nobler!") == ["to", "be", "or", "not", "to", "be", "tis", "nobler"]
+    vocab = set(words(TEXT))
+    assert known_word_fraction("to be or not", vocab) == 1.0
+    assert known_word_fraction("to be xqzt wubble", vocab) == 0.5
+    assert math.isnan(known_word_fraction("3 ... !", vocab))

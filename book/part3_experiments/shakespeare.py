@@ -72,10 +72,11 @@ from rvt_lib.book import glue, interact
 
 from rvt_lib.budget import get_budget, pick
 from rvt_lib.data.text import load_shakespeare
-from rvt_lib.experiments.shakespeare import (curve_table, lm_task, lr_sensitivity, mixer_specs,
-                                             ranking_claim, split_text)
-from rvt_lib.lm import (generation_tokens_per_second, known_word_fraction, mode_speeds, sample,
-                        spec_table, state_floats, training_tokens_per_second, words)
+from rvt_lib.experiments.shakespeare import (curve_table, generation_tokens_per_second,
+                                             known_word_fraction, lm_task, lr_sensitivity,
+                                             mixer_specs, mode_speeds, ranking_claim, sample,
+                                             spec_table, split_text, state_floats,
+                                             training_tokens_per_second, words)
 from rvt_lib.models.heads import KIND_NAMES, ModelSpec
 from rvt_lib.plots import color_for, loss_curves, style
 from rvt_lib.runner import run_study

@@ -18,7 +18,10 @@ The summaries a chapter needs beyond ``run_study``'s own tables are here as well
 :func:`lr_sensitivity` (how much the validation loss moves over the learning-rate grid),
 :func:`curve_table` (steps to best, train next to validation loss, best validation loss
 within a time budget) and :func:`ranking_claim` (a source's ranking checked pair by pair
-with :func:`rvt_lib.stats.verdict_claim`, Holm-adjusted).
+with :func:`rvt_lib.stats.verdict_claim`, Holm-adjusted). Speed is measured apart from
+learning (:func:`training_tokens_per_second`, :func:`generation_tokens_per_second`,
+:func:`mode_speeds`), and samples are read with :func:`sample` and
+:func:`known_word_fraction`.
 
     splits = split_text(load_shakespeare())
     task = lm_task(splits, block_size=64, batch_size=16, val_batches=8, test_windows=256)
@@ -29,7 +32,9 @@ with :func:`rvt_lib.stats.verdict_claim`, Holm-adjusted).
 """
 from __future__ import annotations
 
+import copy
 import math
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -37,8 +42,10 @@ import pandas as pd
 import torch
 
 from rvt_lib import stats
-from rvt_lib.models.heads import ModelSpec, match_parameters
+from rvt_lib.measure import time_fn
+from rvt_lib.models.heads import ModelSpec, SequenceModel, match_parameters
 from rvt_lib.runner import StudyResult, Task, score_classes
+from rvt_lib.train import make_optimizer
 
 VAL_SEED = 1234   # the validation windows are drawn with this seed, the same for every run
 UNIT = "nats/char"
@@ -156,6 +163,35 @@ def mixer_specs(kinds, reference: ModelSpec, *, block: str = "residual", tol: fl
     return out
 
 
+def spec_table(specs: dict, target_params: int | None = None):
+    """A DataFrame with one row per model: width, layers, parameters and the gap to the target."""
+    import pandas as pd
+
+    rows = []
+    for spec in specs.values():
+        row = {"model": spec.name, "d_model": spec["d_model"], "layers": spec["n_layer"],
+               "parameters": spec.n_params()}
+        if target_params is not None:
+            row["vs target (%)"] = round(100.0 * (row["parameters"] / target_params - 1.0), 2)
+        rows.append(row)
+    return pd.DataFrame(rows).set_index("model")
+
+
+def state_floats(spec: ModelSpec, context: int) -> int:
+    """Numbers a generating model carries per sequence after ``context`` tokens.
+
+    Recurrent kinds: one hidden vector per layer (the LSTM two: ``h`` and ``c``),
+    whatever the context. GPT: a key and a value vector per layer and per position
+    kept in the cache, i.e. growing with the context up to ``block_size``.
+    """
+    _positive_int("context", context)
+    d, n_layer = spec["d_model"], spec["n_layer"]
+    if spec.kind == "gpt":
+        return 2 * n_layer * min(context, spec.kwargs.get("block_size", 256)) * d
+    return (2 if spec.kind == "lstm" else 1) * n_layer * d
+
+
+
 # ----------------------------------------------------------------------------- summaries
 
 def lr_sensitivity(tuning: pd.DataFrame) -> pd.DataFrame:
@@ -237,3 +273,108 @@ def ranking_claim(result: StudyResult, order, *, alpha: float = 0.05, n_boot: in
     claims = [v.claim for v in verdicts]
     outcome = refuted if refuted in claims else confirmed if all(c == confirmed for c in claims) else qualified
     return outcome, verdicts
+
+
+# ----------------------------------------------------------------------------- speed
+
+def _batch_sampler(ds, split: str, batch_size: int, block_size: int, seed: int):
+    """A zero-argument callable returning ``(x, y)`` windows from ``ds``, drawn by its own
+    generator seeded with ``seed``: the same sequence of batches on every call of this."""
+    gen = torch.Generator().manual_seed(seed)
+    return lambda: ds.get_batch(split, batch_size, block_size, generator=gen)
+
+
+def training_tokens_per_second(model: torch.nn.Module, ds, *, batch_size: int, block_size: int,
+                               repeats: int = 3, warmup: int = 1, seed: int = 0) -> float:
+    """Training throughput: tokens per second of full AdamW steps on one fixed batch.
+
+    A step is forward, cross-entropy, backward, gradient clipping and the optimiser update.
+    The timing runs on a *copy* of ``model`` (the steps change the weights), in train mode.
+    """
+    _positive_int("repeats", repeats)
+    x, y = _batch_sampler(ds, "train", batch_size, block_size, seed)()
+    work = copy.deepcopy(model).train()
+    opt = make_optimizer(work, lr=1e-4)
+    params = [p for p in work.parameters() if p.requires_grad]
+
+    def step():
+        logits = work(x)                                               # (B, T, V)
+        loss = torch.nn.functional.cross_entropy(logits.flatten(0, 1), y.flatten())
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        opt.step()
+
+    ms = time_fn(step, repeats=repeats, warmup=warmup)
+    return batch_size * block_size / (ms / 1e3)
+
+
+def mode_speeds(spec: ModelSpec, ds, *, batch_size: int, block_size: int, repeats: int = 3,
+                seed: int = 0) -> dict[str, float]:
+    """Training tokens/s of a minGRU or minLSTM in each of its two modes.
+
+    ``"parallel"`` (log-space scan) and ``"sequential"`` (loop over time) compute the same
+    function with the same weights; which is faster depends on the hardware and on the
+    sequence length, so it is measured, not assumed. Returns ``{mode: tokens/s}``.
+    """
+    if spec.kind not in ("mingru", "minlstm"):
+        raise ValueError(f"mode_speeds: only minGRU and minLSTM have modes, got {spec.kind!r}")
+    speeds = {}
+    for mode in ("parallel", "sequential"):
+        model = spec.but(mode=mode).build(seed)
+        speeds[mode] = training_tokens_per_second(model, ds, batch_size=batch_size,
+                                                  block_size=block_size, repeats=repeats,
+                                                  seed=seed)
+    return speeds
+
+
+def generation_tokens_per_second(model: SequenceModel, *, new_tokens: int = 200,
+                                 batch_size: int = 1, prompt_len: int = 1, repeats: int = 3,
+                                 warmup: int = 1, seed: int = 0) -> float:
+    """Sampling throughput: new tokens per second of ``model.generate``, summed over the batch.
+
+    Each new token costs one step of the recurrence (fixed-size state) or, for the GPT,
+    one query against its key/value cache (which grows with every token).
+    """
+    _positive_int("new_tokens", new_tokens)
+    _positive_int("batch_size", batch_size)
+    _positive_int("prompt_len", prompt_len)
+    idx = torch.zeros(batch_size, prompt_len, dtype=torch.long)   # (B, P) a prompt of id 0
+
+    def gen():
+        model.generate(idx, new_tokens, generator=torch.Generator().manual_seed(seed))
+
+    ms = time_fn(gen, repeats=repeats, warmup=warmup)
+    return batch_size * new_tokens / (ms / 1e3)
+
+
+# ----------------------------------------------------------------------------- text
+
+def sample(model: SequenceModel, ds, prompt: str, n_chars: int, *, temperature: float = 1.0,
+           top_k: int | None = None, seed: int = 0) -> str:
+    """``prompt`` followed by ``n_chars`` characters sampled from ``model`` (fixed ``seed``)."""
+    if not isinstance(prompt, str) or not prompt:
+        raise ValueError("sample: the prompt must be a non-empty string")
+    _positive_int("n_chars", n_chars)
+    idx = torch.tensor([ds.encode(prompt)], dtype=torch.long)             # (1, P)
+    gen = torch.Generator().manual_seed(seed)
+    out = model.generate(idx, n_chars, temperature=temperature, top_k=top_k, generator=gen)
+    return ds.decode(out[0])
+
+
+def words(text: str) -> list[str]:
+    """The lower-cased words of ``text``: maximal runs of letters (and apostrophes inside)."""
+    return [w.strip("'") for w in re.findall(r"[A-Za-z']+", text.lower()) if w.strip("'")]
+
+
+def known_word_fraction(text: str, vocabulary: set[str]) -> float:
+    """Share of the words of ``text`` that occur in ``vocabulary`` (NaN if there are none).
+
+    A crude, honest measure of sample quality: a model that spells English (or
+    Shakespeare's English) writes mostly words from the training text; one that only
+    learned letter statistics invents many. Use ``set(words(training_text))``.
+    """
+    found = words(text)
+    if not found:
+        return float("nan")
+    return sum(w in vocabulary for w in found) / len(found)
