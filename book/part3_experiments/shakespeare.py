@@ -280,7 +280,7 @@ glue("par_word", "faster" if par_over_seq > 1 else "slower", display=False)
 # %%
 res = run_study(specs, task, config, seeds=SEEDS, lr_grid=LR_GRID, tune_seeds=(SEEDS[0],))
 summary = res.summary(["test_loss", "val_loss", "train_seconds"])
-summary
+summary[["test_loss_n", "test_loss", "test_loss_ci_low", "test_loss_ci_high", "val_loss", "train_seconds"]].round(3)
 
 # %%
 test_mean = res.runs.groupby("model", sort=False)["test_loss"].mean()
@@ -294,15 +294,22 @@ glue("gpt_loss", f"{test_mean[GPT]:.3f}", display=False)
 glue("gpt_rank", ["first", "second", "third", "fourth", "fifth"][order.index(GPT)], display=False)
 key = {n: specs[n].kind for n in NAMES}
 for name in NAMES:
-    g = res.runs[res.runs.model == name]["test_loss"]
-    glue(f"test_{key[name]}", f"{g.mean():.3f} ± {g.std(ddof=1):.3f}", display=False)
+    row = summary.loc[name]
+    glue(f"test_{key[name]}", f"{row.test_loss_mean:.3f} ± {row.test_loss_std:.3f} "
+         f"(95% interval {row.test_loss_ci_low:.3f} to {row.test_loss_ci_high:.3f})", display=False)
+glue("best_test", f"{summary.loc[best, 'test_loss_mean']:.3f} ± {summary.loc[best, 'test_loss_std']:.3f}",
+     display=False)
+glue("best_ci", f"{summary.loc[best, 'test_loss_ci_low']:.3f} to {summary.loc[best, 'test_loss_ci_high']:.3f}",
+     display=False)
 
 # %% [markdown]
 # The table gives, per model, the mean ± standard deviation over the
 # {glue:text}`n_seeds` seeds and the 95% interval of the mean (a $t$ interval over
-# seeds). By mean test loss the {glue:text}`best` comes first ({glue:text}`best_loss`
-# nats per character) and the {glue:text}`worst` last ({glue:text}`worst_loss`); the GPT
-# comes {glue:text}`gpt_rank` ({glue:text}`gpt_loss`). Whether a difference is larger
+# seeds). By mean test loss the {glue:text}`best` comes first ({glue:text}`best_test`
+# nats per character, 95% interval {glue:text}`best_ci`) and the {glue:text}`worst` last
+# ({glue:text}`worst_loss`); the GPT comes {glue:text}`gpt_rank` ({glue:text}`test_gpt`).
+# The recurrent blocks: LSTM {glue:text}`test_lstm`, GRU {glue:text}`test_gru`, minLSTM
+# {glue:text}`test_minlstm`, minGRU {glue:text}`test_mingru`. Whether a difference is larger
 # than the noise is the question of the paired tests further down.
 #
 # ## The learning-rate sweep: how hard is each model to tune?
@@ -385,11 +392,10 @@ plt.show()
 # curves to read.
 
 # %%
-t_common = float(res.runs.groupby("model")["train_seconds"].mean().min())
+seconds = curve_table(res)["train seconds"]            # mean training seconds per model
+t_common, fastest, slowest = float(seconds.min()), seconds.idxmin(), seconds.idxmax()
 curves = curve_table(res, seconds=t_common)
 within_col = f"best val within {t_common:.0f} s"
-fastest = res.runs.groupby("model")["train_seconds"].mean().idxmin()
-slowest = res.runs.groupby("model")["train_seconds"].mean().idxmax()
 best_per_step = curves["final val loss"].idxmin()
 best_per_second = curves[within_col].idxmin()
 glue("t_common", f"{t_common:.0f}", display=False)
@@ -441,6 +447,10 @@ for name, v in vs_gpt.items():
     print(v)
 
 # %% [markdown]
+# The interval covers the choice of test windows, with each window's loss averaged over
+# the seeds; how much the seeds themselves move the mean is the standard deviation in the
+# table above, and with three seeds that part of the uncertainty is large.
+#
 # * minLSTM block against the GPT: {glue:text}`verdict_minlstm_vs_gpt`
 # * LSTM block against the GPT: {glue:text}`verdict_lstm_vs_gpt`
 # * GRU block against the GPT: {glue:text}`verdict_gru_vs_gpt`
