@@ -990,7 +990,9 @@ plt.show()
 # * Measured here, on small models and a CPU budget: see the verdict table for which of
 #   the three expectations held. A Transformer's failure beyond its training length mixes
 #   two causes, a shortcut and untrained positions; the distribution-shift test at the
-#   training length separates them.
+#   training length separates them. The heatmap puts every prediction next to a
+#   measurement: {glue:text}`heat_agree` of {glue:text}`heat_n_pred` predicted cells agree
+#   at this budget, {glue:text}`heat_disagree` disagree.
 # :::
 
 # %%
