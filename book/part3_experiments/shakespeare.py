@@ -279,7 +279,7 @@ glue("par_word", "faster" if par_over_seq > 1 else "slower", display=False)
 
 # %%
 res = run_study(specs, task, config, seeds=SEEDS, lr_grid=LR_GRID, tune_seeds=(SEEDS[0],))
-summary = res.summary(["test_loss", "val_loss", "train_seconds"])
+summary = res.summary(["test_loss", "val_loss", "train_seconds"], nan="omit")  # a diverged seed is left out, n says so
 summary[["test_loss_n", "test_loss", "test_loss_ci_low", "test_loss_ci_high", "val_loss", "train_seconds"]].round(3)
 
 # %%
@@ -496,7 +496,7 @@ report_task = lm_task(splits, block_size=B["report_block"], batch_size=B["batch_
                       val_batches=B["val_batches"], test_windows=B["test_windows"], name="report setup")
 report = run_study(report_specs, report_task, config, seeds=SEEDS, lr_grid=LR_GRID, tune_seeds=(SEEDS[0],))
 report_curves = curve_table(report)
-report_table = report.summary(["test_loss", "params"]).join(report_curves[["final train loss", "final val loss"]])
+report_table = report.summary(["test_loss", "params"], nan="omit").join(report_curves[["final train loss", "final val loss"]])
 report_table
 
 # %%
