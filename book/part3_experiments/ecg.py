@@ -452,7 +452,7 @@ plt.show()
 # %%
 SEEDS = pick(smoke=(0,), book=(0, 1, 2, 3, 4))
 LR_GRID = pick(smoke=(3e-3,), book=(3e-4, 1e-3, 3e-3, 1e-2, 3e-2))
-EPOCHS = pick(smoke=1, book=80)
+EPOCHS = pick(smoke=1, book=70)
 TARGET_PARAMS = 10_000
 task, split = ecg.make_task(X_train, y_train, X_test, y_test, val_size=0.3, split_seed=0)
 specs = ecg.model_specs(TARGET_PARAMS, seq_len=X_train.shape[1])
@@ -700,7 +700,7 @@ pd.Series(loo, name="LOO accuracy").rename_axis("w (samples)").to_frame().T.roun
 
 # %%
 N_RESAMPLES = pick(smoke=3, book=30)
-N_NET_RESAMPLES = pick(smoke=1, book=5)
+N_NET_RESAMPLES = pick(smoke=1, book=3)
 X_pool, y_pool = np.concatenate([X_train, X_test]), np.concatenate([y_train, y_test])
 splits = ecg.ucr_resamples(y_train, y_test, N_RESAMPLES, seed=0)
 resampled = {"1-NN (Euclidean)": ecg.resample_accuracies(ecg.euclidean_distances(X_pool, X_pool), y_pool, splits),
