@@ -550,15 +550,17 @@ plt.show()
 # 95% Wilson interval of {glue:text}`best_wilson`; and the largest seed-to-seed range of
 # one model is {glue:text}`max_spread_pts:.0f` points ({glue:text}`max_spread_model`).
 #
-# The seed study's impression was that the Transformer "was only slightly improved"
-# over its RNN {cite}`parent2023transformersrnns`:
+# The seed study's observation on its ECG runs {cite}`parent2023transformersrnns`:
 #
-# > *Claim* (Parent, 2023): the Transformer did slightly better than the RNN on the ECG
-# > heartbeats.
+# > *Claim* (Parent, 2023): "the RNN network never performed better than randomly,
+# > whereas the Transformer network was only slightly improved."
 #
-# We test it against the recurrent model with the best mean *validation* accuracy
-# ({glue:text}`claim_opponent`, chosen without the test split), by McNemar's test over
-# the test heartbeats: {glue:text}`claim_ecg`.
+# Its author added that, with neither model working well, "the Transformer model
+# performed better" would not be a sound conclusion. Here both work, so we can test the
+# reading "the Transformer does slightly better than the recurrent networks" under the
+# protocol: the Transformer against the recurrent model with the best mean *validation*
+# accuracy ({glue:text}`claim_opponent`, chosen without the test split), by McNemar's
+# test over the test heartbeats: {glue:text}`claim_ecg`.
 #
 # ### What it costs
 #
@@ -695,8 +697,10 @@ pd.Series(loo, name="LOO accuracy").rename_axis("w (samples)").to_frame().T.roun
 # the archive's split, each other one draws a new training set with the same size and
 # class counts, and the rest is the test set. We report mean ± std over the resamples
 # for both 1-NN rules (the DTW band fixed at the value chosen above) and, budget
-# permitting, for the {glue:text}`best_model` with its tuned learning rate, retrained on
-# each resample's own fitting heartbeats (validation carved the same way) with one seed.
+# permitting, for the network with the lowest mean validation loss
+# ({glue:text}`ucr_model`, chosen without the test split) with its tuned learning rate,
+# retrained on each resample's own fitting heartbeats (validation carved the same way)
+# with one seed.
 
 # %%
 N_RESAMPLES = pick(smoke=3, book=30)
@@ -705,15 +709,18 @@ X_pool, y_pool = np.concatenate([X_train, X_test]), np.concatenate([y_train, y_t
 splits = ecg.ucr_resamples(y_train, y_test, N_RESAMPLES, seed=0)
 resampled = {"1-NN (Euclidean)": ecg.resample_accuracies(ecg.euclidean_distances(X_pool, X_pool), y_pool, splits),
              "1-NN DTW": ecg.resample_accuracies(ecg.dtw_distances(X_pool, X_pool, window), y_pool, splits)}
+ucr_model = study.runs.groupby("model")["val_loss"].mean().idxmin()
+glue_text("ucr_model", ucr_model)
 net_acc = []
 for tr, te in splits[:N_NET_RESAMPLES]:
     t_r, _ = ecg.make_task(X_pool[tr], y_pool[tr], X_pool[te], y_pool[te], val_size=0.3, split_seed=0)
-    r = run_study({best: specs[best]}, t_r, study_config, seeds=SEEDS[:1], lr_grid=(study.chosen[best],),
+    r = run_study({ucr_model: specs[ucr_model]}, t_r, study_config, seeds=SEEDS[:1],
+                  lr_grid=(study.chosen[ucr_model],),
                   trainer=ecg.fit_some_batched)
     net_acc.append(float(r.runs["test_accuracy"].iloc[0]))
 rows = [{"model": name, "resample": i, "accuracy": a} for name, accs in resampled.items()
         for i, a in enumerate(accs)]
-rows += [{"model": f"{best} (lr {study.chosen[best]:g}, seed {SEEDS[0]})", "resample": i, "accuracy": a}
+rows += [{"model": f"{ucr_model} (lr {study.chosen[ucr_model]:g}, seed {SEEDS[0]})", "resample": i, "accuracy": a}
          for i, a in enumerate(net_acc)]
 ucr = stats.summarize(pd.DataFrame(rows), "accuracy")
 glue_text("n_resamples", N_RESAMPLES)
@@ -727,7 +734,7 @@ ucr
 # %% [markdown]
 # Over {glue:text}`n_resamples` resamples, 1-NN Euclidean scores
 # {glue:text}`ucr_euc` and 1-NN DTW {glue:text}`ucr_dtw` (mean ± std). The
-# {glue:text}`best_model`, over the first {glue:text}`n_net_resamples` resamples only
+# {glue:text}`ucr_model`, over the first {glue:text}`n_net_resamples` resamples only
 # (each is a full training run; the `full` budget runs more), scores {glue:text}`ucr_net`.
 # The spread over resamples is the uncertainty that a single split hides: compare it
 # with the differences between models in the tables above.
