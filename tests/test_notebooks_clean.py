@@ -3,6 +3,9 @@ Colab-ready, and listed in the book's table of contents."""
 from __future__ import annotations
 
 import json
+import shlex
+import sys
+import types
 from pathlib import Path
 
 import jupytext
@@ -55,6 +58,32 @@ def test_paired_text_file_in_sync(path):
     assert src_py == src_nb, f"{path.name} and {pair.name} differ: run `jupytext --sync {pair}`"
 
 
+def _run_install_cell(source: str, in_colab: bool) -> list[tuple[str, str]]:
+    """Execute a Colab install cell with a fake IPython; return the magics it ran."""
+    calls: list[tuple[str, str]] = []
+
+    class FakeIPython:
+        def run_line_magic(self, name, line):
+            calls.append((name, line))
+
+    saved = sys.modules.get("google.colab")
+    if in_colab:
+        sys.modules["google.colab"] = types.ModuleType("google.colab")
+    else:
+        sys.modules.pop("google.colab", None)
+    try:
+        exec(compile(source, "<install cell>", "exec"), {"get_ipython": FakeIPython})
+    finally:
+        sys.modules.pop("google.colab", None)
+        if saved is not None:
+            sys.modules["google.colab"] = saved
+    return calls
+
+
+# Colab's own packages: the install cell must never name them (pip would replace them).
+COLAB_OWN = ("torch", "numpy", "pandas", "matplotlib")
+
+
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: str(p.relative_to(ROOT)))
 def test_colab_install_cell_first(path):
     nb = jupytext.read(path)
@@ -62,8 +91,28 @@ def test_colab_install_cell_first(path):
     assert code, f"{path.name} has no code"
     first = code[0].source
     assert 'if "google.colab" in sys.modules' in first, f"{path.name}: first code cell must be the Colab install cell"
-    assert "torch" not in first.replace("rvt_lib", ""), f"{path.name}: the Colab cell must not install torch"
     assert nb.metadata.get("kernelspec", {}).get("name") == "python3"
+    assert 'RVT_BUDGET"] = "full"' in first, f"{path.name}: the install cell must say how to run the full budget"
+
+    assert _run_install_cell(first, in_colab=False) == [], f"{path.name}: the install cell acts outside Colab"
+    calls = _run_install_cell(first, in_colab=True)
+    assert len(calls) == 1 and calls[0][0] == "pip", f"{path.name}: expected one %pip magic, got {calls}"
+    args = shlex.split(calls[0][1])
+    assert args[0] == "install", args
+    requirements = [a for a in args[1:] if not a.startswith("-")]
+    assert len(requirements) == 1 and requirements[0].startswith("rvt_lib[book] @ git+"), requirements
+    flags = {a for a in args[1:] if a.startswith("-")}
+    assert not flags & {"-U", "--upgrade", "--force-reinstall", "--ignore-installed", "-I"}, flags
+    assert not any(name in requirements[0].split("@")[0] for name in COLAB_OWN)
+
+
+def test_the_install_cell_check_can_fail():
+    """A cell that upgrades, or installs torch, or runs outside Colab, is caught."""
+    cell = 'import sys\nif "google.colab" in sys.modules:\n    get_ipython().run_line_magic("pip", "install -U torch")\n'
+    args = shlex.split(_run_install_cell(cell, in_colab=True)[0][1])
+    assert "-U" in args and "torch" in args
+    unguarded = 'get_ipython().run_line_magic("pip", "install rvt_lib")\n'
+    assert _run_install_cell(unguarded, in_colab=False) != []
 
 
 def test_every_notebook_in_toc_and_every_toc_entry_exists():

@@ -31,12 +31,13 @@
 # theory's predictions hold on models small enough to train on a laptop CPU.
 
 # %% tags=["hide-cell"]
-# Colab only: install the course library (Colab's own PyTorch is left alone).
+# Colab only: install the course library at this course version (Colab's own torch,
+# numpy, pandas and matplotlib are kept).
+# Full budget on a Colab GPU: import os; os.environ["RVT_BUDGET"] = "full" before the next cell.
 import sys
 if "google.colab" in sys.modules:
-    import subprocess
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q",
-                    "rvt_lib @ git+https://github.com/rvt-course/rnns-vs-transformers"], check=True)
+    course = "rvt_lib[book] @ git+https://github.com/rvt-course/rnns-vs-transformers@v0.1.0"
+    get_ipython().run_line_magic("pip", f'install -q "{course}"')
 
 # %%
 import os
