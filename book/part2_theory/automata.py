@@ -683,10 +683,9 @@ wti.round(3)
 #   per token with $\beta_t \in [0, 2]$ (`"deltanet"`, whose default `beta_range` is this
 #   signed one);
 # * **LSTM**, the nonlinear recurrence;
-# * **GPT** with learned positions, and **GPT without positions** (NoPE). The course's GPT
-#   has no switch for the latter, so `rvt_lib.experiments.automata.NoPESpec` builds the
-#   same model with its position table set to zero and frozen: attention then sees only
-#   the tokens, and the causal mask is all that tells positions apart.
+# * **GPT** with learned positions, and **GPT without positions** (NoPE,
+#   `GPTConfig(positions=False)`): attention then sees only the tokens, and the causal mask
+#   is all that tells positions apart.
 #
 # **What the theory predicts, cell by cell, at one layer.** The table below is written
 # from the statements above before anything is trained. "track" means correct at every

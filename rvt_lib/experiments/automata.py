@@ -75,7 +75,7 @@ from rvt_lib.runner import Scores, Task, run_study
 from rvt_lib.stats import mean_ci
 from rvt_lib.train import TrainConfig, fit
 
-__all__ = ["HEATMAP_TASKS", "HEATMAP_MODELS", "PREDICTIONS", "THRESHOLD", "HeatmapConfig", "NoPESpec",
+__all__ = ["HEATMAP_TASKS", "HEATMAP_MODELS", "PREDICTIONS", "THRESHOLD", "HeatmapConfig",
            "tracking_task", "score_tracking", "heatmap_specs", "run_heatmap", "cell_verdict",
            "cell_verdicts", "plot_heatmap",
            # the original tracking runner
@@ -351,7 +351,7 @@ HEATMAP_TASKS = {
     "S3": ("s3", {}),
     "A5": ("a5", {}),
 }
-# label -> ModelSpec keyword arguments ("nope": the GPT with its position table zeroed and frozen)
+# label -> ModelSpec keyword arguments (positions=False: the GPT without position embedding, NoPE)
 HEATMAP_MODELS = {
     "minGRU [0,1]": dict(kind="mingru"),
     "minGRU [-1,1]": dict(kind="mingru_signed"),
@@ -359,7 +359,7 @@ HEATMAP_MODELS = {
     "DeltaNet [-1,1]": dict(kind="deltanet", mode="sequential"),
     "LSTM": dict(kind="lstm"),
     "GPT": dict(kind="gpt"),
-    "GPT, NoPE": dict(kind="gpt", nope=True),
+    "GPT, NoPE": dict(kind="gpt", positions=False),
 }
 _ORDER3 = ("Z3", "S3", "A5")  # the tasks with an element of order 3
 PREDICTIONS = {  # (model, task) -> "track" | "fail" | None, for ONE layer
@@ -416,44 +416,6 @@ class HeatmapConfig:
     @property
     def max_length(self) -> int:
         return self.train_length * max(self.factors)
-
-
-class NoPESpec(ModelSpec):
-    """A GPT spec whose learned position table is zeroed and frozen: no positions (NoPE).
-
-    ``rvt_lib.models.gpt`` has no switch for this, so the model is built as usual and its
-    ``core.wpe`` is set to zero with ``requires_grad=False``: attention then sees only the
-    tokens (the causal mask still tells order apart). ``n_params`` leaves the table out.
-    """
-
-    def __init__(self, head: str = "tag", **kwargs):
-        super().__init__("gpt", head, **kwargs)
-
-    def build(self, seed: int = 0):
-        model = super().build(seed)
-        with torch.no_grad():
-            model.core.wpe.weight.zero_()
-        model.core.wpe.weight.requires_grad_(False)
-        return model
-
-    def n_params(self) -> int:
-        return super().n_params() - self.kwargs.get("block_size", 256) * self.kwargs.get("d_model", 128)
-
-    def but(self, **changes) -> "NoPESpec":
-        kwargs = {**self.kwargs, **changes}
-        if kwargs.pop("kind", "gpt") != "gpt":
-            raise ValueError("NoPESpec: the kind is always 'gpt'")
-        return NoPESpec(kwargs.pop("head", self.head), **kwargs)
-
-    def __reduce__(self):
-        return (_nope_from, (self.head, dict(self.kwargs)))
-
-    def __repr__(self) -> str:
-        return "NoPE" + super().__repr__()
-
-
-def _nope_from(head: str, kwargs: dict) -> NoPESpec:
-    return NoPESpec(head, **kwargs)
 
 
 # ----------------------------------------------------------------------------- the task
@@ -516,13 +478,13 @@ def heatmap_specs(label: str, config: HeatmapConfig, models: dict | None = None)
     specs = {}
     for m, opts in models.items():
         opts = dict(opts)
-        kind, nope = opts.pop("kind"), opts.pop("nope", False)
+        kind = opts.pop("kind")
         base = dict(vocab_size=s.n_inputs, n_out=s.n_states, n_layer=config.n_layer, d_model=8, **opts)
         if kind in ("gpt", "deltanet"):
             base["n_head"] = config.n_head
         if kind == "gpt":
             base["block_size"] = config.max_length
-        spec = NoPESpec("tag", **base) if nope else ModelSpec(kind, "tag", **base)
+        spec = ModelSpec(kind, "tag", **base)
         specs[m] = match_parameters(spec, config.target_params, tol=0.1)
     return specs
 

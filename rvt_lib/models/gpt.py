@@ -64,6 +64,9 @@ class GPTConfig:
     causal:     True for a decoder (position t sees only positions <= t); False for
                 bidirectional attention, e.g. to classify a whole sequence.
     mlp:        False drops the feed-forward sub-layer, leaving attention-only blocks.
+    positions:  False drops the learned position embedding (NoPE, Kazemnejad et al. 2023):
+                attention then sees only the tokens, and with ``causal=True`` the mask is
+                all that tells positions apart (Haviv et al. 2022).
     """
 
     d_model: int = 128
@@ -75,6 +78,7 @@ class GPTConfig:
     attention: str = "fast"
     causal: bool = True
     mlp: bool = True
+    positions: bool = True
 
     def __post_init__(self):
         for name in ("d_model", "n_layer", "n_head", "block_size"):
@@ -212,7 +216,8 @@ class GPT(nn.Module):
         self.config = config
         self.input_size = config.d_model
         self.hidden_size = config.d_model
-        self.wpe = nn.Embedding(config.block_size, config.d_model)  # learned positions
+        # learned positions (None without them: NoPE)
+        self.wpe = nn.Embedding(config.block_size, config.d_model) if config.positions else None
         self.drop = nn.Dropout(config.dropout)
         self.blocks = nn.ModuleList([Block(config) for _ in range(config.n_layer)])
 
@@ -273,7 +278,9 @@ class GPT(nn.Module):
                 f"{self.config.block_size} positions (generate() does this for you)"
             )
         pos = torch.arange(P, P + T, device=x.device)  # (T,) absolute positions
-        x = self.drop(x + self.wpe(pos))  # (B, T, C) + (T, C) -> (B, T, C)
+        if self.wpe is not None:
+            x = x + self.wpe(pos)  # (B, T, C) + (T, C) -> (B, T, C)
+        x = self.drop(x)
         new_state = []
         for i, block in enumerate(self.blocks):
             x, kv = block(x, None if state is None else state[i])
