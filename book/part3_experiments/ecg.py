@@ -662,7 +662,7 @@ plt.show()
 # $$ D_{i,j} = (a_i - b_j)^2 + \min(D_{i-1,j-1},\, D_{i-1,j},\, D_{i,j-1}), \qquad
 # \mathrm{DTW}(a, b) = \sqrt{D_{T,T}}, $$
 #
-# restricted to a **Sakoe-Chiba band** $|i - j| \le w$ (Sakoe and Chiba, 1978), so a
+# restricted to a **Sakoe-Chiba band** $|i - j| \le w$ {cite}`sakoe1978dynamic`, so a
 # sample can only be matched to one at most $w$ steps away ($w = 0$ is the Euclidean
 # distance). The band is the classifier's one hyperparameter; as the UCR archive does
 # {cite}`dau2019ucr`, we choose it by leave-one-out 1-NN accuracy on the training heartbeats
@@ -696,7 +696,7 @@ pd.Series(loo, name="LOO accuracy").rename_axis("w (samples)").to_frame().T.roun
 # ## The UCR protocol: 30 resamples
 #
 # One train/test split of 200 heartbeats leaves a lot to chance: which heartbeats happen to land
-# in the test set moves accuracy by several points. Bagnall et al. (2017) therefore
+# in the test set moves accuracy by several points. {cite:t}`bagnall2017great` therefore
 # evaluate every classifier on 30 stratified resamples of the pooled data: resample 0 is
 # the archive's split, each other one draws a new training set with the same size and
 # class counts, and the rest is the test set. We report mean ± std over the resamples
