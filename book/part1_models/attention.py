@@ -293,8 +293,8 @@ glue("gpt_12d2", f"{12 * d_**2:,}", display=False)
 # The library has two attention paths: `attention="plain"` is the formula written out
 # (the one to read), and `attention="fast"` calls PyTorch's fused
 # `scaled_dot_product_attention` (the one to run). SDPA picks a kernel at run time: on a
-# CUDA GPU it uses FlashAttention only for float16 and bfloat16 inputs (and supported
-# head sizes); float32 falls back to the memory-efficient or the plain "math" kernel. On
+# CUDA GPU it uses FlashAttention only for float16 and bfloat16 inputs (and for the head sizes it
+# handles); float32 falls back to the memory-efficient or the plain "math" kernel. On
 # a CPU it has its own fused kernel, which, as we measure below, never stores the
 # $T \times T$ weight matrix either. The
 # cell loads the same weights into both and compares the outputs. It then checks
@@ -474,7 +474,7 @@ glue("uniform_weight", float(np.mean([1 / (i + 1) for i in range(LAG, T_COPY)]))
 # \underbrace{4 T d^2}_{\text{projections } W_Q, W_K, W_V, W_O} \;+\; \underbrace{2 T^2 d}_{Q K^\top \text{ and } A V},
 # $$
 #
-# so the quadratic term wins once $T > 2d$. Memory follows the same pattern if the
+# so the quadratic term dominates once $T > 2d$. Memory follows the same pattern if the
 # $T \times T$ weights are stored (the plain path stores them, and keeps them for the
 # backward pass); the fused kernel computes the softmax block by block and never holds
 # the whole matrix. A recurrent layer does a constant amount of work per step, so its

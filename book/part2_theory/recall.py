@@ -273,10 +273,10 @@ example
 # accuracy rises with its state size and is poor when the state is too small to hold the
 # $N$ associations, while attention recalls well even at its smallest width.* Two sets of
 # claims decide it, each tested on the per-query test correctness (averaged over seeds) by
-# a paired bootstrap with a Holm adjustment within the set: (a) the smallest GPT beats
+# a paired bootstrap with a Holm adjustment within the set: (a) the smallest GPT is more accurate than
 # every fixed-state model at that model's smallest width; (b) every fixed-state model is
-# better at its largest width than at its smallest. The prediction is *supported* if every
-# claim is.
+# better at its largest width than at its smallest. The prediction holds if every
+# claim does.
 #
 # ### The protocol
 #
@@ -358,8 +358,8 @@ glue("gpt_small_state", int(gpt_small.state_size), display=False);
 # %% [markdown]
 # The smallest GPT, whose cache holds {glue:text}`gpt_small_state` floats at the full
 # length, recalls {glue:text}`gpt_small_acc:.2f` of the test queries on average. Of the
-# {glue:text}`n_claims` claims in the table above, {glue:text}`n_claims_supported` are
-# supported, so the prediction is **{glue:text}`verdict`**. Part (a) in words:
+# {glue:text}`n_claims` claims in the table above, {glue:text}`n_claims_supported` hold
+# up, so the prediction is **{glue:text}`verdict`**. Part (a) in words:
 # {glue:text}`verdict_texts`. The bootstrap resamples test queries, with each model's
 # correctness averaged over its seeds; the spread *between* seeds is the ± in the
 # accuracy table.

@@ -95,7 +95,7 @@ glue("hardware", HARDWARE, display=False)
 # i.e. for $T$ beyond a small multiple of $d$ ({doc}`../part1_models/attention` counts it
 # for one layer), while the recurrent models grow like $T$. The GPT's advantage is the
 # middle row: all of its work can run at once, while an LSTM's $T$ steps cannot. Which
-# effect wins at a given length is a question about the hardware, so we measure.
+# effect dominates at a given length is a question about the hardware, so we measure.
 #
 # (cost-training)=
 # ## Training: time and memory per step
