@@ -23,6 +23,8 @@ def test_commands_are_self_contained_and_use_the_budgets():
         assert "python scripts/install_torch.py" in cmd  # the CPU torch where there is no GPU
         assert "\n" not in cmd  # one command line each: CI runs it verbatim
     assert "jupyter-book build ." in build and "RVT_BUDGET" not in build  # book is the default
+    # chapters execute in parallel into the cache first, then the build only renders
+    assert build.index("python scripts/execute_book.py &&") < build.index("jupyter-book build .")
     assert "RVT_BUDGET=smoke pytest tests --nbmake book" in test
 
 
