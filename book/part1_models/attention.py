@@ -423,7 +423,7 @@ interact(show_attention, head=widgets.IntSlider(value=0, min=0, max=1, descripti
                  query=widgets.IntSlider(value=T_COPY - 1, min=0, max=T_COPY - 1, description="query"));
 
 # %% [markdown]
-# The widget needs a live kernel (open the chapter in Colab). The static figure shows
+# The control above shows precomputed outputs on this site (live in Colab). The figure shows
 # both heads of the first seed's model at once, for one test sequence.
 
 # %%

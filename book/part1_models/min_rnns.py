@@ -329,7 +329,8 @@ interact(show_gate,
                  z_write=widgets.FloatSlider(value=0.1, min=0.0, max=1.0, step=0.01, description="z at write"));
 
 # %% [markdown]
-# The widget needs a live kernel; the static figure shows three settings: a long memory
+# On this site the control shows outputs precomputed over a grid (live in Colab); the
+# figure below shows three settings: a long memory
 # (small $z$), a short memory (large $z$), and a long memory with one full overwrite
 # ($z = 1$ at step 45).
 

@@ -306,7 +306,8 @@ interact(show_rnn_gradients,
                  radius=widgets.FloatSlider(value=1.0, min=0.25, max=3.0, step=0.05, description="ρ"));
 
 # %% [markdown]
-# The widget needs a live kernel. The static figure repeats the measurement for several
+# On this site the slider steps through precomputed outputs (live in Colab). The figure
+# below repeats the measurement for several
 # radii, each curve the geometric mean over {glue:text}`n_grad_seeds` random networks and
 # input batches (band: the smallest and largest of them).
 

@@ -819,8 +819,9 @@ verdict_grid
 # ## Explore the predictions
 #
 # Pick a task, a trained model (seed 0), a test and a sequence, and compare the model's
-# probability of state 1 with the true state at every position. (The widget needs a live
-# kernel; the static figure below shows one sequence for every model.)
+# probability of state 1 with the true state at every position. (On this site the control
+# swaps precomputed outputs; it is live in Colab. The figure below shows one sequence for
+# every model.)
 
 # %%
 studies = {"parity": parity, "flipflop": flip}

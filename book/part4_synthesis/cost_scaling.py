@@ -307,8 +307,8 @@ glue("claim_not_always_faster_detail",
 # %% [markdown]
 # ### Explore: the cost at one length
 #
-# Move the slider to compare the five models at one measured length (a live kernel is
-# needed; the static figure after it shows three lengths).
+# Move the slider to compare the five models at one measured length (on this site it steps
+# through precomputed outputs, live in Colab; the figure after it shows three lengths).
 
 # %%
 def bars_at(T, axes=None):
