@@ -279,7 +279,9 @@ glue("par_word", "faster" if par_over_seq > 1 else "slower", display=False)
 # then, and only then, every model and seed is scored on the test windows.
 
 # %%
-res = run_study(specs, task, config, seeds=SEEDS, lr_grid=LR_GRID, tune_seeds=(SEEDS[0],))
+# measure_cost=False: training seconds still come from each run's History; no memory sampling
+res = run_study(specs, task, config, seeds=SEEDS, lr_grid=LR_GRID, tune_seeds=(SEEDS[0],),
+                measure_cost=False)
 summary = res.summary(["test_loss", "val_loss", "train_seconds"], nan="omit")  # a diverged seed is left out, n says so
 summary[["test_loss_n", "test_loss", "test_loss_ci_low", "test_loss_ci_high", "val_loss", "train_seconds"]].round(3)
 
@@ -495,7 +497,8 @@ report_ref = ModelSpec("lstm", vocab_size=ds.vocab_size, d_model=B["report_width
 report_specs = {f"{KIND_NAMES[k]} (report setup)": report_ref.but(kind=k) for k in ("minlstm", "lstm")}
 report_task = lm_task(splits, block_size=B["report_block"], batch_size=B["batch_size"],
                       val_batches=B["val_batches"], test_windows=B["test_windows"], name="report setup")
-report = run_study(report_specs, report_task, config, seeds=SEEDS, lr_grid=LR_GRID, tune_seeds=(SEEDS[0],))
+report = run_study(report_specs, report_task, config, seeds=SEEDS, lr_grid=LR_GRID, tune_seeds=(SEEDS[0],),
+                   measure_cost=False)
 report_curves = curve_table(report)
 report_table = report.summary(["test_loss", "params"], nan="omit").join(report_curves[["final train loss", "final val loss"]])
 report_table
