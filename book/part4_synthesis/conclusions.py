@@ -252,7 +252,7 @@ plt.show()
 # that reads only its last state, many steps after the informative part of the sequence,
 # gets little gradient from that part, which is one way a model can *feel* hard to tune.
 # Under the chapter's protocol (matched parameters, each model's learning rate tuned on a
-# validation split of the training beats, test scored once), the blog's claim that the
+# validation split of the training heartbeats, test scored once), the blog's claim that the
 # Transformer did slightly better reads, against
 # {glue:text}`../part3_experiments/ecg.ipynb::claim_opponent:s` (the recurrent model with the
 # best validation accuracy): {glue:text}`../part3_experiments/ecg.ipynb::claim_ecg:s`. This book
