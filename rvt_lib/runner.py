@@ -45,9 +45,6 @@ group's time and memory are shared out among its members.
 from __future__ import annotations
 
 import math
-import os
-import random
-import sys
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -55,6 +52,8 @@ from typing import Any, Callable
 import numpy as np
 import pandas as pd
 import torch
+
+from rvt_lib.train import _rng_preserved, progress_enabled, set_seed
 
 SEALED_MESSAGE = "the test split is sealed until the hyperparameters are chosen"
 TESTS = ("paired_bootstrap", "mcnemar", "diebold_mariano")
@@ -233,31 +232,9 @@ def score_regression(model, data) -> Scores:
 @contextmanager
 def _seeded(seed: int):
     """Run a block with every random generator seeded, then put their states back."""
-    state = random.getstate(), np.random.get_state(), torch.get_rng_state()
-    cuda = torch.cuda.get_rng_state_all() if torch.cuda.is_available() and torch.cuda.is_initialized() else None
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)
-    try:
+    with _rng_preserved():
+        set_seed(seed)
         yield
-    finally:
-        random.setstate(state[0])
-        np.random.set_state(state[1])
-        torch.set_rng_state(state[2])
-        if cuda is not None:
-            torch.cuda.set_rng_state_all(cuda)
-
-
-def _progress_on(progress) -> bool:
-    """The same rule as ``fit``: RVT_PROGRESS=0/1 forces it, never under CI, else interactive only."""
-    forced = os.environ.get("RVT_PROGRESS", "").strip()
-    if forced in ("0", "1"):
-        return forced == "1"
-    if os.environ.get("CI", "").strip().lower() not in ("", "0", "false"):
-        return False
-    if progress is not None:
-        return bool(progress)
-    return sys.stdout.isatty() or "google.colab" in sys.modules or bool(os.environ.get("JPY_SESSION_NAME"))
 
 
 class _Bar:
@@ -519,7 +496,7 @@ def run_study(specs: dict, task: Task, config, *, seeds=(0, 1, 2, 3, 4), lr_grid
     lr_grid = _check_grid(lr_grid, "lr_grid", float)
     task.test.seal()
     n_runs = len(specs) * (len(lr_grid) * len(tune_seeds) + len(set(seeds) - set(tune_seeds)))
-    bar = _Bar(n_runs, _progress_on(progress), desc=task.name)
+    bar = _Bar(n_runs, progress_enabled(progress), desc=task.name)
     try:
         study = _Study(task, config, trainer, measure_cost, device, bar)
         chosen, tuned = {}, {}

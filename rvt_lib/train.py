@@ -296,7 +296,7 @@ def _interactive() -> bool:
             or bool(os.environ.get("JPY_SESSION_NAME")) or "VSCODE_PID" in os.environ)
 
 
-def _progress_enabled(progress) -> bool:
+def progress_enabled(progress=None) -> bool:
     """tqdm only where someone watches.
 
     ``RVT_PROGRESS=1`` / ``0`` force it on / off; otherwise never under ``CI``, then the
@@ -528,7 +528,7 @@ def fit(model: torch.nn.Module, train, config: TrainConfig, *, val=None, loss_fn
     validator = None if val is None else _Validator(model, val, config, loss_fn, hist)
     eval_every = config.eval_every or (max(1, config.steps // 10) if config.steps else None)
     clock, step, evaluated_at = _Clock(device), 0, -1
-    bar = _progress_bar(total, _progress_enabled(progress))
+    bar = _progress_bar(total, progress_enabled(progress))
 
     def validate(final: bool = False) -> bool:  # evaluate now; True: stop early
         nonlocal evaluated_at

@@ -7,7 +7,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch.utils.data import DataLoader, TensorDataset
 
-from rvt_lib.train import (History, TrainConfig, _progress_enabled, _rng_preserved, default_loss, evaluate,
+from rvt_lib.train import (History, TrainConfig, progress_enabled, _rng_preserved, default_loss, evaluate,
                            fit, make_optimizer, predict, set_seed)
 
 
@@ -294,18 +294,18 @@ def test_weight_decay_only_on_matrices():
 def test_progress_switches(monkeypatch):
     monkeypatch.setenv("CI", "true")
     monkeypatch.delenv("RVT_PROGRESS", raising=False)
-    assert not _progress_enabled(None) and not _progress_enabled(True)   # quiet in CI
+    assert not progress_enabled(None) and not progress_enabled(True)   # quiet in CI
     monkeypatch.setenv("RVT_PROGRESS", "1")
-    assert _progress_enabled(None) and _progress_enabled(False)          # forced on
+    assert progress_enabled(None) and progress_enabled(False)          # forced on
     monkeypatch.setenv("RVT_PROGRESS", "0")
     monkeypatch.delenv("CI")
-    assert not _progress_enabled(True)                                   # forced off
+    assert not progress_enabled(True)                                   # forced off
     monkeypatch.delenv("RVT_PROGRESS")
-    assert _progress_enabled(True) and not _progress_enabled(False)
+    assert progress_enabled(True) and not progress_enabled(False)
     monkeypatch.setattr("rvt_lib.train._interactive", lambda: False)
-    assert not _progress_enabled(None)                                   # a build: nobody watches
+    assert not progress_enabled(None)                                   # a build: nobody watches
     monkeypatch.setattr("rvt_lib.train._interactive", lambda: True)
-    assert _progress_enabled(None)
+    assert progress_enabled(None)
 
 
 def test_history_frame_and_repr():
