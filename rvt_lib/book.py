@@ -221,6 +221,9 @@ def static_widget_html(fn, controls: dict, max_outputs: int | None = None) -> st
     import uuid
 
     grid = static_grid(controls, max_outputs or max_static_outputs())
+    for control in controls.values():  # read: close them, so the page saves no widget state
+        if hasattr(control, "close"):  # (which would load ipywidgets' manager from a CDN)
+            control.close()
     names = list(grid)
     sizes = [len(grid[n][0]) for n in names]
     strides = [int(np.prod(sizes[i + 1:])) for i in range(len(names))]

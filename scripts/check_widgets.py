@@ -19,6 +19,14 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 
+# Console errors that do not come from the widgets, reported but not counted as failures:
+# a resource on a CDN that this (offline) machine cannot reach, and sphinx-thebe declaring
+# its configuration twice on notebook pages (jupyter-book 1.0.4, sphinx-thebe 0.3.1), and
+# pydata-sphinx-theme resetting an unset light/dark mode on a browser's first page.
+OFFLINE = ("net::ERR_NAME_NOT_RESOLVED", "net::ERR_INTERNET_DISCONNECTED")
+KNOWN = ("Identifier 'THEBE_JS_URL' has already been declared",
+         "Got invalid theme mode: . Resetting to auto.")
+
 
 def browser():
     """A headless Chromium driven by the system's chromedriver (nothing downloaded)."""
@@ -63,8 +71,14 @@ def check_page(driver, page: Path) -> list[str]:
             if _shown(widget) == before:
                 problems.append(f"{page.name} {wid}: moving {control.get_attribute('aria-label')!r} "
                                 "changed nothing")
-    problems += [f"{page.name}: console {e['level']}: {e['message']}"
-                 for e in driver.get_log("browser") if e["level"] == "SEVERE"]
+    for entry in driver.get_log("browser"):
+        if entry["level"] != "SEVERE":
+            continue
+        message = entry["message"]
+        if any(k in message for k in OFFLINE + KNOWN):
+            print(f"  note: {page.name}: not counted: {message}")
+        else:
+            problems.append(f"{page.name}: console error: {message}")
     return problems
 
 

@@ -117,3 +117,15 @@ def test_widget_check_catches_a_dead_control(tmp_path):
     result = subprocess.run([sys.executable, str(ROOT / "scripts" / "check_widgets.py"), str(page)],
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 1 and "changed nothing" in result.stdout
+
+
+@pytest.mark.skipif(shutil.which("chromedriver") is None, reason="needs chromium + chromium-driver")
+def test_widget_check_catches_a_script_error(tmp_path):
+    pytest.importorskip("selenium")
+    html = book.static_widget_html(_plot, dict(a=(1, 3), b=widgets.fixed("x")), max_outputs=8)
+    page = tmp_path / "broken.html"
+    page.write_text("<html><body>" + html.replace("update();\n})();", "undefinedFunction();\n})();")
+                    + "</body></html>")
+    result = subprocess.run([sys.executable, str(ROOT / "scripts" / "check_widgets.py"), str(page)],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 1 and "console error" in result.stdout
