@@ -513,8 +513,8 @@ all_acc = study.runs
 spread = all_acc.groupby("model")["test_accuracy"].agg(lambda a: a.max() - a.min())
 glue_text("max_spread_pts", 100 * float(spread.max()))
 glue_text("max_spread_model", spread.idxmax())
-glue_text("best_wilson", "[{:.2f}, {:.2f}]".format(*stats.wilson_interval(
-    int(round(nn_metrics["accuracy"] * len(y_test))), len(y_test))[:2]))
+nn_wilson = stats.wilson_interval(int(round(nn_metrics["accuracy"] * len(y_test))), len(y_test))
+glue_text("best_wilson", f"[{nn_wilson.low:.2f}, {nn_wilson.high:.2f}]")
 pd.DataFrame({"verdict against 1-NN (McNemar over test beats, Holm-adjusted)": [vs_nn[n].text for n in NAMES]},
              index=NAMES)
 
