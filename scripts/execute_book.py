@@ -39,10 +39,10 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def toc_notebooks(root: Path = ROOT) -> list[Path]:
-    """The ``.ipynb`` chapters listed in ``_toc.yml``, in reading order."""
+def toc_files(root: Path = ROOT) -> list[str]:
+    """Every page of ``_toc.yml`` (the root first), as written there: no suffix."""
     toc = yaml.safe_load((root / "_toc.yml").read_text())
-    files: list[str] = []
+    files: list[str] = [toc["root"]] if "root" in toc else []
 
     def walk(node):
         if isinstance(node, dict):
@@ -55,7 +55,12 @@ def toc_notebooks(root: Path = ROOT) -> list[Path]:
                 walk(value)
 
     walk(toc)
-    return [root / f"{f}.ipynb" for f in files if (root / f"{f}.ipynb").exists()]
+    return files
+
+
+def toc_notebooks(root: Path = ROOT) -> list[Path]:
+    """The ``.ipynb`` chapters listed in ``_toc.yml``, in reading order."""
+    return [root / f"{f}.ipynb" for f in toc_files(root) if (root / f"{f}.ipynb").exists()]
 
 
 def execution_settings(root: Path = ROOT) -> dict:
