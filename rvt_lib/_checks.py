@@ -26,3 +26,14 @@ def check_state(h, shape: tuple, name: str = "layer", what: str = "h0") -> None:
         raise TypeError(f"{name}: {what} must be a torch.Tensor of shape {shape}, got {type(h).__name__}")
     if tuple(h.shape) != tuple(shape):
         raise ValueError(f"{name}: {what} must have shape {tuple(shape)} (num_layers, batch, hidden), got {tuple(h.shape)}")
+
+
+MODES = ("parallel", "sequential")
+
+
+def resolve_mode(mode, default: str, name: str = "layer") -> str:
+    """A scan-based core's mode for one call: ``mode`` if given, else its config's ``default``."""
+    mode = default if mode is None else mode
+    if mode not in MODES:
+        raise ValueError(f"{name}: mode must be 'parallel' or 'sequential', got {mode!r}")
+    return mode

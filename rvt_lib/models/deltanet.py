@@ -51,10 +51,9 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from rvt_lib._checks import check_sequence
+from rvt_lib._checks import MODES, check_sequence, resolve_mode
 from rvt_lib.models.linear_attention import check_matrix_state
 
-MODES = ("parallel", "sequential")
 BETA_RANGES = {"signed": 2.0, "positive": 1.0}
 
 __all__ = ["DeltaNet", "DeltaNetConfig", "delta_rule_sequential", "delta_rule_chunked"]
@@ -206,9 +205,7 @@ class DeltaNet(nn.Module):
 
     def forward(self, x, state=None, mode: str | None = None):
         name = type(self).__name__
-        mode = self.config.mode if mode is None else mode
-        if mode not in MODES:
-            raise ValueError(f"{name}: mode must be 'parallel' or 'sequential', got {mode!r}")
+        mode = resolve_mode(mode, self.config.mode, name)
         check_sequence(x, self.input_size, name)
         if state is not None:
             check_matrix_state(state, self.state_shape(x.shape[0]), x.dtype, name)

@@ -54,9 +54,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from rvt_lib._checks import check_sequence
+from rvt_lib._checks import MODES, check_sequence, resolve_mode
 
-MODES = ("parallel", "sequential")
 DECAYS = ("none", "scalar", "diagonal")
 
 __all__ = ["LinearAttention", "LinearAttentionConfig", "linear_attention_sequential",
@@ -225,9 +224,7 @@ class LinearAttention(nn.Module):
 
     def forward(self, x, state=None, mode: str | None = None):
         name = type(self).__name__
-        mode = self.config.mode if mode is None else mode
-        if mode not in MODES:
-            raise ValueError(f"{name}: mode must be 'parallel' or 'sequential', got {mode!r}")
+        mode = resolve_mode(mode, self.config.mode, name)
         check_sequence(x, self.input_size, name)
         if state is not None:
             check_matrix_state(state, self.state_shape(x.shape[0]), x.dtype, name)

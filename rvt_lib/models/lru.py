@@ -39,10 +39,9 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from rvt_lib._checks import check_sequence
+from rvt_lib._checks import MODES, check_sequence, resolve_mode
 from rvt_lib.scan import scan_blelloch, scan_sequential
 
-MODES = ("parallel", "sequential")
 MIN_DECAY = 1e-6   # -log |lambda| >= MIN_DECAY
 
 __all__ = ["LRU", "LRUConfig", "LRULayer", "complex_dtype"]
@@ -134,9 +133,7 @@ class LRU(nn.Module):
 
     def forward(self, x, state=None, mode: str | None = None):
         name = type(self).__name__
-        mode = self.config.mode if mode is None else mode
-        if mode not in MODES:
-            raise ValueError(f"{name}: mode must be 'parallel' or 'sequential', got {mode!r}")
+        mode = resolve_mode(mode, self.config.mode, name)
         check_sequence(x, self.input_size, name)
         if state is not None:
             self._check_state(state, x)

@@ -84,10 +84,9 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from rvt_lib._checks import check_sequence, check_state
+from rvt_lib._checks import MODES, check_sequence, check_state, resolve_mode
 from rvt_lib.scan import scan_blelloch, scan_log
 
-MODES = ("parallel", "sequential")
 SCANS = ("log", "blelloch")
 TRANSITIONS = ("positive", "signed")
 
@@ -243,9 +242,7 @@ class _MinRNN(nn.Module):
           (num_layers, batch, hidden_size), every layer's last state.
         """
         name = type(self).__name__
-        mode = self.config.mode if mode is None else mode
-        if mode not in MODES:
-            raise ValueError(f"{name}: mode must be 'parallel' or 'sequential', got {mode!r}")
+        mode = resolve_mode(mode, self.config.mode, name)
         check_sequence(x, self.input_size, name)
         if state is not None:
             check_state(state, (self.num_layers, x.shape[0], self.hidden_size), name, "state")
