@@ -357,14 +357,15 @@ class _Study:
 
     # ------------------------------------------------------------------ scoring
     def score(self, model, data) -> tuple[dict, dict | None]:
-        """({"loss": ..., **task metrics}, per-item scores) on one split; deterministic."""
+        """({"loss": ..., **task metrics}, per-item scores) on one split; deterministic.
+
+        When the task's score already gives a ``"loss"``, that is the loss (one pass over
+        the split instead of two); otherwise the runner evaluates ``task.loss_fn``.
+        """
         from rvt_lib.train import evaluate
 
-        n = self.config.eval_batches if _is_sampler(data) else None
-        with _seeded(SCORE_SEED):
-            loss = evaluate(model, data, self.task.loss_fn, n_batches=n)
-        if not math.isfinite(loss):  # a diverged model: nothing more worth scoring
-            return {"loss": loss}, None
+        if not all(bool(torch.isfinite(p).all()) for p in model.parameters()):
+            return {"loss": math.nan}, None  # diverged: nothing worth scoring
         was_training = model.training
         model.eval()
         try:
@@ -374,6 +375,14 @@ class _Study:
             model.train(was_training)
         if not isinstance(scores, Scores):
             raise TypeError(f"Task {self.task.name!r}: score must return a runner.Scores, got {type(scores).__name__}")
+        if "loss" in scores.metrics:
+            loss = float(scores.metrics["loss"])
+        else:
+            n = self.config.eval_batches if _is_sampler(data) else None
+            with _seeded(SCORE_SEED):
+                loss = evaluate(model, data, self.task.loss_fn, n_batches=n)
+        if not math.isfinite(loss):  # a diverged model: nothing more worth scoring
+            return {"loss": loss}, None
         return {"loss": loss, **scores.metrics}, scores.per_item
 
 
