@@ -1,10 +1,10 @@
-"""Tests for rvt_lib.forecast: windows, leakage-free normalisation, baselines, metrics, models."""
+"""Tests for rvt_lib.experiments.stocks: windows, leakage-free normalisation, baselines, metrics, the rebuilt seed models and the rolling-origin protocol."""
 import numpy as np
 import pandas as pd
 import pytest
 import torch
 
-from rvt_lib import forecast as fc
+from rvt_lib.experiments import stocks as fc
 
 
 def random_walks(n_series=30, n_days=60, seed=0):
@@ -210,52 +210,6 @@ def test_per_series_rmse_groups_windows():
     assert out["a"] == pytest.approx(np.sqrt(5.0)) and out["b"] == pytest.approx(2.0)
 
 
-def test_bootstrap_relative_rmse():
-    p = random_walks(20, 40, seed=3)
-    x, y = p[:, :30], p[:, 30:]
-    base, d = fc.persistence(x, 10), fc.drift(x, 10)
-    std = x.std(axis=1)
-    names = np.arange(20)
-    same = fc.bootstrap_relative_rmse(base, base, y, std, names, n_boot=50)
-    np.testing.assert_allclose(same, 1.0)
-    boots = fc.bootstrap_relative_rmse(d, base, y, std, names, n_boot=500, seed=1)
-    assert boots.shape == (500,) and boots.std() > 0
-    point = fc.relative_rmse(d, base, y, std)
-    assert np.quantile(boots, 0.01) < point < np.quantile(boots, 0.99)
-
-
-def test_compare_to_baseline_verdicts():
-    rng = np.random.default_rng(6)
-    p = random_walks(40, 40, seed=6)
-    x, y = p[:, :30], p[:, 30:]
-    base = fc.persistence(x, 10)
-    std = x.std(axis=1)
-    names = np.arange(40)
-    good = [y + 0.1 * (base - y) + rng.normal(0, 1e-3, y.shape) * std[:, None] for _ in range(3)]
-    bad = [base + 2.0 * (base - y) for _ in range(3)]
-    same = [base, base]
-    assert fc.compare_to_baseline(good, base, y, std, names, n_boot=200)["verdict"] == "better"
-    out = fc.compare_to_baseline(bad, base, y, std, names, n_boot=200)
-    assert out["verdict"] == "worse" and out["mean"] == pytest.approx(3.0)
-    out = fc.compare_to_baseline(same, base, y, std, names, n_boot=200)
-    assert out["verdict"] == "no clear difference" and out["std"] == 0.0
-    with pytest.raises(ValueError, match="empty"):
-        fc.compare_to_baseline([], base, y, std, names)
-
-
-def test_path_similarity():
-    rng = np.random.default_rng(8)
-    shared = np.cumsum(rng.normal(size=20))
-    same = shared[None, :] * rng.uniform(0.5, 2, size=(10, 1)) + rng.uniform(0, 50, size=(10, 1))
-    assert fc.path_similarity(same) == pytest.approx(1.0)
-    unrelated = np.cumsum(rng.normal(size=(300, 20)), axis=1)
-    assert abs(fc.path_similarity(unrelated)) < 0.02
-    with pytest.raises(ValueError, match="horizon of 3"):
-        fc.path_similarity(np.zeros((5, 2)))
-
-
-# ----------------------------------------------------------------------------- the seed's models
-
 def test_keras_parameter_counts_match_the_seed_table():
     assert fc.keras_parameter_counts() == {"RNN": 16750, "LSTM": 54190, "Transformer": 2019}
     assert fc.keras_parameter_counts(n_out=1) == {"RNN": 15781, "LSTM": 53221, "Transformer": 1050}
@@ -264,55 +218,179 @@ def test_keras_parameter_counts_match_the_seed_table():
 @pytest.mark.parametrize("name", list(fc.SEED_MODELS))
 def test_forecasters_map_windows_to_horizons(name):
     torch.manual_seed(0)
-    model = fc.make_forecaster(name, context=12, horizon=4, d_model=8)
-    out = model(torch.randn(3, 12, 1))
-    assert out.shape == (3, 4)
-    with pytest.raises(ValueError, match=r"\(batch, time, 1\)"):
-        model(torch.randn(3, 12, 2))
+    model = fc.make_forecaster(name, context=12, horizon=4)
+    assert model(torch.randn(3, 12, 1)).shape == (3, 4)
 
 
-def test_seed_transformer_is_attention_only():
-    model = fc.make_forecaster("Transformer", context=20, horizon=5)
-    assert len(model.core.blocks) == 1 and model.core.blocks[0].mlp is None
-    assert not model.core.config.causal and model.pool == "mean"
+def test_the_rebuilt_keras_transformers_have_the_seed_counts():
+    assert fc.SEED_MODELS["Transformer"].n_params() == 2019
+    assert fc.SEED_MODELS["Transformer (complicated)"].n_params() == 16248
+    assert fc.forecaster_spec("Transformer", 5, 1).n_params() == 1050  # the one-day table
     with pytest.raises(ValueError, match="unknown model"):
-        fc.make_forecaster("GRU-ish", context=20, horizon=5)
+        fc.forecaster_spec("GRU-ish", context=20, horizon=5)
+
+
+@pytest.mark.parametrize("name", ["Transformer", "Transformer (complicated)"])
+def test_the_keras_transformer_sees_only_the_window_mean(name):
+    """The prediction of the chapter: LayerNorm over one feature erases the input, so the
+    forecast depends on the window only through its mean; a model with a second feature
+    (or a recurrent one) does not have that property."""
+    x = np.random.default_rng(0).uniform(10, 500, size=(16, 30))
+    model = fc.make_forecaster(name, 30, 5, seed=1)
+    with torch.no_grad():  # give the LayerNorms non-trivial affine parameters
+        for m in model.modules():
+            if isinstance(m, torch.nn.LayerNorm):
+                m.weight.uniform_(0.5, 2.0)
+                m.bias.uniform_(-1.0, 1.0)
+    out = model(torch.as_tensor(x, dtype=torch.float32)[:, :, None])
+    assert fc.mean_only_gap(model, x) < 1e-4 * float(out.detach().abs().max())
+    wider = fc.KerasTransformer(horizon=5, features=2)
+    x2 = torch.randn(4, 30, 2)
+    flat = x2.mean(1, keepdim=True).expand_as(x2)
+    assert (wider(x2) - wider(flat)).abs().max() > 1e-3
+    assert fc.mean_only_gap(fc.make_forecaster("RNN", 30, 5), x[:, :] / 100) > 1e-4
 
 
 def test_forecasters_are_specs_built_with_a_seed():
     spec = fc.forecaster_spec("LSTM", context=12, horizon=4, d_model=8)
     assert spec.head == "regress" and spec["n_out"] == 4 and spec["head_hidden"] == fc.HEAD_HIDDEN
-    assert fc.forecaster_spec("Transformer", 12, 4)["block_size"] == 12
     a, b = fc.make_forecaster("LSTM", 12, 4, d_model=8, seed=3), spec.build(3)
     assert all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters()))
     assert spec.n_params() == sum(p.numel() for p in a.parameters())
+    t = fc.forecaster_spec("Transformer", 12, 4)
+    assert isinstance(t, fc.LocalSpec) and t.kwargs["horizon"] == 4
+    assert all(torch.equal(p, q) for p, q in zip(t.build(2).parameters(), t.build(2).parameters()))
 
 
-def test_fit_forecaster_uses_the_config():
-    x, y = np.random.default_rng(0).normal(size=(20, 6)), np.zeros((20, 2))
-    model = fc.make_forecaster("RNN", 6, 2, d_model=4)
-    hist = fc.fit_forecaster(model, x, y, fc.SEED_TRAIN.but(epochs=2, batch_size=5, lr=1e-2), seed=0)
-    assert hist.steps_done == 8 and hist.epochs_done == 2 and hist.lr == [1e-2] * 8
-    with pytest.raises(ValueError, match="expected x"):
-        fc.fit_forecaster(model, x[:, :, None], y)
+def test_nlinear_and_dlinear():
+    x = torch.randn(5, 12, 1)
+    nl = fc.LocalSpec("nlinear", context=12, horizon=3).build(0)
+    shifted = nl(x + 7.0) - 7.0  # NLinear is equivariant to a level shift
+    torch.testing.assert_close(shifted, nl(x))
+    dl = fc.LocalSpec("dlinear", context=12, horizon=3, kernel=5).build(0)
+    assert dl(x).shape == (5, 3)
+    with torch.no_grad():  # a constant window is all trend: the remainder branch sees zeros
+        dl.trend.weight.zero_()
+        dl.trend.bias.zero_()
+        assert torch.allclose(dl(torch.full((2, 12, 1), 3.0)), dl.rest.bias.expand(2, 3))
+    with pytest.raises(ValueError, match="odd"):
+        fc.DLinear(12, 3, kernel=4)
+    with pytest.raises(ValueError, match="unknown kind"):
+        fc.LocalSpec("prophet")
 
 
-def test_run_models_is_deterministic_and_scores_forecasts():
-    df = price_frame(12, 30, seed=4)
+def test_seed_study_runs_on_the_runner_and_scores_forecasts():
+    df = price_frame(15, 30, seed=4)
     task = fc.make_task(df, context=10, horizon=3, train_cuts=[20], test_cuts=[27])
-    kw = dict(names=["RNN", "Transformer"], seeds=[0], epochs=2, batch_size=4, d_model=8)
-    runs, preds = fc.run_models(task, **kw)
-    runs2, preds2 = fc.run_models(task, **kw)
-    assert list(runs["model"]) == ["RNN", "Transformer"]
-    for col in ("train_time_s", "peak_train_mem_MB", "params", "param_KB", "seed",
-                "rmse", "rmse_norm", "rel_persistence"):
+    train = fc.SEED_TRAIN.but(epochs=2, batch_size=4)
+    result, runs, preds = fc.seed_study(task, ["RNN", "Transformer"], [0, 1], normalise=True, train=train)
+    _, runs2, preds2 = fc.seed_study(task, ["RNN", "Transformer"], [0, 1], normalise=True, train=train)
+    assert list(runs["model"]) == ["RNN", "RNN", "Transformer", "Transformer"]
+    for col in ("train_seconds", "peak_MB", "params", "param_KB", "rmse", "rmse_norm", "rel_persistence"):
         assert col in runs.columns
+    assert set(result.chosen.values()) == {train.lr}  # a reproduction: the seed's learning rate
+    np.testing.assert_allclose(preds[("RNN", 1)], preds2[("RNN", 1)])
     assert preds[("RNN", 0)].shape == task.y_test.shape
-    assert np.isfinite(runs["rmse"]).all()
-    np.testing.assert_allclose(preds[("RNN", 0)], preds2[("RNN", 0)])
-    # the scores are those of the returned raw-price forecasts
-    row = runs.iloc[0]
-    assert row["rmse"] == pytest.approx(fc.rmse(preds[("RNN", 0)], task.y_test))
+    assert runs.iloc[0]["rmse"] == pytest.approx(fc.rmse(preds[("RNN", 0)], task.y_test))
+    with pytest.raises(ValueError, match="val_frac"):
+        fc.seed_study(task, ["RNN"], [0], val_frac=1.0)
+
+
+# ----------------------------------------------------------------------------- rolling origins
+
+def test_rolling_folds_never_let_a_target_reach_the_next_split():
+    folds = fc.rolling_folds(120, context=10, horizon=5, n_folds=3, test_origins=8, val_origins=6)
+    assert [len(f.test) for f in folds] == [8, 8, 8]
+    assert folds[-1].test[-1] == 120 - 1 - 5  # the last origin with a full target
+    for a, b in zip(folds, folds[1:]):
+        assert b.test[0] == a.test[-1] + 1  # the test blocks tile the end of the table
+    for f in folds:
+        assert f.train[0] == 9 and f.train[-1] + 5 <= f.val[0]  # training targets end before validation's
+        assert f.val[-1] + 5 <= f.test[0]  # validation targets end by the first test origin
+        assert len(f.val) == 6
+    with pytest.raises(ValueError, match="too short"):
+        fc.rolling_folds(40, context=10, horizon=5, n_folds=3, test_origins=8, val_origins=6)
+    with pytest.raises(ValueError, match="positive int"):
+        fc.rolling_folds(120, context=0, horizon=5, n_folds=3, test_origins=8, val_origins=6)
+
+
+def test_log_windows_are_offsets_from_the_last_day():
+    p = random_walks(4, 40, seed=2)
+    logp = np.log(p)
+    w = fc.log_windows(logp, [15, 20], context=6, horizon=3)
+    assert w.x.shape == (8, 6) and w.y.shape == (8, 3)
+    assert list(w.origin) == [15] * 4 + [20] * 4 and list(w.series) == [0, 1, 2, 3] * 2
+    np.testing.assert_allclose(w.x[:, -1], 0.0)
+    np.testing.assert_allclose(w.y[5], logp[1, 21:24] - logp[1, 20])
+    np.testing.assert_allclose(w.sigma[5], np.diff(logp[1, 15:21]).std())
+    # scale-free: multiplying a stock's prices changes nothing
+    w2 = fc.log_windows(logp + np.log(1000.0), [15, 20], context=6, horizon=3)
+    np.testing.assert_allclose(w2.x, w.x, atol=1e-12)
+    # inputs and scale use nothing after the origin
+    later = logp.copy()
+    later[:, 21:] += 5.0
+    w3 = fc.log_windows(later, [15, 20], context=6, horizon=3)
+    np.testing.assert_allclose(w3.x, w.x)
+    np.testing.assert_allclose(w3.sigma, w.sigma)
+    with pytest.raises(ValueError, match="origins must lie"):
+        fc.log_windows(logp, [3], context=6, horizon=3)
+
+
+def test_ar_baseline_recovers_an_ar1_and_order_is_chosen_on_validation():
+    rng = np.random.default_rng(0)
+    r = np.zeros((20, 400))
+    for t in range(1, 400):  # AR(1) returns with phi = 0.5
+        r[:, t] = 0.5 * r[:, t - 1] + rng.normal(0, 0.01, 20)
+    logp = np.cumsum(r, axis=1)
+    train, val = (fc.log_windows(logp, np.arange(a, b), context=10, horizon=1) for a, b in ((9, 300), (300, 398)))
+    p, coef, losses = fc.choose_ar(train, val, [1, 2, 5])
+    assert set(losses) == {1, 2, 5}
+    assert coef.shape == (p + 1, 1)
+    pers = (((0 - val.y) / val.sigma[:, None]) ** 2).mean()
+    assert losses[1] < 0.85 * pers  # the AR beats persistence on AR(1) returns
+    assert abs(fc.fit_ar(train, 1)[0, 0] - 0.5) < 0.05
+    np.testing.assert_allclose(fc.drift_offsets(val, 1)[:, 0], -val.x[:, 0] / 9)
+
+
+def test_run_rolling_protocol_metrics_and_verdicts():
+    df = price_frame(12, 90, seed=6)
+    specs = {"LSTM": fc.ModelSpec("lstm", "regress", input_size=1, n_out=3, d_model=4, n_layer=1),
+             "NLinear": fc.LocalSpec("nlinear", context=8, horizon=3)}
+    cfg = fc.TrainConfig(steps=3, batch_size=16, eval_every=3)
+    res = fc.run_rolling(df, specs, cfg, seeds=(0, 1), lr_grid=(1e-3, 3e-3), context=8, horizon=3, n_folds=2,
+                         test_origins=10, val_origins=6)
+    assert set(res.runs["model"]) == {"LSTM", "NLinear"} and len(res.runs) == 4
+    assert all(len(v) == 2 for v in res.runs["lrs"])  # one chosen learning rate per fold
+    assert set(res.tuning["fold"]) == {0, 1}
+    pers = res.baselines.set_index("model").loc["persistence"]
+    assert pers["r2_rw"] == pytest.approx(0.0)  # persistence is the random walk
+    assert len(res.origins) == 20 and res.pooled_daily("persistence").shape == (20,)
+    assert res.pooled_daily("LSTM").shape == (20,)
+    # RMSSE pools the squared scaled errors, which the daily losses average: they agree
+    assert pers["rmsse"] ** 2 == pytest.approx(res.pooled_daily("persistence").mean())
+    table = fc.versus(res, ["LSTM", "NLinear", "AR(p)"])
+    assert list(table.index) == ["LSTM", "NLinear", "AR(p)"]
+    assert (table["p_holm"] >= table["p"] - 1e-12).all()
+    assert set(table["verdict"]) <= {"a_better", "b_better", "no_clear_difference"}
+    assert table.loc["LSTM", "text"].endswith("test days)")
+    with pytest.raises(ValueError, match="no forecaster"):
+        res.pooled_daily("GPT")
+    bad = df.copy()
+    bad.iloc[3, 2] = np.nan
+    with pytest.raises(ValueError, match="clean_prices"):
+        fc.run_rolling(bad, specs, cfg, seeds=(0,), lr_grid=(1e-3,), context=8, horizon=3, n_folds=1,
+                       test_origins=10, val_origins=6)
+
+
+def test_rolling_specs_are_matched_in_one_block_structure():
+    specs = fc.rolling_specs(40, 5, 8000)
+    counts = {n: s.n_params() for n, s in specs.items() if n not in ("NLinear", "DLinear")}
+    assert set(counts) == {"RNN", "LSTM", "minGRU", "GPT"}
+    assert all(abs(c / 8000 - 1) <= 0.08 for c in counts.values())
+    assert all(specs[n]["block"] == "residual" for n in counts)
+    x = torch.randn(2, 40, 1)
+    for s in specs.values():
+        assert s.build(0)(x).shape == (2, 5)
 
 
 def test_baselines_face_the_same_windows():
@@ -323,15 +401,6 @@ def test_baselines_face_the_same_windows():
     for pred in out.values():
         assert pred.shape == task.y_test.shape
     assert fc.scores(out["persistence"], task)["rel_persistence"] == pytest.approx(1.0)
-
-
-def test_mean_std_formats_per_model():
-    df = pd.DataFrame({"model": ["a", "a", "b"], "x": [1.0, 3.0, 2.5], "params": [21166, 21166, 7]})
-    out = fc.mean_std(df, ["x", "params"])
-    assert out.loc["a", "x"] == "2 ± 1.41" and out.loc["b", "x"] == "2.5"
-    assert out.loc["a", "params"] == "21,166" and out.loc["b", "params"] == "7"
-    with pytest.raises(ValueError, match="no columns"):
-        fc.mean_std(df, ["y"])
 
 
 def test_plot_window_draws_every_forecast():
