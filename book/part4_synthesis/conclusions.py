@@ -207,17 +207,19 @@ plt.show()
 # **3. "For longer-term predictions, RNNs were the faster and more accurate approach
 # post-normalisation."** The blog's second table (normalised prices,
 # {glue:text}`blog_context` days in, {glue:text}`blog_horizon` out) ranked the recurrent models ahead. Reproduced
-# in {doc}`../part3_experiments/stocks` with baselines and an honest split in time, and
-# tested there with one paired test per pair of models: *more accurate*, RNN against
-# Transformer: **{glue:text}`../part3_experiments/stocks.ipynb::claim_rnn_vs_tf_word:s`**
+# in {doc}`../part3_experiments/stocks`, then run as forecasters run such a study (one
+# global model for all stocks, rolling origins, expanding-window folds, learning rates
+# tuned on validation, every mixer in the same block at matched parameters), and tested
+# there with one paired test per pair of models over the test days: *more accurate*, RNN
+# against the Transformer: **{glue:text}`../part3_experiments/stocks.ipynb::claim_rnn_vs_tf_word:s`**
 # ({glue:text}`../part3_experiments/stocks.ipynb::claim_rnn_vs_tf:s`); LSTM against
 # Transformer: **{glue:text}`../part3_experiments/stocks.ipynb::claim_lstm_vs_tf_word:s`**
 # ({glue:text}`../part3_experiments/stocks.ipynb::claim_lstm_vs_tf:s`). *Faster to
 # train*: RNN, **{glue:text}`../part3_experiments/stocks.ipynb::claim_rnn_faster_word:s`**;
 # LSTM, **{glue:text}`../part3_experiments/stocks.ipynb::claim_lstm_faster_word:s`**. A
 # ranking of networks matters only if they forecast at all: the models that beat the
-# naive forecast "tomorrow equals today" (persistence) beyond the spread of seeds and
-# stocks on that split are {glue:text}`../part3_experiments/stocks.ipynb::better_time:s`,
+# naive forecast "tomorrow equals today" (persistence) in that study, by a
+# Diebold–Mariano test over days, are {glue:text}`../part3_experiments/stocks.ipynb::better_time:s`,
 # and the chapter concludes on RNN against Transformer:
 # {glue:text}`../part3_experiments/stocks.ipynb::rnn_vs_tf:s` The blog's explanation, poor
 # length generalisation of Transformers, does not apply to its own experiment: training and
@@ -236,8 +238,9 @@ plt.show()
 # blog's first ranks models by how they cope with the scale of a few series, not by how
 # well they forecast ({doc}`../part3_experiments/stocks`, "The pitfall: a few expensive
 # stocks own the RMSE"). The same chapter shows that the blog's Transformer, with a
-# LayerNorm over its single input feature, erased the price on every day, so whatever
-# made it "easier" on raw prices was not its attention. *A question this book did not
+# LayerNorm over its single input feature, forecast every stock from the mean of its
+# window alone (rebuilt layer for layer and tested there), so whatever made it "easier"
+# on raw prices was not its attention. *A question this book did not
 # test:* would a normalisation layer at the input (over several features, or a per-series
 # rescaling inside the model) make every architecture equally robust to the scale of the
 # data?
@@ -312,8 +315,8 @@ plt.show()
 # state tracking, and that evaluation, baselines and budgets would matter more. The stock
 # chapter shows how much the evaluation alone moves: with the seed's split over stocks,
 # the networks that beat persistence are
-# {glue:text}`../part3_experiments/stocks.ipynb::better_seed:s`; with an honest split in
-# time, {glue:text}`../part3_experiments/stocks.ipynb::better_time:s`. Where the theory
+# {glue:text}`../part3_experiments/stocks.ipynb::better_seed:s`; over rolling origins with a
+# test over days, {glue:text}`../part3_experiments/stocks.ipynb::better_time:s`. Where the theory
 # could have shown up, in text, whose quotation marks and line lengths are small
 # automata, its effect is a question for {doc}`../part3_experiments/shakespeare`; the
 # Transformers there never read beyond their training length, so the
@@ -368,7 +371,7 @@ plt.show()
 # * - Small, noisy time series (daily prices)
 #   - Start with persistence and a linear autoregression, split by time, report several
 #     seeds; rank architectures only among models that beat the baselines.
-#   - {doc}`../part3_experiments/stocks`: beat persistence on the honest split:
+#   - {doc}`../part3_experiments/stocks`: beat persistence over rolling origins:
 #     {glue:text}`../part3_experiments/stocks.ipynb::better_time:s`.
 # * - A classifier at chance (e.g. heartbeats)
 #   - Debug the data and the pipeline before the architecture (class balance, padding,
