@@ -405,7 +405,7 @@ plt.show()
 #   (RNN), **{glue:text}`../part3_experiments/stocks.ipynb::claim_lstm_vs_tf_word:s`**
 #   (LSTM); on raw prices, "Transformers easier":
 #   **{glue:text}`../part3_experiments/stocks.ipynb::claim_raw_tf_vs_rnn_word:s`** (against
-#   the RNN). Models that beat persistence on an honest split:
+#   the RNN). Models that beat persistence over rolling origins (a test over days):
 #   {glue:text}`../part3_experiments/stocks.ipynb::better_time:s`.
 # * **Heartbeats and tuning.** The largest repair of the coin toss was
 #   "{glue:text}`../part3_experiments/ecg.ipynb::abl_biggest_step:s`"; "easier to tune"
