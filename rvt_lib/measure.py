@@ -14,7 +14,9 @@ import os
 import statistics
 import threading
 import time
+from dataclasses import dataclass
 
+import numpy as np
 import torch
 
 
@@ -296,3 +298,165 @@ def cost_table(rows) -> "pandas.DataFrame":
     standard = [c for c in COLUMN_NAMES if c in df.columns]
     df = df[standard + [c for c in df.columns if c not in COLUMN_NAMES]]
     return df.rename(columns=COLUMN_NAMES)
+
+
+# ----------------------------------------------------------------------------- activations
+
+def saved_activation_bytes(model: torch.nn.Module, fn) -> int:
+    """Bytes of the tensors autograd saves for the backward pass while ``fn()`` runs.
+
+    Every tensor an operation keeps for its gradient (inputs of a matrix multiply, the
+    output of a sigmoid, an attention matrix, ...) passes through a *pack hook*; we add
+    up the bytes of the storages behind them. Parameters are left out (they exist
+    whether or not we train), and a storage reached by several saved tensors (views of
+    one buffer) counts once. The result is the activation memory of one forward pass,
+    exactly, on any device.
+    """
+    param_storages = {p.untyped_storage().data_ptr() for p in model.parameters()}
+    seen: dict[int, int] = {}
+
+    def pack(t: torch.Tensor):
+        storage = t.untyped_storage()
+        ptr = storage.data_ptr()
+        if ptr != 0 and ptr not in param_storages and ptr not in seen:
+            seen[ptr] = storage.nbytes()
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        fn()
+    return sum(seen.values())
+
+
+# ----------------------------------------------------------------------------- generation state
+
+def kv_cache_bytes(length: int, *, n_layer: int, d_model: int, batch_size: int = 1,
+                   bytes_per_value: int = 4) -> int:
+    """Bytes of a GPT's key/value cache after ``length`` positions, by formula.
+
+    Each of ``n_layer`` blocks keeps a key and a value vector of ``d_model`` numbers
+    (``n_head`` heads of ``head_dim``) for every position of every sequence:
+
+        bytes = 2 * n_layer * batch_size * length * d_model * bytes_per_value
+
+    It grows linearly with ``length``; float32 has ``bytes_per_value = 4``.
+    """
+    return 2 * n_layer * batch_size * length * d_model * bytes_per_value
+
+
+def recurrent_state_bytes(kind: str, *, n_layer: int, d_model: int, batch_size: int = 1,
+                          bytes_per_value: int = 4) -> int:
+    """Bytes of a recurrent network's state, by formula: the same after 1 or 1,000,000 tokens.
+
+    One hidden vector ``h`` of ``d_model`` numbers per layer and sequence; the LSTM
+    carries a cell vector ``c`` as well:
+
+        bytes = (2 if LSTM else 1) * n_layer * batch_size * d_model * bytes_per_value
+    """
+    from rvt_lib.models.heads import KINDS
+
+    if kind not in KINDS or kind == "gpt":
+        raise ValueError(f"recurrent_state_bytes: kind must be a recurrent kind "
+                         f"{tuple(k for k in KINDS if k != 'gpt')}, got {kind!r}")
+    vectors = 2 if kind == "lstm" else 1
+    return vectors * n_layer * batch_size * d_model * bytes_per_value
+
+
+def state_bytes_formula(kind: str, length: int, *, n_layer: int, d_model: int,
+                        batch_size: int = 1, bytes_per_value: int = 4) -> int:
+    """The generation state's bytes after ``length`` positions: KV cache or recurrent state."""
+    if kind == "gpt":
+        return kv_cache_bytes(length, n_layer=n_layer, d_model=d_model, batch_size=batch_size,
+                              bytes_per_value=bytes_per_value)
+    return recurrent_state_bytes(kind, n_layer=n_layer, d_model=d_model, batch_size=batch_size,
+                                 bytes_per_value=bytes_per_value)
+
+
+def _tensors(obj):
+    if isinstance(obj, torch.Tensor):
+        yield obj
+    elif isinstance(obj, (list, tuple)):
+        for item in obj:
+            yield from _tensors(item)
+    elif obj is not None:
+        raise TypeError(f"a model state holds tensors in lists/tuples, found {type(obj).__name__}")
+
+
+def state_bytes(state, held: bool = False) -> int:
+    """Bytes of a model state, measured on the tensors themselves.
+
+    ``held=False``: the sum of ``numel * element_size`` over the state's tensors (their
+    logical size). ``held=True``: the bytes of the distinct storages behind them, i.e.
+    the memory the state actually keeps alive. They differ when a tensor is a view into
+    a bigger buffer: after one pass over a prompt, the GPT's keys and values are views
+    into the joint query/key/value projection, which stays alive, queries included.
+    """
+    tensors = list(_tensors(state))
+    if not held:
+        return sum(t.numel() * t.element_size() for t in tensors)
+    storages = {t.untyped_storage().data_ptr(): t.untyped_storage().nbytes() for t in tensors}
+    return sum(storages.values())
+
+
+@dataclass
+class DecodeTrace:
+    """What :func:`decode_steps` measured, one entry per generated token.
+
+    position[i]:    tokens read into the state after step i (prompt + generated so far)
+    ms[i]:          wall time of step i, in milliseconds
+    state_bytes[i]: bytes of the state after step i (:func:`state_bytes`)
+    state:          the final state (KV cache or recurrent state)
+    tokens:         (B, prompt_len + n_tokens) the prompt and the greedy continuation
+    """
+
+    position: np.ndarray
+    ms: np.ndarray
+    state_bytes: np.ndarray
+    state: object
+    tokens: torch.Tensor
+
+
+@torch.no_grad()
+def decode_steps(model, n_tokens: int, *, batch_size: int = 1, prompt_len: int = 1,
+                 seed: int = 0) -> DecodeTrace:
+    """Generate ``n_tokens`` greedily, one token per forward call, timing every step.
+
+    This is the loop inside ``SequenceModel.generate``, written out so that each step
+    can be timed and the state weighed: read the prompt once, then, per step, pick the
+    next token and feed only that token together with the state. Every step feeds its
+    token (``generate`` skips the very last one), so after step i the state covers all
+    ``position[i]`` tokens. For a GPT the whole run must fit in its ``block_size`` (the
+    cache-growing regime; beyond it ``generate`` re-reads a window, a different cost).
+    Greedy (argmax), so runs repeat exactly.
+    """
+    from rvt_lib.models.gpt import GPT
+
+    if model.head_kind != "lm":
+        raise ValueError(f"decode_steps needs a language model (head='lm'), got head={model.head_kind!r}")
+    if not isinstance(n_tokens, int) or n_tokens < 1:
+        raise ValueError(f"decode_steps: n_tokens must be a positive integer, got {n_tokens!r}")
+    if not isinstance(prompt_len, int) or prompt_len < 1:
+        raise ValueError(f"decode_steps: prompt_len must be a positive integer, got {prompt_len!r}")
+    if isinstance(model.core, GPT) and prompt_len + n_tokens > model.core.config.block_size:
+        raise ValueError(f"decode_steps: prompt_len + n_tokens = {prompt_len + n_tokens} positions "
+                         f"exceed the GPT's block_size={model.core.config.block_size}")
+    device = next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    try:
+        gen = torch.Generator().manual_seed(seed)
+        tokens = torch.randint(model.vocab_size, (batch_size, prompt_len), generator=gen).to(device)
+        logits, state = model(tokens, return_state=True)  # read the prompt: (B, P, V)
+        positions, times, sizes = [], [], []
+        for i in range(n_tokens):
+            _sync(device)
+            t0 = time.perf_counter()
+            next_id = logits[:, -1].argmax(dim=-1, keepdim=True)  # (B, 1) pick the next token
+            tokens = torch.cat([tokens, next_id], dim=1)
+            logits, state = model(next_id, state=state, return_state=True)  # read it: (B, 1, V)
+            _sync(device)
+            times.append((time.perf_counter() - t0) * 1e3)
+            positions.append(tokens.shape[1])
+            sizes.append(state_bytes(state))
+    finally:
+        model.train(was_training)
+    return DecodeTrace(np.array(positions), np.array(times), np.array(sizes), state, tokens)

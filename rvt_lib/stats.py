@@ -646,7 +646,7 @@ class PowerLaw:
 
     @property
     def coefficient(self) -> float:
-        """The prefactor, under the name ``rvt_lib.scaling.PowerLaw`` uses."""
+        """The prefactor, as ``coefficient`` (the name the older sweeps used)."""
         return self.prefactor
 
     def __call__(self, x):

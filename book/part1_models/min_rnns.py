@@ -482,12 +482,12 @@ glue("exp_ns", float(1e6 * exp_ms / n_elements), display=False)
 # ## Memory: what the parallel mode keeps for the backward pass
 #
 # Speed is bought with memory. The cell counts, exactly, the bytes of the tensors that
-# autograd saves during one forward pass (`rvt_lib.scaling.saved_activation_bytes`,
+# autograd saves during one forward pass (`rvt_lib.measure.saved_activation_bytes`,
 # parameters excluded), for the same one-layer minGRU in both modes and for
 # `torch.nn.GRU`, at the lengths timed above.
 
 # %%
-from rvt_lib.scaling import saved_activation_bytes
+from rvt_lib.measure import saved_activation_bytes
 
 mem_rows = []
 for T in T_list:

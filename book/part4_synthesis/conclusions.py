@@ -54,7 +54,8 @@ from rvt_lib import stats
 from rvt_lib.budget import get_budget, pick
 from rvt_lib.models.heads import make_model
 from rvt_lib.plots import MODEL_COLORS, style
-from rvt_lib.scaling import decode_steps, memory_profile, state_bytes
+from rvt_lib.experiments.cost_scaling import memory_profile
+from rvt_lib.measure import decode_steps, state_bytes
 from rvt_lib.train import set_seed
 
 style()

@@ -54,8 +54,9 @@ from rvt_lib.book import glue, interact
 from rvt_lib.budget import get_budget, pick
 from rvt_lib.data.text import load_shakespeare
 from rvt_lib.plots import MODEL_COLORS, plot_loglog, style
-from rvt_lib.scaling import (crossover_table, fitted_exponents, generation_sweep, kv_cache_bytes,
-                             recurrent_state_bytes, training_sweep, width_sweep)
+from rvt_lib.experiments.cost_scaling import (crossover_table, fitted_exponents, generation_sweep,
+                                              training_sweep, width_sweep)
+from rvt_lib.measure import kv_cache_bytes, recurrent_state_bytes
 from rvt_lib.train import TrainConfig, set_seed
 
 style()
@@ -617,12 +618,12 @@ glue("ps_verdict", ps_verdict, display=False)
 # of this chapter, each up to $t = 2{,}048$ tokens. How much memory do the caches take, and
 # how much would the LSTM's states take? Use `kv_cache_bytes` and
 # `recurrent_state_bytes`, then check one value against a measured state with
-# `rvt_lib.scaling.decode_steps(model, n, batch_size=B)` and `state_bytes`.
+# `rvt_lib.measure.decode_steps(model, n, batch_size=B)` and `state_bytes`.
 #
 # :::{dropdown} Solution
 # ```python
 # from rvt_lib.models.heads import make_model
-# from rvt_lib.scaling import decode_steps, state_bytes
+# from rvt_lib.measure import decode_steps, state_bytes
 # B, t = 64, 2048
 # print(kv_cache_bytes(t, n_layer=N_LAYER, d_model=D_MODEL, batch_size=B) / 1e6, "MB")
 # print(recurrent_state_bytes("lstm", n_layer=N_LAYER, d_model=D_MODEL, batch_size=B) / 1e3, "KB")

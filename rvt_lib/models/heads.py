@@ -34,7 +34,6 @@ width that gives a target count, so that models are compared at equal size.
 """
 from __future__ import annotations
 
-import math
 from types import MappingProxyType
 
 import torch

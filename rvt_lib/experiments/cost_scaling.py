@@ -1,4 +1,4 @@
-"""Cost against sequence length: sweeps, power laws, crossovers and generation memory.
+"""The cost-and-scaling chapter's backend: sweeps over sequence length, crossovers, widths.
 
 Part IV of the book asks how the price of each model grows with the length ``T`` of
 the sequence. Theory gives the shape of the answer:
@@ -34,18 +34,14 @@ Three measurements of memory, from noisiest to exact:
 """
 from __future__ import annotations
 
-import math
-import time
-from dataclasses import dataclass
-
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from rvt_lib.measure import PeakMemory, _sync, count_parameters, time_fn
-from rvt_lib.models.gpt import GPT
+from rvt_lib.measure import (PeakMemory, count_parameters, decode_steps, saved_activation_bytes,
+                             state_bytes_formula, time_fn)
 from rvt_lib.models.heads import KINDS, ModelSpec
-from rvt_lib.plots import loglog_fit
+from rvt_lib.stats import crossings, crossover, fit_power_law
 from rvt_lib.train import TrainConfig
 
 MB = 1e6  # decimal megabytes, as in rvt_lib.measure
@@ -96,33 +92,6 @@ def _random_inputs(model, batch_size: int, seq_len: int, generator, device):
     if model.vocab_size is not None:
         return torch.randint(model.vocab_size, (batch_size, seq_len), generator=generator).to(device)
     return torch.randn(batch_size, seq_len, model.input_size, generator=generator).to(device)
-
-
-# ----------------------------------------------------------------------------- activations
-
-def saved_activation_bytes(model: torch.nn.Module, fn) -> int:
-    """Bytes of the tensors autograd saves for the backward pass while ``fn()`` runs.
-
-    Every tensor an operation keeps for its gradient (inputs of a matrix multiply, the
-    output of a sigmoid, an attention matrix, ...) passes through a *pack hook*; we add
-    up the bytes of the storages behind them. Parameters are left out (they exist
-    whether or not we train), and a storage reached by several saved tensors (views of
-    one buffer) counts once. The result is the activation memory of one forward pass,
-    exactly, on any device.
-    """
-    param_storages = {p.untyped_storage().data_ptr() for p in model.parameters()}
-    seen: dict[int, int] = {}
-
-    def pack(t: torch.Tensor):
-        storage = t.untyped_storage()
-        ptr = storage.data_ptr()
-        if ptr != 0 and ptr not in param_storages and ptr not in seen:
-            seen[ptr] = storage.nbytes()
-        return t
-
-    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
-        fn()
-    return sum(seen.values())
 
 
 # ----------------------------------------------------------------------------- training cost
@@ -207,136 +176,7 @@ def training_sweep(kinds, seq_lens, *, d_model: int = 64, n_layer: int = 2, n_he
     return pd.DataFrame(rows)
 
 
-# ----------------------------------------------------------------------------- generation memory
-
-def kv_cache_bytes(length: int, *, n_layer: int, d_model: int, batch_size: int = 1,
-                   bytes_per_value: int = 4) -> int:
-    """Bytes of a GPT's key/value cache after ``length`` positions, by formula.
-
-    Each of ``n_layer`` blocks keeps a key and a value vector of ``d_model`` numbers
-    (``n_head`` heads of ``head_dim``) for every position of every sequence:
-
-        bytes = 2 * n_layer * batch_size * length * d_model * bytes_per_value
-
-    It grows linearly with ``length``; float32 has ``bytes_per_value = 4``.
-    """
-    return 2 * n_layer * batch_size * length * d_model * bytes_per_value
-
-
-def recurrent_state_bytes(kind: str, *, n_layer: int, d_model: int, batch_size: int = 1,
-                          bytes_per_value: int = 4) -> int:
-    """Bytes of a recurrent network's state, by formula: the same after 1 or 1,000,000 tokens.
-
-    One hidden vector ``h`` of ``d_model`` numbers per layer and sequence; the LSTM
-    carries a cell vector ``c`` as well:
-
-        bytes = (2 if LSTM else 1) * n_layer * batch_size * d_model * bytes_per_value
-    """
-    if kind not in KINDS or kind == "gpt":
-        raise ValueError(f"recurrent_state_bytes: kind must be a recurrent kind "
-                         f"{tuple(k for k in KINDS if k != 'gpt')}, got {kind!r}")
-    vectors = 2 if kind == "lstm" else 1
-    return vectors * n_layer * batch_size * d_model * bytes_per_value
-
-
-def state_bytes_formula(kind: str, length: int, *, n_layer: int, d_model: int,
-                        batch_size: int = 1, bytes_per_value: int = 4) -> int:
-    """The generation state's bytes after ``length`` positions: KV cache or recurrent state."""
-    if kind == "gpt":
-        return kv_cache_bytes(length, n_layer=n_layer, d_model=d_model, batch_size=batch_size,
-                              bytes_per_value=bytes_per_value)
-    return recurrent_state_bytes(kind, n_layer=n_layer, d_model=d_model, batch_size=batch_size,
-                                 bytes_per_value=bytes_per_value)
-
-
-def _tensors(obj):
-    if isinstance(obj, torch.Tensor):
-        yield obj
-    elif isinstance(obj, (list, tuple)):
-        for item in obj:
-            yield from _tensors(item)
-    elif obj is not None:
-        raise TypeError(f"a model state holds tensors in lists/tuples, found {type(obj).__name__}")
-
-
-def state_bytes(state, held: bool = False) -> int:
-    """Bytes of a model state, measured on the tensors themselves.
-
-    ``held=False``: the sum of ``numel * element_size`` over the state's tensors (their
-    logical size). ``held=True``: the bytes of the distinct storages behind them, i.e.
-    the memory the state actually keeps alive. They differ when a tensor is a view into
-    a bigger buffer: after one pass over a prompt, the GPT's keys and values are views
-    into the joint query/key/value projection, which stays alive, queries included.
-    """
-    tensors = list(_tensors(state))
-    if not held:
-        return sum(t.numel() * t.element_size() for t in tensors)
-    storages = {t.untyped_storage().data_ptr(): t.untyped_storage().nbytes() for t in tensors}
-    return sum(storages.values())
-
-
-@dataclass
-class DecodeTrace:
-    """What :func:`decode_steps` measured, one entry per generated token.
-
-    position[i]:    tokens read into the state after step i (prompt + generated so far)
-    ms[i]:          wall time of step i, in milliseconds
-    state_bytes[i]: bytes of the state after step i (:func:`state_bytes`)
-    state:          the final state (KV cache or recurrent state)
-    tokens:         (B, prompt_len + n_tokens) the prompt and the greedy continuation
-    """
-
-    position: np.ndarray
-    ms: np.ndarray
-    state_bytes: np.ndarray
-    state: object
-    tokens: torch.Tensor
-
-
-@torch.no_grad()
-def decode_steps(model, n_tokens: int, *, batch_size: int = 1, prompt_len: int = 1,
-                 seed: int = 0) -> DecodeTrace:
-    """Generate ``n_tokens`` greedily, one token per forward call, timing every step.
-
-    This is the loop inside ``SequenceModel.generate``, written out so that each step
-    can be timed and the state weighed: read the prompt once, then, per step, pick the
-    next token and feed only that token together with the state. Every step feeds its
-    token (``generate`` skips the very last one), so after step i the state covers all
-    ``position[i]`` tokens. For a GPT the whole run must fit in its ``block_size`` (the
-    cache-growing regime; beyond it ``generate`` re-reads a window, a different cost).
-    Greedy (argmax), so runs repeat exactly.
-    """
-    if model.head_kind != "lm":
-        raise ValueError(f"decode_steps needs a language model (head='lm'), got head={model.head_kind!r}")
-    if not isinstance(n_tokens, int) or n_tokens < 1:
-        raise ValueError(f"decode_steps: n_tokens must be a positive integer, got {n_tokens!r}")
-    if not isinstance(prompt_len, int) or prompt_len < 1:
-        raise ValueError(f"decode_steps: prompt_len must be a positive integer, got {prompt_len!r}")
-    if isinstance(model.core, GPT) and prompt_len + n_tokens > model.core.config.block_size:
-        raise ValueError(f"decode_steps: prompt_len + n_tokens = {prompt_len + n_tokens} positions "
-                         f"exceed the GPT's block_size={model.core.config.block_size}")
-    device = next(model.parameters()).device
-    was_training = model.training
-    model.eval()
-    try:
-        gen = torch.Generator().manual_seed(seed)
-        tokens = torch.randint(model.vocab_size, (batch_size, prompt_len), generator=gen).to(device)
-        logits, state = model(tokens, return_state=True)  # read the prompt: (B, P, V)
-        positions, times, sizes = [], [], []
-        for i in range(n_tokens):
-            _sync(device)
-            t0 = time.perf_counter()
-            next_id = logits[:, -1].argmax(dim=-1, keepdim=True)  # (B, 1) pick the next token
-            tokens = torch.cat([tokens, next_id], dim=1)
-            logits, state = model(next_id, state=state, return_state=True)  # read it: (B, 1, V)
-            _sync(device)
-            times.append((time.perf_counter() - t0) * 1e3)
-            positions.append(tokens.shape[1])
-            sizes.append(state_bytes(state))
-    finally:
-        model.train(was_training)
-    return DecodeTrace(np.array(positions), np.array(times), np.array(sizes), state, tokens)
-
+# ----------------------------------------------------------------------------- generation sweeps
 
 def generation_sweep(kinds, n_tokens: int, *, d_model: int = 64, n_layer: int = 2, n_head: int = 4,
                      vocab_size: int = 65, batch_size: int = 1, repeats: int = 3, window: int = 64,
@@ -415,25 +255,8 @@ def memory_profile(kinds, *, seq_len: int, gen_len: int, d_model: int = 64, n_la
 
 # ----------------------------------------------------------------------------- power laws
 
-@dataclass(frozen=True)
-class PowerLaw:
-    """``y = coefficient * x ** exponent``, a straight line of slope ``exponent`` on log-log axes."""
-
-    exponent: float
-    coefficient: float
-
-    def __call__(self, x):
-        return self.coefficient * np.asarray(x, dtype=float) ** self.exponent
-
-    @classmethod
-    def fit(cls, x, y) -> "PowerLaw":
-        """Least squares on ``(log x, log y)`` (:func:`rvt_lib.plots.loglog_fit`); NaNs are ignored."""
-        slope, intercept = loglog_fit(x, y)
-        return cls(exponent=slope, coefficient=math.exp(intercept))
-
-
 def fitted_exponents(df, *, value: str = "time_ms", x: str = "seq_len", last: int | None = None):
-    """The exponent of a :class:`PowerLaw` fitted to each model's ``value`` against ``x``.
+    """The exponent of a power law (:func:`rvt_lib.stats.fit_power_law`) fitted to each model's ``value`` against ``x``.
 
     ``last=n`` fits only each model's ``n`` longest measured points (NaNs skipped): the
     *local* exponent at the long end, where the asymptotic term dominates. Over the whole
@@ -450,55 +273,17 @@ def fitted_exponents(df, *, value: str = "time_ms", x: str = "seq_len", last: in
         group = group[np.isfinite(group[value].to_numpy(dtype=float))].sort_values(x)
         if last is not None:
             group = group.tail(last)
-        out[model] = PowerLaw.fit(group[x], group[value]).exponent
+        out[model] = fit_power_law(group[x], group[value]).exponent
     return pd.Series(out, name=f"exponent of {value}")
-
-
-def crossover(a: PowerLaw, b: PowerLaw) -> float | None:
-    """The ``x > 0`` where ``a(x) == b(x)``; ``None`` when the exponents are equal.
-
-    From ``c_a x^p_a = c_b x^p_b``:  ``x* = (c_b / c_a) ** (1 / (p_a - p_b))``. For
-    ``x > x*`` the law with the larger exponent is the larger one.
-    """
-    if a.exponent == b.exponent:
-        return None
-    return (b.coefficient / a.coefficient) ** (1.0 / (a.exponent - b.exponent))
-
-
-def crossings(x, ya, yb) -> list[float]:
-    """Every ``x`` at which the measured curves ``ya`` and ``yb`` swap order, in increasing order.
-
-    Between the two measured points that bracket a swap, ``log y`` is interpolated
-    linearly in ``log x`` (a power law on that interval). Points with a NaN are skipped.
-    Noisy timings of two close curves can swap several times; the *last* crossing is the
-    one beyond which the order held at every longer measured length.
-    """
-    x, ya, yb = (np.asarray(v, dtype=float) for v in (x, ya, yb))
-    if not x.shape == ya.shape == yb.shape or x.ndim != 1:
-        raise ValueError("crossings: x, ya and yb must be 1-D of the same length")
-    keep = np.isfinite(x) & np.isfinite(ya) & np.isfinite(yb) & (x > 0) & (ya > 0) & (yb > 0)
-    lx, gap = np.log(x[keep]), np.log(ya[keep]) - np.log(yb[keep])  # gap > 0: a above b
-    out, last = [], None  # last: index of the last point where the curves were not equal
-    for i in range(len(gap)):
-        if gap[i] == 0:
-            continue
-        if last is not None and np.sign(gap[i]) != np.sign(gap[last]):
-            if i - last > 1:  # the curves met at a measured point in between: cross there
-                out.append(float(np.exp(lx[last + 1])))
-            else:
-                frac = gap[last] / (gap[last] - gap[i])  # where the interpolated gap is zero
-                out.append(float(np.exp(lx[last] + frac * (lx[i] - lx[last]))))
-        last = i
-    return out
 
 
 def crossover_table(df, *, value: str = "time_ms", reference: str = "gpt", x: str = "seq_len"):
     """Where does ``reference``'s cost cross each other model's? One row per other model.
 
-    Fits a :class:`PowerLaw` to every model's ``value`` against ``x`` and reports the
-    exponents, the crossover of the fitted laws (:func:`crossover`) and whether it lies in
+    Fits a power law (:func:`rvt_lib.stats.fit_power_law`) to every model's ``value`` against ``x`` and reports the
+    exponents, the crossover of the fitted laws (:func:`rvt_lib.stats.crossover`) and whether it lies in
     the measured range, the crossings seen in the measurements themselves
-    (:func:`crossings`: how many, and the last one) and a plain-words ``verdict``
+    (:func:`rvt_lib.stats.crossings`: how many, and the last one) and a plain-words ``verdict``
     computed from the numbers, describing the order at the long end.
     """
     import pandas as pd
@@ -508,14 +293,14 @@ def crossover_table(df, *, value: str = "time_ms", reference: str = "gpt", x: st
     wide = df.pivot(index=x, columns="model", values=value).sort_index()
     xs = wide.index.to_numpy(dtype=float)
     ref = wide[reference].to_numpy(dtype=float)
-    ref_law = PowerLaw.fit(xs, ref)
+    ref_law = fit_power_law(xs, ref)
     rows = []
     for other in wide.columns:
         if other == reference:
             continue
         y = wide[other].to_numpy(dtype=float)
         both = np.isfinite(ref) & np.isfinite(y)
-        other_law = PowerLaw.fit(xs, y)
+        other_law = fit_power_law(xs, y)
         x_fit = crossover(ref_law, other_law)
         lo, hi = xs[both].min(), xs[both].max()
         seen = crossings(xs, ref, y)

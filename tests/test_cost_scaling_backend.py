@@ -1,14 +1,16 @@
-"""Tests for rvt_lib.scaling: generation-state bytes, power-law crossovers, cost sweeps."""
+"""Tests for the cost-and-scaling code: generation-state bytes and activations (rvt_lib.measure),
+power-law crossovers (rvt_lib.stats) and the chapter's sweeps (rvt_lib.experiments.cost_scaling)."""
 import numpy as np
 import pytest
 import torch
 
 from rvt_lib.models.heads import ModelSpec, make_model
 from rvt_lib.train import TrainConfig
-from rvt_lib.scaling import (PowerLaw, crossover, crossings, crossover_table, decode_steps, fitted_exponents,
-                             generation_sweep, kv_cache_bytes, memory_profile, recurrent_state_bytes,
-                             saved_activation_bytes, state_bytes, state_bytes_formula,
-                             training_step_cost, training_sweep, width_sweep)
+from rvt_lib.experiments.cost_scaling import (crossover_table, fitted_exponents, generation_sweep, memory_profile,
+                                              training_step_cost, training_sweep, width_sweep)
+from rvt_lib.measure import (decode_steps, kv_cache_bytes, recurrent_state_bytes, saved_activation_bytes,
+                             state_bytes, state_bytes_formula)
+from rvt_lib.stats import PowerLaw, crossings, crossover, fit_power_law
 
 SIZES = dict(vocab_size=11, d_model=8, n_layer=2, n_head=2)
 
@@ -95,7 +97,7 @@ def test_crossover_is_exact_on_synthetic_power_laws():
 
 def test_power_law_fit_recovers_exponent_and_coefficient():
     x = np.array([64, 128, 256, 512, 1024])
-    law = PowerLaw.fit(x, 0.25 * x ** 1.5)
+    law = fit_power_law(x, 0.25 * x ** 1.5)
     assert law.exponent == pytest.approx(1.5, abs=1e-10)
     assert law.coefficient == pytest.approx(0.25, rel=1e-9)
 
@@ -252,7 +254,7 @@ def test_memory_profile_is_exact_and_consistent():
 
 
 def test_model_specs_merge_defaults_and_accept_specs():
-    from rvt_lib.scaling import _model_specs
+    from rvt_lib.experiments.cost_scaling import _model_specs
 
     specs = _model_specs({"gpt": "gpt", "plain": {"kind": "gpt", "attention": "plain", "d_model": 8},
                           "lstm": ModelSpec("lstm", n_layer=3)}, vocab_size=11, d_model=16, n_layer=1)
