@@ -16,6 +16,8 @@ import matplotlib
 import matplotlib.ticker
 import numpy as np
 
+from rvt_lib.stats import fit_power_law
+
 # Okabe & Ito (2008), "Color Universal Design": distinguishable with every common form of
 # colour blindness. Yellow (#F0E442) is left out: too faint on white.
 PALETTE = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#000000", "#7F7F7F"]
@@ -142,22 +144,6 @@ def loss_curves(histories: dict, x: str = "step", ax=None,
 
 # ----------------------------------------------------------------------------- scaling laws
 
-def loglog_fit(x, y) -> tuple[float, float]:
-    """Least-squares line through ``(log x, log y)``: ``y ~ exp(intercept) * x ** slope``.
-
-    The slope is the scaling exponent: 1 for linear cost, 2 for quadratic. Points where x
-    or y is missing, non-finite or not positive are ignored; at least two must remain.
-    """
-    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
-    if x.shape != y.shape or x.ndim != 1:
-        raise ValueError(f"loglog_fit: x and y must be 1-D of the same length, got {x.shape} and {y.shape}")
-    keep = np.isfinite(x) & np.isfinite(y) & (x > 0) & (y > 0)
-    if keep.sum() < 2 or np.unique(x[keep]).size < 2:
-        raise ValueError("loglog_fit: needs at least two points with distinct positive x and positive y")
-    slope, intercept = np.polyfit(np.log(x[keep]), np.log(y[keep]), deg=1)
-    return float(slope), float(intercept)
-
-
 def plot_loglog(x, ys: dict, ax=None, *, xlabel: str, ylabel: str, fit: bool = True,
                 title: str | None = None):
     """Plot each series in ``ys`` against ``x`` on log-log axes, with its fitted exponent.
@@ -179,11 +165,11 @@ def plot_loglog(x, ys: dict, ax=None, *, xlabel: str, ylabel: str, fit: bool = T
         keep = np.isfinite(y) & (y > 0)
         text = label
         if fit and keep.sum() >= 2:
-            slope, intercept = loglog_fit(x, y)
-            slopes[label] = slope
+            law = fit_power_law(x, y)
+            slope = slopes[label] = law.exponent
             text = f"{label} (slope {slope:.2f})"
             grid = np.geomspace(x[keep].min(), x[keep].max(), 50)
-            ax.plot(grid, np.exp(intercept) * grid ** slope, color=color, linestyle="--",
+            ax.plot(grid, law(grid), color=color, linestyle="--",
                     linewidth=1.0, alpha=0.8)
         ax.plot(x[keep], y[keep], color=color, marker="o", linestyle="-", label=text)
     ax.set_xscale("log")

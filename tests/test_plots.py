@@ -5,11 +5,10 @@ matplotlib.use("Agg")
 
 import matplotlib.colors as mcolors  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
-from rvt_lib.plots import (MODEL_COLORS, _colors, color_for, loglog_fit, loss_curves,  # noqa: E402
+from rvt_lib.plots import (MODEL_COLORS, _colors, color_for, loss_curves,  # noqa: E402
                            mean_std_bar, plot_loglog, style)
 from rvt_lib.train import History  # noqa: E402
 
@@ -45,16 +44,6 @@ def test_style_sets_solid_white_backgrounds():
     assert mcolors.to_rgba(fig.get_facecolor()) == WHITE
     assert mcolors.to_rgba(ax.get_facecolor()) == WHITE
     assert mcolors.to_hex(ax._get_lines.get_next_color()) == "#0072b2"  # the Okabe-Ito cycle
-
-
-def test_loglog_fit_recovers_exponents():
-    x = np.array([64, 128, 256, 512, 1024])
-    slope, intercept = loglog_fit(x, 3.0 * x ** 2)
-    assert slope == pytest.approx(2.0, abs=1e-9)
-    assert np.exp(intercept) == pytest.approx(3.0, rel=1e-9)
-    assert loglog_fit(x, [1.0, 2.0, 4.0, float("nan"), 16.0])[0] == pytest.approx(1.0)  # NaN skipped
-    with pytest.raises(ValueError, match="at least two"):
-        loglog_fit([1, 2], [1.0, -1.0])
 
 
 def test_plot_loglog_annotates_slopes():

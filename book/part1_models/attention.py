@@ -58,7 +58,8 @@ from rvt_lib.measure import PeakMemory, count_parameters, time_fn
 from rvt_lib.models.gpt import GPT, GPTConfig, SelfAttention, causal_mask
 from rvt_lib.models.heads import make_model
 from rvt_lib.models.lstm import LSTM, LSTMConfig
-from rvt_lib.plots import loglog_fit, plot_loglog, style
+from rvt_lib.plots import plot_loglog, style
+from rvt_lib.stats import fit_power_law
 from rvt_lib.train import TrainConfig, fit, set_seed
 
 style()
@@ -578,7 +579,7 @@ def tail_slope(values, n=3):
     T = np.asarray(lengths[-n:], dtype=float)
     y = np.asarray(values[-n:], dtype=float)
     keep = np.isfinite(y) & (y > 0)
-    return loglog_fit(T[keep], y[keep])[0] if keep.sum() >= 2 else float("nan")
+    return fit_power_law(T[keep], y[keep]).exponent if keep.sum() >= 2 else float("nan")
 
 
 tail = pd.DataFrame({column: {name: tail_slope(cost[cost.layer == name][column].values) for name in layers}

@@ -57,6 +57,7 @@ from rvt_lib import plots
 from rvt_lib.book import glue, interact
 from rvt_lib.budget import get_budget, pick
 from rvt_lib.measure import time_fn
+from rvt_lib.stats import fit_power_law
 from rvt_lib.scan import (blelloch_steps, combine, logspace_error, scan_blelloch,
                           scan_hillis_steele, scan_logspace, scan_sequential)
 from rvt_lib.train import set_seed
@@ -398,7 +399,7 @@ err_table = err_df.pivot(index="T", columns="scan", values="max relative error")
 print(err_table.map(lambda v: f"{v:.1e}").to_string())
 
 fig, ax = plt.subplots(figsize=(6.4, 4.2))
-err_slope, _ = plots.loglog_fit(err_table.index.values, err_table["single pass"].values)
+err_slope = fit_power_law(err_table.index.values, err_table["single pass"].values).exponent
 for (label, color) in zip(chunkings, plots.PALETTE):
     text = f"{label} (fitted slope {err_slope:.2f})" if label == "single pass" else label
     ax.loglog(err_table.index, err_table[label], marker="o", color=color, label=text)
