@@ -510,7 +510,7 @@ plt.show()
 # Inputs and targets use the same $\mu$ and $\sigma$; the model's forecasts are mapped
 # back with $p = \mu + \sigma \tilde p$ before they are scored. The test suite checks the
 # property that matters: changing any value on or after the origin changes neither the
-# normalised inputs nor the statistics (`tests/test_stocks_backend.py`). Errors are then
+# normalised inputs nor the statistics (`tests/test_experiments_stocks.py`). Errors are then
 # reported in units of each stock's own $\sigma$ (the **normalised RMSE**), where a
 # 6,000-dollar stock and a 20-dollar stock count alike, and, most usefully, **relative to
 # persistence**:
@@ -1080,7 +1080,7 @@ glue("ex3_phrase", f"from {min(ar_ratio):.3f} to {max(ar_ratio):.3f} over {len(a
 # {glue:text}`ar_seed:.3f` without the leak: {glue:text}`ex2_phrase`. Where the last
 # price sits relative to the *whole-year* mean tells the regression whether the rest of
 # the year was higher or lower: the statistics can carry part of the answer. The
-# test in `tests/test_stocks_backend.py` guards our normalisation against exactly this.
+# test in `tests/test_experiments_stocks.py` guards our normalisation against exactly this.
 # :::
 #
 # **3. One month is one draw.** For each fold of the rolling-origin study, compute the

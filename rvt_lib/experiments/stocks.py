@@ -419,7 +419,7 @@ class KerasTransformer(nn.Module):
 
     With ``features=1`` every LayerNorm sees a single number and returns its bias
     whatever the input: every block adds a constant to ``x``, so the output depends on the
-    window only through its mean (``tests/test_stocks_backend.py`` checks this).
+    window only through its mean (``tests/test_experiments_stocks.py`` checks this).
     """
 
     def __init__(self, horizon: int, features: int = 1, blocks: int = 1, heads: int = 2,
@@ -699,7 +699,7 @@ def rolling_folds(n_days: int, *, context: int, horizon: int, n_folds: int, test
     ``val_origins`` latest whose targets end on or before the first test origin, and its
     training origins all those whose targets end on or before the first validation
     origin. So no target of training or validation lies in the test period, and no
-    training target in the validation period (``tests/test_stocks_backend.py``).
+    training target in the validation period (``tests/test_experiments_stocks.py``).
     """
     for name, v in (("context", context), ("horizon", horizon), ("n_folds", n_folds),
                     ("test_origins", test_origins), ("val_origins", val_origins), ("min_train", min_train)):
