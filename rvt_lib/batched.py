@@ -604,6 +604,9 @@ def fit_batched(models: list[nn.Module], train_sources: list, configs: list, *, 
     configs, K = list(configs), len(models)
     seeds = list(range(K)) if seeds is None else list(seeds)
     _check_members(models, train_sources, configs, val_sources, seeds)
+    rehearsed = [_train.rehearsal(c, v) for c, v in zip(configs, val_sources or [None] * K)]
+    configs = [c for c, _ in rehearsed]
+    val_sources = None if val_sources is None else [v for _, v in rehearsed]
     cfg = configs[0]
     if (cfg.steps is None) == (cfg.epochs is None):
         raise ValueError("fit_batched: every config needs exactly one of steps= or epochs=")

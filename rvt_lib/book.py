@@ -59,13 +59,13 @@ def max_static_outputs() -> int:
 
 def widget_mode() -> str:
     """``"static"`` or ``"live"``: ``RVT_WIDGETS`` if set, else static under the smoke
-    budget (tests, CI) and live otherwise. The book build sets ``RVT_WIDGETS=static``."""
+    budget (tests, CI) and the dry one, live otherwise. The book build sets ``RVT_WIDGETS=static``."""
     import os
     from rvt_lib.budget import get_budget
     mode = os.environ.get("RVT_WIDGETS", "").strip().lower()
     if mode not in ("", "static", "live"):
         raise ValueError(f"RVT_WIDGETS must be 'static' or 'live', got {mode!r}")
-    return mode or ("static" if get_budget() == "smoke" else "live")
+    return mode or ("static" if get_budget() in ("smoke", "dry") else "live")
 
 
 def control_values(control) -> tuple[list, list[str], int]:

@@ -3,18 +3,28 @@
 * ``smoke``: every notebook runs in seconds (tests and CI).
 * ``book``:  the published build on a 2-core CPU (minutes per chapter). The default.
 * ``full``:  paper-scale runs on a GPU.
+* ``dry``:   a rehearsal of ``full`` on a CPU, in minutes: every model and training
+  configuration is the ``full`` one, but every training run stops after
+  :data:`DRY_STEPS` updates, evaluation reads at most :data:`DRY_BATCHES` batches, and
+  the knobs that only set *how much* is run (seeds, learning-rate grids, sweep lengths,
+  numbers of samples) take their ``dry=`` value. A shape error, a parameter count that
+  cannot be matched or a bad setting of ``full`` then fails in minutes on a laptop,
+  not hours into a GPU run (``tests/test_dry_run.py`` runs every chapter this way).
 
 Chapters never test the budget name themselves; they ask for a value per budget::
 
     from rvt_lib.budget import pick
     steps = pick(smoke=20, book=2_000, full=20_000)
+    seeds = pick(smoke=(0,), book=(0, 1, 2), full=(0, 1, 2, 3, 4), dry=(0,))
 """
 from __future__ import annotations
 
 import os
 
-BUDGETS = ("smoke", "book", "full")
+BUDGETS = ("smoke", "book", "full", "dry")
 DEFAULT = "book"
+DRY_STEPS = 2    # updates per training run under the dry budget
+DRY_BATCHES = 2  # batches per evaluation under the dry budget
 
 
 def get_budget() -> str:
@@ -27,11 +37,22 @@ def get_budget() -> str:
     return name
 
 
-def pick(*, smoke, book, full=None):
-    """Return the value for the active budget (``full`` falls back to ``book``)."""
+def is_dry() -> bool:
+    """True under ``RVT_BUDGET=dry``: training runs stop after ``DRY_STEPS`` updates."""
+    return get_budget() == "dry"
+
+
+def pick(*, smoke, book, full=None, dry=None):
+    """Return the value for the active budget.
+
+    ``full`` falls back to ``book``; ``dry`` falls back to ``full`` (so a knob without a
+    ``dry=`` value is rehearsed at its full size).
+    """
     name = get_budget()
     if name == "smoke":
         return smoke
-    if name == "full" and full is not None:
+    if name == "dry" and dry is not None:
+        return dry
+    if name in ("full", "dry") and full is not None:
         return full
     return book

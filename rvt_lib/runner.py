@@ -366,6 +366,7 @@ class _Study:
 
         if not all(bool(torch.isfinite(p).all()) for p in model.parameters()):
             return {"loss": math.nan}, None  # diverged: nothing worth scoring
+        data = _rehearsed(data)
         was_training = model.training
         model.eval()
         try:
@@ -384,6 +385,13 @@ class _Study:
         if not math.isfinite(loss):  # a diverged model: nothing more worth scoring
             return {"loss": loss}, None
         return {"loss": loss, **scores.metrics}, scores.per_item
+
+
+def _rehearsed(data):
+    """A list of batches cut to its first ``DRY_BATCHES`` under ``RVT_BUDGET=dry``; else as is."""
+    from rvt_lib.budget import DRY_BATCHES, is_dry
+
+    return data[:DRY_BATCHES] if is_dry() and isinstance(data, (list, tuple)) else data
 
 
 def _diverged(run: _Run) -> bool:

@@ -399,6 +399,21 @@ def predict(model: torch.nn.Module, data, device=None) -> torch.Tensor:
 
 # ----------------------------------------------------------------------------- fit, and what it leans on
 
+def rehearsal(config: TrainConfig, val=None) -> tuple[TrainConfig, object]:
+    """``(config, val)`` as a training run uses them: unchanged, except under
+    ``RVT_BUDGET=dry`` (:mod:`rvt_lib.budget`), where the run is cut to ``DRY_STEPS``
+    updates and a list of validation batches to its first ``DRY_BATCHES``: the full
+    configuration, rehearsed in seconds. :func:`fit` and ``fit_batched`` call it."""
+    from rvt_lib.budget import DRY_BATCHES, DRY_STEPS, is_dry
+
+    if not is_dry():
+        return config, val
+    steps = min(config.steps, DRY_STEPS) if config.steps else DRY_STEPS
+    config = config.but(steps=steps, epochs=None, warmup=min(config.warmup, 1), eval_every=steps,
+                        eval_batches=min(config.eval_batches or DRY_BATCHES, DRY_BATCHES), patience=None)
+    return config, (val[:DRY_BATCHES] if isinstance(val, (list, tuple)) else val)
+
+
 def _plan(train, val, config: TrainConfig) -> int | None:
     """Check the data against the config; return the number of updates (None: unknown)."""
     if not isinstance(config, TrainConfig):
@@ -515,6 +530,7 @@ def fit(model: torch.nn.Module, train, config: TrainConfig, *, val=None, loss_fn
     seeds that). ``device=None`` keeps the model where it is; batches follow the model.
     ``progress=None`` shows a tqdm bar in interactive sessions only (``RVT_PROGRESS``).
     """
+    config, val = rehearsal(config, val)
     total = _plan(train, val, config)
     set_seed(seed)
     loss_fn = default_loss if loss_fn is None else loss_fn
