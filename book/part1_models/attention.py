@@ -357,7 +357,7 @@ glue("plain_fast_32", f"{plain_fast['torch.float32']:.0e}", display=False)
 # %%
 VOCAB, T_COPY, LAG = 16, 24, 3
 copy_steps = pick(smoke=20, book=300, full=1000)
-copy_seeds = pick(smoke=[0], book=[0, 1, 2], full=[0, 1, 2, 3, 4])
+copy_seeds = pick(smoke=[0], book=[0, 1, 2], full=[0, 1, 2, 3, 4], dry=[0])
 
 
 def lag_copy_batch(generator, batch=32):
@@ -514,8 +514,9 @@ def peak_mb(fn, tries=2):
 
 
 D_COST = 64
-lengths = pick(smoke=[32, 64, 128], book=[128, 256, 512, 1024, 2048, 4096], full=[128, 256, 512, 1024, 2048, 4096, 8192])
-repeats = pick(smoke=1, book=3)
+lengths = pick(smoke=[32, 64, 128], book=[128, 256, 512, 1024, 2048, 4096], full=[128, 256, 512, 1024, 2048, 4096, 8192],
+               dry=[32, 64, 128])
+repeats = pick(smoke=1, book=3, dry=1)
 set_seed(0)
 attn_plain = SelfAttention(GPTConfig(d_model=D_COST, n_head=4, attention="plain"))
 attn_fast = SelfAttention(GPTConfig(d_model=D_COST, n_head=4, attention="fast"))

@@ -407,8 +407,8 @@ glue("ratio_gru_wide", float(params.iloc[-1]["GRU / minGRU"]), display=False)
 # the backward pass. We measure that memory below.
 
 # %%
-T_list = pick(smoke=[16, 64, 256], book=[64, 256, 1024, 4096, 16384])
-repeats = pick(smoke=1, book=3)
+T_list = pick(smoke=[16, 64, 256], book=[64, 256, 1024, 4096, 16384], dry=[16, 64, 256])
+repeats = pick(smoke=1, book=3, dry=1)
 set_seed(0)
 min_gru = MinGRU(MinGRUConfig(64, 64))
 torch_gru = torch.nn.GRU(64, 64, batch_first=True)

@@ -301,7 +301,7 @@ plt.show()
 # it isolates the shortcut itself.
 
 # %%
-SEEDS = pick(smoke=[0, 1], book=[0, 1, 2])
+SEEDS = pick(smoke=[0, 1], book=[0, 1, 2], dry=[0, 1])
 MODELS = {
     "GPT-1": dict(kind="gpt", n_layer=1),
     "GPT-2": dict(kind="gpt", n_layer=2),
@@ -314,7 +314,7 @@ MODELS = {
 parity_cfg = TrackingConfig(
     task="parity", task_kwargs={"p_one": 0.5}, shift_kwargs={"p_one": 0.9},
     train_length=pick(smoke=8, book=16), d_model=pick(smoke=16, book=64), n_head=4,
-    n_eval=pick(smoke=32, book=512),
+    n_eval=pick(smoke=32, book=512, dry=32),
     train=TrainConfig(steps=pick(smoke=10, book=500), batch_size=64, lr=1e-3,
                       warmup=pick(smoke=2, book=60), schedule="cosine"),
 )
@@ -579,7 +579,7 @@ flip_cfg = TrackingConfig(
     train_length=T, d_model=parity_cfg.d_model, n_head=4, n_eval=parity_cfg.n_eval,
     train=parity_cfg.train.but(steps=pick(smoke=10, book=250), lr=3e-3, warmup=pick(smoke=2, book=30)),
 )
-FLIP_SEEDS = pick(smoke=[0], book=[0, 1])
+FLIP_SEEDS = pick(smoke=[0], book=[0, 1], dry=[0])
 t0 = time.perf_counter()
 flip = run_tracking_study(MODELS, flip_cfg, seeds=FLIP_SEEDS)
 flip_seconds = time.perf_counter() - t0
@@ -743,8 +743,8 @@ HEAT = HeatmapConfig(
     train_length=pick(smoke=8, book=16), factors=(1, 4), n_layer=1, target_params=6000,
     train=TrainConfig(steps=pick(smoke=5, book=120), batch_size=32, lr=3e-3,
                       warmup=pick(smoke=1, book=12), clip=1.0, schedule="cosine"),
-    lr_grid=(3e-3, 1e-2), seeds=pick(smoke=(0, 1), book=(0, 1, 2)),
-    n_val=pick(smoke=16, book=128), n_test=pick(smoke=16, book=256))
+    lr_grid=(3e-3, 1e-2), seeds=pick(smoke=(0, 1), book=(0, 1, 2), dry=(0, 1)),
+    n_val=pick(smoke=16, book=128, dry=16), n_test=pick(smoke=16, book=256, dry=16))
 t0 = time.perf_counter()
 heat = run_heatmap(HEAT)
 heat_seconds = time.perf_counter() - t0

@@ -386,8 +386,8 @@ print("result:", exclusive, "  check (running sum before each position):",
 # over all positions and features.
 
 # %%
-err_lengths = pick(smoke=[16, 256, 1024], book=[2 ** k for k in range(4, 17, 2)])
-err_seeds = pick(smoke=[0], book=[0, 1])
+err_lengths = pick(smoke=[16, 256, 1024], book=[2 ** k for k in range(4, 17, 2)], dry=[16, 256, 1024])
+err_seeds = pick(smoke=[0], book=[0, 1], dry=[0])
 chunkings = {"single pass": None, "chunks of 1024": 1024, "chunks of 256": 256}
 rows = []
 for T in err_lengths:
@@ -458,8 +458,8 @@ def best_ms(fn, repeats):
 
 
 B_time, D_time = 4, 64
-time_lengths = pick(smoke=[16, 64], book=[2 ** k for k in range(6, 15)])
-repeats = pick(smoke=1, book=5)
+time_lengths = pick(smoke=[16, 64], book=[2 ** k for k in range(6, 15)], dry=[16, 64])
+repeats = pick(smoke=1, book=5, dry=1)
 scans = {
     "sequential loop": scan_sequential,
     "Hillis-Steele": scan_hillis_steele,
@@ -572,8 +572,8 @@ from rvt_lib.models.lstm import LSTM, LSTMConfig
 from rvt_lib.models.mingru import MinGRU, MinGRUConfig, MinLSTM, MinLSTMConfig
 
 B_m, H_m = 16, 64
-model_lengths = pick(smoke=[16, 64], book=[64, 256, 512, 1024, 4096])
-model_repeats = pick(smoke=1, book=3)
+model_lengths = pick(smoke=[16, 64], book=[64, 256, 512, 1024, 4096], dry=[16, 64])
+model_repeats = pick(smoke=1, book=3, dry=1)
 set_seed(0)
 cores = {
     "minGRU (parallel)": MinGRU(MinGRUConfig(H_m, H_m, mode="parallel")),

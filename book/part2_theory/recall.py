@@ -186,8 +186,8 @@ glue("mingru_diff", checks["minGRU = linear attention with d_k = 1"], display=Fa
 
 # %%
 Ns = [2, 4, 8, 16, 32, 64]
-dks = pick(smoke=[4, 16], book=[4, 8, 16, 32], full=[4, 8, 16, 32, 64])
-n_trials = pick(smoke=20, book=200, full=500)
+dks = pick(smoke=[4, 16], book=[4, 8, 16, 32], full=[4, 8, 16, 32, 64], dry=[4, 16])
+n_trials = pick(smoke=20, book=200, full=500, dry=20)
 capacity = pd.DataFrame([{"d_k": d, "N": N, "rule": rule, "accuracy": memory_recall(N, d, rule, n_trials)}
                          for d in dks for N in Ns for rule in ("sum", "delta")])
 
@@ -299,9 +299,9 @@ steps = pick(smoke=3, book=500, full=4000)
 # a short linear warmup, then cosine decay: the same schedule for every model
 train_config = TrainConfig(steps=steps, batch_size=32, lr=3e-3, warmup=steps // 10, schedule="cosine",
                            eval_every=steps)
-seeds = pick(smoke=(0, 1, 2), book=(0, 1, 2), full=(0, 1, 2, 3, 4))
-lr_grid = pick(smoke=(3e-3,), book=(3e-3, 1e-2), full=(1e-3, 3e-3, 1e-2))
-n_val, n_test = pick(smoke=(32, 32), book=(256, 512), full=(1024, 2048))
+seeds = pick(smoke=(0, 1, 2), book=(0, 1, 2), full=(0, 1, 2, 3, 4), dry=(0, 1, 2))
+lr_grid = pick(smoke=(3e-3,), book=(3e-3, 1e-2), full=(1e-3, 3e-3, 1e-2), dry=(3e-3,))
+n_val, n_test = pick(smoke=(32, 32), book=(256, 512), full=(1024, 2048), dry=(32, 32))
 
 start = time.perf_counter()
 result = run_recall(task, widths, train_config, seeds=seeds, lr_grid=lr_grid, n_val=n_val, n_test=n_test,

@@ -221,7 +221,7 @@ pd.Series(nn_metrics, name="1-NN (Euclidean)").to_frame().T
 # chosen from it; the comparison of architectures further down follows the book's protocol.
 
 # %%
-ABL_SEEDS = pick(smoke=[0], book=[0, 1, 2])
+ABL_SEEDS = pick(smoke=[0], book=[0, 1, 2], dry=[0])
 ABL_EPOCHS = pick(smoke=1, book=60)
 PAD_TO = 187  # the length of a PTB beat in the Kaggle files
 X_train_pad = np.pad(X_train, ((0, 0), (0, PAD_TO - X_train.shape[1])))  # (100, 187), zeros at the end
@@ -451,8 +451,8 @@ plt.show()
 # of 20 heartbeats and a fixed number of epochs.
 
 # %%
-SEEDS = pick(smoke=(0,), book=(0, 1, 2, 3, 4))
-LR_GRID = pick(smoke=(3e-3,), book=(3e-4, 1e-3, 3e-3, 1e-2, 3e-2))
+SEEDS = pick(smoke=(0,), book=(0, 1, 2, 3, 4), dry=(0,))
+LR_GRID = pick(smoke=(3e-3,), book=(3e-4, 1e-3, 3e-3, 1e-2, 3e-2), dry=(3e-3,))
 EPOCHS = pick(smoke=1, book=70)
 TARGET_PARAMS = 10_000
 task, split = ecg.make_task(X_train, y_train, X_test, y_test, val_size=0.3, split_seed=0)
@@ -670,7 +670,7 @@ plt.show()
 # its test compares it with an enumeration of every warping path on tiny inputs.
 
 # %%
-WINDOWS = pick(smoke=[0, 2], book=list(range(0, 11)))
+WINDOWS = pick(smoke=[0, 2], book=list(range(0, 11)), dry=[0, 2])
 window, loo = ecg.choose_window(X_train, y_train, WINDOWS)
 dtw_pred = ecg.nn_predict(ecg.dtw_distances(X_train, X_test, window), y_train)
 dtw_correct = dtw_pred == y_test
@@ -707,8 +707,8 @@ pd.Series(loo, name="LOO accuracy").rename_axis("w (samples)").to_frame().T.roun
 # with one seed.
 
 # %%
-N_RESAMPLES = pick(smoke=3, book=30)
-N_NET_RESAMPLES = pick(smoke=1, book=3)
+N_RESAMPLES = pick(smoke=3, book=30, dry=3)
+N_NET_RESAMPLES = pick(smoke=1, book=3, dry=1)
 X_pool, y_pool = np.concatenate([X_train, X_test]), np.concatenate([y_train, y_test])
 splits = ecg.ucr_resamples(y_train, y_test, N_RESAMPLES, seed=0)
 resampled = {"1-NN (Euclidean)": ecg.resample_accuracies(ecg.euclidean_distances(X_pool, X_pool), y_pool, splits),
@@ -777,7 +777,7 @@ if ptb_available():
     from sklearn.model_selection import train_test_split
 
     X_ptb, y_ptb = load_ptb()
-    n_sub = pick(smoke=300, book=3000)
+    n_sub = pick(smoke=300, book=3000, dry=300)
     idx = np.random.default_rng(0).permutation(len(y_ptb))[:n_sub]
     Xp_tr, Xp_te, yp_tr, yp_te = train_test_split(X_ptb[idx], y_ptb[idx], test_size=0.3,
                                                   stratify=y_ptb[idx], random_state=0)

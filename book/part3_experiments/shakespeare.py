@@ -182,7 +182,10 @@ BUDGETS = {
                  gen_tokens=1024, lr_grid=(3e-4, 1e-3, 3e-3), seeds=(0, 1, 2, 3, 4),
                  report_width=128, report_block=100),
 }
-B = pick(smoke=BUDGETS["smoke"], book=BUDGETS["book"], full=BUDGETS["full"])
+# the dry budget rehearses the full shapes with the fewest runs and samples (rvt_lib.budget)
+BUDGETS["dry"] = {**BUDGETS["full"], **{k: BUDGETS["smoke"][k] for k in
+                  ("batch_size", "val_batches", "test_windows", "gen_tokens", "lr_grid", "seeds")}}
+B = pick(smoke=BUDGETS["smoke"], book=BUDGETS["book"], full=BUDGETS["full"], dry=BUDGETS["dry"])
 pd.DataFrame({name: pd.Series(values, dtype=object) for name, values in BUDGETS.items()})
 
 # %% [markdown]
@@ -608,7 +611,7 @@ glue("state_mingru", f"{speed.loc['minGRU block'].iloc[2]:,}", display=False)
 
 # %%
 PROMPT = "ROMEO:\n"
-N_SAMPLE = pick(smoke=60, book=300, full=500)
+N_SAMPLE = pick(smoke=60, book=300, full=500, dry=60)
 for name, model in models.items():
     print(f"----- {name} (test loss, seed {SEEDS[0]}: {res.runs.set_index(['model', 'seed']).loc[(name, SEEDS[0]), 'test_loss']:.3f}) -----")
     print(sample(model, ds, PROMPT, N_SAMPLE, temperature=0.8, seed=0))

@@ -82,8 +82,8 @@ print(f"budget: {get_budget()} | device: {device} | CPU cores: {os.cpu_count()} 
 
 # %%
 EPOCHS = pick(smoke=1, book=6, full=30)               # seed reproduction: passes over the windows (seed: 30)
-SEEDS = pick(smoke=[0, 1], book=[0, 1, 2], full=[0, 1, 2, 3, 4])
-MAX_TICKERS = pick(smoke=40, book=None, full=None)    # None: every stock
+SEEDS = pick(smoke=[0, 1], book=[0, 1, 2], full=[0, 1, 2, 3, 4], dry=[0, 1])
+MAX_TICKERS = pick(smoke=40, book=None, full=None, dry=40)  # None: every stock
 WEEK_SEED_EPOCHS = pick(smoke=1, book=30, full=30)    # one week -> next day, one window per stock
 BATCH = 25                                             # the seed's batch size
 # the rolling-origin study (the second half)
@@ -91,10 +91,10 @@ ROLL_CONTEXT = pick(smoke=10, book=40, full=60)       # days each forecast reads
 ROLL_FOLDS = pick(smoke=1, book=3, full=4)            # expanding-window folds
 ROLL_TEST = pick(smoke=25, book=20, full=20)           # test origins per fold (consecutive days)
 ROLL_VAL = pick(smoke=5, book=20, full=20)            # validation origins per fold
-ROLL_SERIES = pick(smoke=20, book=200, full=None)     # stocks in the global model (None: all)
+ROLL_SERIES = pick(smoke=20, book=200, full=None, dry=20)  # stocks in the global model (None: all)
 ROLL_PARAMS = pick(smoke=4_000, book=8_000, full=8_000)  # matched parameter count of the networks
-ROLL_SEEDS = pick(smoke=(0, 1), book=(0, 1, 2), full=(0, 1, 2, 3, 4))
-ROLL_LRS = pick(smoke=(1e-3,), book=(1e-3, 3e-3), full=(3e-4, 1e-3, 3e-3))
+ROLL_SEEDS = pick(smoke=(0, 1), book=(0, 1, 2), full=(0, 1, 2, 3, 4), dry=(0, 1))
+ROLL_LRS = pick(smoke=(1e-3,), book=(1e-3, 3e-3), full=(3e-4, 1e-3, 3e-3), dry=(1e-3,))
 ROLL_TRAIN = TrainConfig(steps=pick(smoke=2, book=100, full=1000), batch_size=pick(smoke=16, book=64, full=128),
                          eval_every=pick(smoke=2, book=100, full=250))
 glue("epochs", EPOCHS, display=False)
@@ -674,6 +674,7 @@ roll_prices = prices if ROLL_SERIES is None else prices.iloc[:, :ROLL_SERIES]
 folds = fc.rolling_folds(n_days, context=ROLL_CONTEXT, horizon=HORIZON, n_folds=ROLL_FOLDS,
                          test_origins=ROLL_TEST, val_origins=ROLL_VAL)
 glue("roll_context", ROLL_CONTEXT, display=False)
+glue("roll_steps", ROLL_TRAIN.steps, display=False)
 glue("roll_folds", ROLL_FOLDS, display=False)
 glue("roll_test", ROLL_TEST, display=False)
 glue("roll_val", ROLL_VAL, display=False)

@@ -107,11 +107,11 @@ print("the report's ranking by training loss:", " < ".join(report_order))
 # %%
 KINDS = ["gpt", "lstm", "gru", "mingru", "minlstm"]
 D_MODEL, N_LAYER = pick(smoke=16, book=64, full=256), pick(smoke=1, book=2, full=4)
-T_TRAIN, T_GEN = pick(smoke=32, book=256, full=1024), pick(smoke=64, book=2048, full=8192)
+T_TRAIN, T_GEN = pick(smoke=32, book=256, full=1024), pick(smoke=64, book=2048, full=8192, dry=64)
 prof = memory_profile(KINDS, seq_len=T_TRAIN, gen_len=T_GEN, d_model=D_MODEL, n_layer=N_LAYER)
 
 # check the generation column on real tensors: generate with every model and weigh its state
-n_check = pick(smoke=16, book=128, full=256)
+n_check = pick(smoke=16, book=128, full=256, dry=16)
 for kind in KINDS:
     torch.manual_seed(0)
     m = make_model(kind, vocab_size=65, d_model=D_MODEL, n_layer=N_LAYER, block_size=n_check + 1)

@@ -131,9 +131,9 @@ N_LAYER = pick(smoke=1, book=2, full=4)
 N_HEAD = 4
 BATCH = pick(smoke=1, book=4, full=8)
 SEQ_LENS = pick(smoke=[16, 32, 64], book=[64, 128, 256, 512, 1024, 2048, 4096],
-                full=[64, 128, 256, 512, 1024, 2048, 4096, 8192])
-MAX_STEP_S = pick(smoke=None, book=2.0, full=20.0)
-REPEATS = pick(smoke=1, book=3, full=5)
+                full=[64, 128, 256, 512, 1024, 2048, 4096, 8192], dry=[16, 32, 64])
+MAX_STEP_S = pick(smoke=None, book=2.0, full=20.0, dry=2.0)
+REPEATS = pick(smoke=1, book=3, full=5, dry=1)
 
 sweep = training_sweep(KINDS, SEQ_LENS, d_model=D_MODEL, n_layer=N_LAYER, n_head=N_HEAD,
                        batch_size=BATCH, repeats=REPEATS, max_step_s=MAX_STEP_S, device=DEVICE)
@@ -223,7 +223,7 @@ glue("gpt_tail_phrase", "close to the quadratic law" if gpt_tail > 1.6 else
 # stored too and memory becomes quadratic:
 
 # %%
-PLAIN_LENS = [t for t in SEQ_LENS if t <= pick(smoke=64, book=1024, full=4096)]
+PLAIN_LENS = [t for t in SEQ_LENS if t <= pick(smoke=64, book=1024, full=4096, dry=64)]
 plain = training_sweep({"gpt (fused attention)": "gpt",
                         "gpt (plain attention)": {"kind": "gpt", "attention": "plain"}},
                        PLAIN_LENS, d_model=D_MODEL, n_layer=N_LAYER, n_head=N_HEAD,
@@ -370,10 +370,10 @@ plt.show()
 # the state after each step: the measured bytes of the actual tensors, next to the formula.
 
 # %%
-N_GEN = pick(smoke=32, book=2048, full=8192)
-WINDOW = pick(smoke=8, book=128, full=256)
+N_GEN = pick(smoke=32, book=2048, full=8192, dry=32)
+WINDOW = pick(smoke=8, book=128, full=256, dry=8)
 gen = generation_sweep(KINDS, N_GEN, d_model=D_MODEL, n_layer=N_LAYER, n_head=N_HEAD, batch_size=1,
-                       repeats=pick(smoke=1, book=3, full=3), window=WINDOW, device=DEVICE)
+                       repeats=pick(smoke=1, book=3, full=3, dry=1), window=WINDOW, device=DEVICE)
 assert (gen["state_bytes"] == gen["formula_bytes"]).all(), "measured state bytes differ from the formula"
 
 fig, (ax_b, ax_s) = plt.subplots(1, 2, figsize=(12, 4.3))
@@ -512,13 +512,13 @@ cpu_table[cpu_table["seq_len"] == SEQ_LENS[-1]].set_index("model").round(2)
 PS_KINDS = ["gpt", "minlstm"]
 PS_WIDTHS = pick(smoke=[8, 16], book=[16, 32, 64], full=[64, 128, 256, 384])
 PS_STEPS = pick(smoke=3, book=400, full=3000)
-PS_SEEDS = pick(smoke=(0,), book=(0, 1), full=(0, 1, 2))
+PS_SEEDS = pick(smoke=(0,), book=(0, 1), full=(0, 1, 2), dry=(0,))
 PS_BATCH, PS_BLOCK = pick(smoke=4, book=32, full=64), pick(smoke=16, book=64, full=256)
 
 shakespeare = load_shakespeare()
 PS_TRAIN = TrainConfig(steps=PS_STEPS, batch_size=PS_BATCH, lr=3e-3, schedule="cosine",
                        warmup=max(1, PS_STEPS // 20), eval_every=PS_STEPS,
-                       eval_batches=pick(smoke=2, book=20, full=50))
+                       eval_batches=pick(smoke=2, book=20, full=50, dry=2))
 ps = width_sweep(shakespeare, PS_KINDS, PS_WIDTHS, train=PS_TRAIN, block_size=PS_BLOCK, n_layer=2,
                  n_head=N_HEAD, seeds=PS_SEEDS, device=DEVICE)
 ps_summary = ps.groupby(["model", "d_model"]).agg(params=("params", "first"), val_mean=("val_loss", "mean"),
