@@ -1,5 +1,4 @@
 """scripts/execute_book.py: parallel execution into the build's cache, read back by the build."""
-import json
 import subprocess
 import sys
 from pathlib import Path

@@ -6,7 +6,7 @@ import torch.nn as nn
 
 from rvt_lib.gradients import (input_gradient_norms, set_spectral_radius_, spectral_radius,
                                state_gradient_norms)
-from rvt_lib.models.lstm import LSTM, LSTMCell, LSTMConfig
+from rvt_lib.models.lstm import LSTM, LSTMConfig
 from rvt_lib.models.rnn import RNN, RNNCell, RNNConfig
 
 
