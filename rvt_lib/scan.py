@@ -329,11 +329,11 @@ def scan_log(log_a, log_b, log_h0=None, chunk_size: int | None = 256, *, h0=None
     (a*_t and the logcumsumexp) to get the modest log h_t; in float32 a number near
     45,000 is only known to about 0.004, so h_t gets a relative error of that size. We
     therefore scan ``chunk_size`` steps at a time and carry the last state into the next
-    chunk, which keeps |a*| at the scale of one chunk. ``chunk_size=None`` does a single
+    chunk, which keeps ``|a*|`` at the scale of one chunk. ``chunk_size=None`` does a single
     pass over the whole sequence (the book uses it to show the error growing with T).
     The sequential depth is T / chunk_size chunks, each fully parallel inside.
 
-    The relative error is roughly 1e-7 times the largest |a*| inside a chunk, i.e.
+    The relative error is roughly 1e-7 times the largest ``|a*|`` inside a chunk, i.e.
     about 1e-7 * chunk_size * mean(-log a). With minGRU-like gates (mean -log a of about
     0.8, see :func:`logspace_error`) the max relative error at T = 65,536 in float32 is
     about 2.5e-5 with the default chunk_size=256, 1.0e-4 with 1024 and 6e-3 in a

@@ -9,14 +9,16 @@ and the label at position t is ``s_t`` (or a function of it, for the flip-flop).
 ``inputs[:, :t+1]`` and must output ``states[:, t]``: the answer at every position, for any
 length, so the same data tests whether a model *extrapolates* to longer sequences.
 
-| task       | inputs                          | state                         | algebra |
-|------------|---------------------------------|-------------------------------|---------|
-| "parity"   | bits 0/1 (P(1) = ``p_one``)     | running XOR                   | Z_2 |
-| "flipflop" | 0 = write 0, 1 = write 1, 2 = ignore | the last written bit (0 at first) | a 3-element monoid |
-| "cyclic"   | 0 .. n-1 (kw ``n``, default 5)  | running sum mod n             | Z_n |
-| "s3"       | the 6 permutations of 3 items   | their running composition     | S_3 (solvable) |
-| "a5"       | the 60 even permutations of 5   | their running composition     | A_5 (non-solvable) |
-| "s5"       | the 120 permutations of 5       | their running composition     | S_5 (non-solvable) |
+The tasks::
+
+    | task       | inputs                          | state                         | algebra |
+    |------------|---------------------------------|-------------------------------|---------|
+    | "parity"   | bits 0/1 (P(1) = ``p_one``)     | running XOR                   | Z_2 |
+    | "flipflop" | 0 = write 0, 1 = write 1, 2 = ignore | the last written bit (0 at first) | a 3-element monoid |
+    | "cyclic"   | 0 .. n-1 (kw ``n``, default 5)  | running sum mod n             | Z_n |
+    | "s3"       | the 6 permutations of 3 items   | their running composition     | S_3 (solvable) |
+    | "a5"       | the 60 even permutations of 5   | their running composition     | A_5 (non-solvable) |
+    | "s5"       | the 120 permutations of 5       | their running composition     | S_5 (non-solvable) |
 
 Why these? Parity, the flip-flop and Z_n are solvable (abelian, or aperiodic); A_5 and S_5 are
 the smallest non-solvable groups. Tracking a non-solvable group is believed to be impossible

@@ -40,7 +40,7 @@ Two modes compute the same numbers:
   the loop (C = 8 or 16), so CPU experiments should use ``mode="sequential"``.
 
 The layer: q, k, v = Linear(x) split into heads, q and k L2-normalised per head (so
-||k|| = 1 and |q . k| <= 1), y = Linear_out(concat of heads of S_t q_t); the state is
+``||k|| = 1`` and ``|q . k| <= 1``), y = Linear_out(concat of heads of S_t q_t); the state is
 ``(num_layers, batch, num_heads, d_v, d_k)`` with d_v = d_k = hidden_size / num_heads.
 """
 from __future__ import annotations

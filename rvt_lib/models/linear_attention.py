@@ -42,7 +42,7 @@ transition is the generalised Householder matrix I - beta k k^T instead of a sca
 diagonal. That is :mod:`rvt_lib.models.deltanet` (its tests check the identity).
 
 The layer: q, k, v = Linear(x) split into ``num_heads`` heads (q and k L2-normalised per head
-by default, so |q . k| <= 1 and the state grows at most linearly), decay gates
+by default, so ``|q . k| <= 1`` and the state grows at most linearly), decay gates
 gamma = sigmoid(Linear(x)), y = Linear_out(concat of heads of S_t q_t). The state is
 ``(num_layers, batch, num_heads, d_v, d_k)``.
 """

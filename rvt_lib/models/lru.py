@@ -10,9 +10,9 @@ complex state by turning it through the angle theta and shrinking it by r. The l
     h_t      = lambda_t * h_{t-1} + gamma_t * (B x_t),   B = B_re + i B_im, h_t in C^N
     y_t      = Linear_out([Re h_t, Im h_t])                               real, hidden_size
 
-elementwise over the N state channels, with gamma_t = sqrt(1 - |lambda_t|^2), the LRU's
-normalisation (it keeps the state of order one however close |lambda| is to 1), and
-eps = 1e-6 (``MIN_DECAY``) keeps |lambda| strictly below one in floating point too (softplus
+elementwise over the N state channels, with ``gamma_t = sqrt(1 - |lambda_t|^2)``, the LRU's
+normalisation (it keeps the state of order one however close ``|lambda|`` is to 1), and
+eps = 1e-6 (``MIN_DECAY``) keeps ``|lambda|`` strictly below one in floating point too (softplus
 underflows to 0 for very negative inputs; e^-eps is still representable in float32). Which
 parts are input-dependent: *both* the phase theta_t and the magnitude r_t are linear
 functions of x_t (the original LRU has a fixed lambda per channel; a fixed rotation cannot

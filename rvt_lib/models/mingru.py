@@ -70,7 +70,7 @@ same map to the minGRU/minLSTM forget coefficient (config ``transition="signed"`
 and leave b_t (z * h~, or i' * h~) unchanged. A log of a negative number is not defined,
 so the signed variants need the real-space scan: ``MinGRUConfig(transition="signed",
 scan="blelloch")``; asking for the log-space scan raises a ``ValueError`` (and
-:func:`rvt_lib.scan.scan_logspace` itself refuses a negative ``a``). |a| < 1 still holds,
+:func:`rvt_lib.scan.scan_logspace` itself refuses a negative ``a``). ``|a| < 1`` still holds,
 so the Blelloch products stay bounded.
 
 Layers stack like ``torch.nn.GRU``: layer l's hidden states are layer l+1's inputs, the
