@@ -647,12 +647,18 @@ glue("lstm_time_phrase", exponent_phrase(tail.loc["LSTM (rvt_lib)", "forward+bac
 #
 # ## Exercises
 #
-# **1. Where the quadratic term takes over.** Count the multiply-adds of one attention
+# :::{exercise} Where the quadratic term takes over
+# :label: attention-ex-1
+#
+# Count the multiply-adds of one attention
 # layer of width $d$ on a sequence of length $T$ (projections and the two $T \times T$
 # products), and find the length at which the two parts are equal. For GPT-2 small
 # ($d = 768$), what is that length?
+# :::
 #
-# :::{dropdown} Solution
+# :::{solution} attention-ex-1
+# :class: dropdown
+#
 # The four projections cost $4 T d^2$ multiply-adds ($T \times d$ times $d \times d$,
 # four times). $Q K^\top$ costs $T^2 d$ (summed over heads: $n_h$ heads of $T^2 d_h$)
 # and $A V$ another $T^2 d$. Equal when $4 T d^2 = 2 T^2 d$, i.e. $T = 2d$: for
@@ -660,11 +666,17 @@ glue("lstm_time_phrase", exponent_phrase(tail.loc["LSTM (rvt_lib)", "forward+bac
 # moves the crossover of a whole block to $T = 6d$.)
 # :::
 #
-# **2. Remove the mask.** Build the check cell's model with `causal=False` in its
+# :::{exercise} Remove the mask
+# :label: attention-ex-2
+#
+# Build the check cell's model with `causal=False` in its
 # `GPTConfig` and rerun the perturbation test. Which outputs change now, and why would
 # such a model be useless as a language model but fine as a classifier?
+# :::
 #
-# :::{dropdown} Solution
+# :::{solution} attention-ex-2
+# :class: dropdown
+#
 # ```python
 # core = GPT(GPTConfig(d_model=32, n_layer=2, n_head=4, block_size=64, causal=False)).eval()
 # x = torch.randn(3, 40, 32); x2 = x.clone(); x2[:, 17] += torch.randn(3, 32)
@@ -678,13 +690,19 @@ glue("lstm_time_phrase", exponent_phrase(tail.loc["LSTM (rvt_lib)", "forward+bac
 # bidirectional attention is what it wants.
 # :::
 #
-# **3. The cache grows, the state does not.** A GPT with $n_\text{layer}$ blocks of
+# :::{exercise} The cache grows, the state does not
+# :label: attention-ex-3
+#
+# A GPT with $n_\text{layer}$ blocks of
 # width $d$ caches one key and one value vector per block and per token. How many bytes
 # (float32) does the cache of one sequence of $T$ tokens take? Compare with an LSTM with
 # the same number of layers and width, and evaluate both for $n_\text{layer} = 12$,
 # $d = 768$, $T = 1024$.
+# :::
 #
-# :::{dropdown} Solution
+# :::{solution} attention-ex-3
+# :class: dropdown
+#
 # GPT cache: $2 \cdot n_\text{layer} \cdot T \cdot d \cdot 4$ bytes, growing linearly with
 # $T$: $2 \cdot 12 \cdot 1024 \cdot 768 \cdot 4 \approx 75.5$ MB. LSTM state: $h$ and $c$
 # per layer, $2 \cdot n_\text{layer} \cdot d \cdot 4 = 73{,}728$ bytes, about 74 KB,
@@ -692,11 +710,17 @@ glue("lstm_time_phrase", exponent_phrase(tail.loc["LSTM (rvt_lib)", "forward+bac
 # constant memory.
 # :::
 #
-# **4. A different lag.** Change `LAG` to 7 and retrain. Does the pattern move? What
+# :::{exercise} A different lag
+# :label: attention-ex-4
+#
+# Change `LAG` to 7 and retrain. Does the pattern move? What
 # happens to the first seven positions, and how could you check that the model uses the
 # position embedding to find its target?
+# :::
 #
-# :::{dropdown} Solution
+# :::{solution} attention-ex-4
+# :class: dropdown
+#
 # The diagonal moves to $j = i - 7$ in at least one head. For $i < 7$ the target is the
 # constant 0, which needs no lookup; those rows keep some other pattern. To check the
 # role of positions, zero the position embedding after training

@@ -517,11 +517,17 @@ glue("mem_more_less", "more" if mem_ratio.iloc[-1] > 1 else "less", display=Fals
 #
 # ## Exercises
 #
-# **1. The state stays in range.** Show that if the initial state and every candidate
+# :::{exercise} The state stays in range
+# :label: min_rnns-ex-1
+#
+# Show that if the initial state and every candidate
 # $\tilde h_t$ lie in an interval $[m, M]$, then so does every minLSTM state $h_t$. Is
 # the same true for the minGRU? For the LSTM with its unnormalised gates?
+# :::
 #
-# :::{dropdown} Solution
+# :::{solution} min_rnns-ex-1
+# :class: dropdown
+#
 # With $f'_t + i'_t = 1$ and both positive, $h_t = f'_t h_{t-1} + i'_t \tilde h_t$ is a
 # convex combination of two numbers in $[m, M]$, hence in $[m, M]$; induction over $t$
 # does the rest. The minGRU has the same structure, $(1 - z_t) + z_t = 1$. The LSTM's
@@ -530,12 +536,18 @@ glue("mem_more_less", "more" if mem_ratio.iloc[-1] > 1 else "less", display=Fals
 # squashed back into $(-1, 1)$ afterwards.
 # :::
 #
-# **2. What the log-space scan needs.** Using the log-space formula derived in
+# :::{exercise} What the log-space scan needs
+# :label: min_rnns-ex-2
+#
+# Using the log-space formula derived in
 # {doc}`../part2_theory/parallel_scan`, explain why all $a_t$ must be positive and why
 # $b_t > 0$ is needed. Which of the two conditions would a parity-computing recurrence
 # with $a_t = -1$ break, and which scan of that chapter could still run it?
+# :::
 #
-# :::{dropdown} Solution
+# :::{solution} min_rnns-ex-2
+# :class: dropdown
+#
 # The formula takes $\log a_t$ (inside the `cumsum`) and $\log b_t$ (inside the
 # `logcumsumexp`). The first exists as a real number only for $a_t > 0$ (true for
 # $1 - z_t$ and $f'_t$); the second only for $b_t > 0$, which is why the candidate goes
@@ -545,21 +557,33 @@ glue("mem_more_less", "more" if mem_ratio.iloc[-1] > 1 else "less", display=Fals
 # multiply and add, so they accept any sign.
 # :::
 #
-# **3. When does the GRU hold five times more parameters?** With $I$ inputs and $H$
+# :::{exercise} When does the GRU hold five times more parameters?
+# :label: min_rnns-ex-3
+#
+# With $I$ inputs and $H$
 # hidden units, find the ratio $P_\text{GRU} / P_\text{minGRU}$ and the state width $H$
 # at which it reaches 5 for $I = 64$.
+# :::
 #
-# :::{dropdown} Solution
+# :::{solution} min_rnns-ex-3
+# :class: dropdown
+#
 # $\dfrac{3(HI + H^2 + 2H)}{2H(I+1)} = \dfrac{3(I + H + 2)}{2(I + 1)}$. Setting it to 5 with
 # $I = 64$: $3(66 + H) = 650$, so $H \approx 151$. The ratio grows linearly with $H/I$
 # because only the GRU has the $H \times H$ recurrent matrices.
 # :::
 #
-# **4. Why not scan a GRU?** Write one GRU step as a map $h \mapsto \phi_t(h)$. What would
+# :::{exercise} Why not scan a GRU?
+# :label: min_rnns-ex-4
+#
+# Write one GRU step as a map $h \mapsto \phi_t(h)$. What would
 # a parallel scan need to store for the composition $\phi_t \circ \phi_{t-1}$, and why
 # is that impractical? Does it follow that a GRU must be evaluated one step at a time?
+# :::
 #
-# :::{dropdown} Solution
+# :::{solution} min_rnns-ex-4
+# :class: dropdown
+#
 # A scan combines adjacent steps into one step of the *same kind* and needs a compact
 # representation of the composite. For $h \mapsto a h + b$ (elementwise) the composite
 # is again of that form: two numbers per channel. For the GRU,

@@ -465,11 +465,17 @@ glue("gate_bias", f"+{GATE_BIAS:g}", display=False)
 #
 # ## Exercises
 #
-# **1. The default spectral radius.** PyTorch initialises $W_{hh} \in \R^{H\times H}$
+# :::{exercise} The default spectral radius
+# :label: recurrent-ex-1
+#
+# PyTorch initialises $W_{hh} \in \R^{H\times H}$
 # with entries uniform in $\pm 1/\sqrt{H}$. Predict its spectral radius for large $H$
 # and compare with the measured {glue:text}`rho_default:.2f`.
+# :::
 #
-# :::{dropdown} Solution
+# :::{solution} recurrent-ex-1
+# :class: dropdown
+#
 # The entries have mean 0 and variance $k^2/3 = 1/(3H)$ (for uniform on $[-k, k]$,
 # $k = 1/\sqrt{H}$). By the circular law, the eigenvalues of an $H \times H$ matrix with
 # i.i.d. entries of variance $\sigma^2$ fill a disc of radius $\sigma\sqrt{H}$, here
@@ -477,12 +483,18 @@ glue("gate_bias", f"+{GATE_BIAS:g}", display=False)
 # default RNN is deep in the vanishing regime, as the measurement shows.
 # :::
 #
-# **2. Forget bias and memory length.** For small inputs and $h$ near 0, the LSTM's
+# :::{exercise} Forget bias and memory length
+# :label: recurrent-ex-2
+#
+# For small inputs and $h$ near 0, the LSTM's
 # gradient along the cell path is multiplied by about $f = \sigma(b_f)$ per step.
 # Predict how many steps it takes for the gradient to fall by a factor $e$ for
 # $b_f = 0, 1, 3, 5$, then check with `state_gradient_norms`.
+# :::
 #
-# :::{dropdown} Solution
+# :::{solution} recurrent-ex-2
+# :class: dropdown
+#
 # A factor $f$ per step gives $f^k = e^{-1}$ after $k = -1/\ln f$ steps: $\sigma(0) = 0.5$
 # gives 1.4 steps, $\sigma(1) = 0.73$ gives 3.2, $\sigma(3) = 0.953$ gives 20, and
 # $\sigma(5) = 0.9933$ gives 150 steps. To check:
@@ -496,11 +508,17 @@ glue("gate_bias", f"+{GATE_BIAS:g}", display=False)
 # $h_t$ and the other gates adds to the cell path.
 # :::
 #
-# **3. Clipping.** Gradient clipping rescales the gradient whenever its norm exceeds a
+# :::{exercise} Clipping
+# :label: recurrent-ex-3
+#
+# Gradient clipping rescales the gradient whenever its norm exceeds a
 # threshold. Explain why it is an adequate fix for exploding gradients but does
 # nothing against vanishing ones.
+# :::
 #
-# :::{dropdown} Solution
+# :::{solution} recurrent-ex-3
+# :class: dropdown
+#
 # An exploding gradient still points in a useful direction; only its size is
 # absurd, and a single huge step throws the weights into a bad region. Clipping keeps
 # the direction and caps the step {cite}`pascanu2013difficulty`. A vanishing gradient
@@ -512,11 +530,17 @@ glue("gate_bias", f"+{GATE_BIAS:g}", display=False)
 # initialisation.
 # :::
 #
-# **4. Counting with different sizes.** Give the number of parameters of a one-layer GRU
+# :::{exercise} Counting with different sizes
+# :label: recurrent-ex-4
+#
+# Give the number of parameters of a one-layer GRU
 # with $I = 1$ input and $H = 64$ hidden units, and of a two-layer LSTM with $I = 10$,
 # $H = 32$. Check with `count_parameters`.
+# :::
 #
-# :::{dropdown} Solution
+# :::{solution} recurrent-ex-4
+# :class: dropdown
+#
 # GRU: $3\,(H I + H^2 + 2H) = 3\,(64 + 4096 + 128) = 12{,}864$. LSTM: layer 1 has
 # $4\,(32 \cdot 10 + 32^2 + 64) = 5{,}632$; layer 2 reads the 32 states of layer 1,
 # $4\,(32 \cdot 32 + 32^2 + 64) = 8{,}448$; total 14,080.

@@ -213,17 +213,28 @@ print("         states:", y_demo[0].tolist())
 # **The precision model.** The theorems are stated for *finite precision* (a fixed
 # number of bits per value, as in any float format), and we use that model for every
 # task in this chapter. In finite precision the gates are effectively in the *closed*
-# interval $[0, 1]$: a saturated sigmoid rounds to exactly $0$ or $1$. Each channel's
-# state is a number from a finite set, and on the all-ones input it is iterated by the
-# one map $h \mapsto \operatorname{round}(a h + b)$, which is monotone because $a \ge 0$.
-# The iterates of a monotone map on a finite ordered set form a monotone sequence, so
-# they become constant after finitely many steps: from then on the readout sees the
-# same state after an even and after an odd number of ones, and must be wrong on one of
-# them. A second layer does not help: its input sequence becomes eventually constant, so
-# its coefficients do too, and so on up the stack. This is the
-# theorem: no finite-precision stack of linear recurrences with diagonal transitions in
-# $[0, 1]$ recognises parity {cite}`sarrof2024expressive`; Grazzi et al. prove the same for
-# any transition matrices with only positive eigenvalues {cite}`grazzi2024negative`.
+# interval $[0, 1]$: a saturated sigmoid rounds to exactly $0$ or $1$.
+#
+# :::{prf:theorem} Positive diagonal transitions cannot count mod 2
+# :label: thm-parity-positive
+#
+# In finite precision, no stack of linear recurrences $h_t = a_t \odot h_{t-1} + b_t$
+# whose transitions are diagonal with entries $a_t \in [0, 1]$ (computed from the input
+# in any way) recognises parity at every length {cite}`sarrof2024expressive`. The same
+# holds for any transition matrices with only positive eigenvalues, diagonal or not
+# {cite}`grazzi2024negative`.
+# :::
+#
+# :::{prf:proof}
+# Each channel's state is a number from a finite set, and on the all-ones input it is
+# iterated by the one map $h \mapsto \operatorname{round}(a h + b)$, which is monotone
+# because $a \ge 0$. The iterates of a monotone map on a finite ordered set form a
+# monotone sequence, so they become constant after finitely many steps: from then on the
+# readout sees the same state after an even and after an odd number of ones, and must be
+# wrong on one of them. A second layer does not help: its input sequence becomes
+# eventually constant, so its coefficients do too, and so on up the stack. (This is the
+# diagonal case; Grazzi et al. prove the matrix case.)
+# :::
 #
 # **What the argument covers, and what it does not.** It is a statement about long
 # *constant runs* as the length goes to infinity: there is some length beyond which the
@@ -460,7 +471,7 @@ verdicts = pd.DataFrame(rows).set_index("expectation")
 pd.set_option("display.max_colwidth", 140)
 verdicts
 
-# %%
+# %% tags=["hide-input"]
 v = verdicts["verdict"].tolist()
 glue("v_lstm", v[0], display=False)
 glue("lstm_phrase", "A nonlinear recurrence can hold a bit and flip it, and the rule it learned does not "
@@ -587,7 +598,7 @@ print(f"trained and tested {len(flip.summary)} models in {flip_seconds:.0f} s")
 summarize(flip.summary).rename(columns={"T": f"T = {T}", "2T": f"2T = {2 * T}", "4T": f"4T = {4 * T}",
                                         "shift": "T, 80% writes"})
 
-# %%
+# %% tags=["hide-input"]
 plot_position_accuracy(flip, "4T", f"Flip-flop, trained at T = {T}: accuracy at each position of "
                                    f"length-{4 * T} sequences ({len(FLIP_SEEDS)} seeds, budget: {get_budget()})")
 facc = flip.summary.groupby("model", sort=False)[["acc_T", "acc_4T"]].mean()
@@ -907,22 +918,48 @@ plt.show()
 #
 # ## Exercises
 #
-# 1. Which of the six tasks can a minGRU-style recurrence (elementwise $a_t \in (0,1)$,
-#    $b_t > 0$) track at every length, in principle? Argue for parity, flip-flop and
-#    $\mathbb{Z}_3$.
-# 2. Write down a one-layer, one-unit linear recurrence with $a_t \in \{-1, +1\}$ that
-#    computes parity, and explain why `rvt_lib.scan.scan_log` cannot compute it, while
-#    `scan_blelloch` can.
-# 3. A one-layer causal attention with equal weights on all positions outputs the fraction
-#    of ones $k/t$ at position $t$. How many distinct values must the MLP after it
-#    distinguish at $T = 16$? Why does raising P(1) from 0.5 to 0.9 hurt such a shortcut
-#    even at the training length?
-# 4. Liu et al.'s $O(\log T)$ construction does one scan round per layer. How many layers
-#    would it need for $T$ = 16 and for $4T$ = 64? Compare with the GPT depths trained here.
-# 5. Change `MODELS` to include `"minGRU-4": dict(kind="mingru", n_layer=4)` and rerun the
-#    parity study. What does the decaying-state argument predict, and what do you measure?
+# :::{exercise}
+# :label: automata-ex-1
 #
-# :::{dropdown} Solution 1
+# Which of the six tasks can a minGRU-style recurrence (elementwise $a_t \in (0,1)$,
+# $b_t > 0$) track at every length, in principle? Argue for parity, flip-flop and
+# $\mathbb{Z}_3$.
+# :::
+#
+# :::{exercise}
+# :label: automata-ex-2
+#
+# Write down a one-layer, one-unit linear recurrence with $a_t \in \{-1, +1\}$ that
+# computes parity, and explain why `rvt_lib.scan.scan_log` cannot compute it, while
+# `scan_blelloch` can.
+# :::
+#
+# :::{exercise}
+# :label: automata-ex-3
+#
+# A one-layer causal attention with equal weights on all positions outputs the fraction
+# of ones $k/t$ at position $t$. How many distinct values must the MLP after it
+# distinguish at $T = 16$? Why does raising P(1) from 0.5 to 0.9 hurt such a shortcut
+# even at the training length?
+# :::
+#
+# :::{exercise}
+# :label: automata-ex-4
+#
+# Liu et al.'s $O(\log T)$ construction does one scan round per layer. How many layers
+# would it need for $T$ = 16 and for $4T$ = 64? Compare with the GPT depths trained here.
+# :::
+#
+# :::{exercise}
+# :label: automata-ex-5
+#
+# Change `MODELS` to include `"minGRU-4": dict(kind="mingru", n_layer=4)` and rerun the
+# parity study. What does the decaying-state argument predict, and what do you measure?
+# :::
+#
+# :::{solution} automata-ex-1
+# :class: dropdown
+#
 # In finite precision, where saturated gates reach exactly $0$ and $1$:
 # **flip-flop: yes** (write: $a = 0$ and $\tilde h$ stores the bit; ignore: $a = 1$). With
 # $a$ strictly inside $(0, 1)$ it would forget on long ignore runs.
@@ -934,7 +971,9 @@ plt.show()
 # (star-free) behaviour: resets and holds, no cycles {cite}`sarrof2024expressive`.
 # :::
 #
-# :::{dropdown} Solution 2
+# :::{solution} automata-ex-2
+# :class: dropdown
+#
 # $h_0 = 1$, $a_t = 1 - 2x_t$ (so $+1$ for a zero, $-1$ for a one), $b_t = 0$: then
 # $h_t = \prod_s a_s = (-1)^{\sum_s x_s}$, and parity is $(1 - h_t)/2$. `scan_log` works
 # with $\log a_t$, which does not exist (as a real number) for $a_t = -1$. The pair scans
@@ -942,7 +981,9 @@ plt.show()
 # `cumsum`/`logcumsumexp` kernels.
 # :::
 #
-# :::{dropdown} Solution 3
+# :::{solution} automata-ex-3
+# :class: dropdown
+#
 # At position $t$ the fraction is one of $0, 1/t, \dots, t/t$; over $t = 1..16$ there are
 # $\sum_t (t+1) = 152$ pairs (position, count), and the MLP must map each to the parity
 # of the count: a function that flips with every step of $1/t$, so it needs resolution
@@ -951,14 +992,18 @@ plt.show()
 # where it was barely fitted.
 # :::
 #
-# :::{dropdown} Solution 4
+# :::{solution} automata-ex-4
+# :class: dropdown
+#
 # $\lceil \log_2 16 \rceil = 4$ and $\lceil \log_2 64 \rceil = 6$ rounds. GPT-4 has enough
 # layers for the training length in principle, but not for $4T$; and gradient descent is
 # not obliged to find the scan construction at all. A learned shortcut that uses fewer
 # layers fits the training data just as well.
 # :::
 #
-# :::{dropdown} Solution 5
+# :::{solution} automata-ex-5
+# :class: dropdown
+#
 # The argument applies to every layer of the stack (each receives an eventually constant
 # input on $1, 1, 1, \dots$), so four layers must still fail on a long enough run of ones.
 # It does not fix the length at which that happens, so it makes no exact prediction for

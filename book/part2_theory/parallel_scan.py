@@ -173,9 +173,17 @@ glue("assoc_err", float(assoc_err), display=False);
 #   one after another, which is the time on *unboundedly many* processors.
 #
 # With $p$ processors no schedule can beat $\max(\text{work}/p,\ \text{depth})$: that is
-# the *lower* bound. Brent's theorem {cite}`brent1974parallel` gives the matching upper
-# bound: a greedy schedule finishes in time
-# $T_p \le \text{work}/p + \text{depth}$, so the two are within a factor 2 of each other.
+# the *lower* bound. Brent's theorem gives the matching upper bound.
+#
+# :::{prf:theorem} Brent's scheduling bound
+# :label: thm-brent
+#
+# A computation with work $W$ and depth $D$ runs on $p$ processors in time
+# $T_p \le W/p + D$, by a greedy schedule {cite}`brent1974parallel`; no schedule does
+# better than $\max(W/p,\ D)$.
+# :::
+#
+# The two bounds are within a factor 2 of each other.
 # The loop has work $T-1$ and depth $T-1$: extra processors do not help it at all.
 #
 # **Hillis–Steele** {cite}`hillis1986data`. In round $k = 0, 1, \dots$, every position $t$
@@ -445,7 +453,7 @@ glue("err_ratio", float(err_table.loc[T_max, "single pass"] / err_table.loc[T_ma
 # filters out the moments when another process had the CPU, which only ever add time.
 # We time on **one thread**. With two threads on a two-core machine that other programs
 # are also using, an operation split in two must wait for whichever half was pushed off
-# its core, and the timings become erratic (try it: exercise 5). One thread is also the
+# its core, and the timings become erratic (try it: {ref}`exercise 5 <parallel_scan-ex-5>`). One thread is also the
 # cleanest version of this section's question: what is a parallel algorithm worth with
 # (almost) no parallel hardware? On log-log axes, a slope of 1 means time proportional to
 # $T$.
@@ -508,7 +516,7 @@ at_big = time_df[time_df["T"] == T_big].set_index("scan").drop(columns="T")
 print(f"at T = {T_big}:")
 print(at_big.map(lambda v: f"{v:.2f}").to_string())
 
-# %%
+# %% tags=["hide-input"]
 fb = "forward + backward (ms)"
 fastest = at_big[fb].idxmin()
 seq_over_log = at_big.loc["sequential loop", fb] / at_big.loc["log-space (chunks of 256)", fb]
@@ -759,22 +767,48 @@ glue("amdahl_bound", float(bound), display=False);
 #
 # ## Exercises
 #
-# 1. Prove algebraically that $\circ$ is associative: expand $((a_1,b_1)\circ(a_2,b_2))
-#    \circ(a_3,b_3)$ and $(a_1,b_1)\circ((a_2,b_2)\circ(a_3,b_3))$.
-# 2. The scans pad $T$ up to a power of two with the pair $(1, 0)$. Why does this not change
-#    $h_1, \dots, h_T$?
-# 3. A *matrix* recurrence $h_t = A_t h_{t-1} + b_t$ with $A_t \in \R^{d\times d}$ is also a
-#    scan. What is the operator, and what does one combine cost compared with one step of
-#    the loop? What does that do to the work of a parallel scan?
-# 4. With minGRU-like gates the relative error of the single-pass log-space scan was
-#    roughly $\varepsilon \cdot 0.8\, T$ ($\varepsilon \approx 6\times 10^{-8}$). Which
-#    chunk size keeps the error below $10^{-5}$, and how many sequential chunks does that
-#    leave at $T = 65{,}536$?
-# 5. Rerun the timing cells with `torch.set_num_threads(2)` (or your machine's core count).
-#    Which curves move, and why? Run it once on an idle machine and once while another
-#    program keeps the cores busy.
+# :::{exercise}
+# :label: parallel_scan-ex-1
 #
-# :::{dropdown} Solution 1
+# Prove algebraically that $\circ$ is associative: expand $((a_1,b_1)\circ(a_2,b_2))
+# \circ(a_3,b_3)$ and $(a_1,b_1)\circ((a_2,b_2)\circ(a_3,b_3))$.
+# :::
+#
+# :::{exercise}
+# :label: parallel_scan-ex-2
+#
+# The scans pad $T$ up to a power of two with the pair $(1, 0)$. Why does this not change
+# $h_1, \dots, h_T$?
+# :::
+#
+# :::{exercise}
+# :label: parallel_scan-ex-3
+#
+# A *matrix* recurrence $h_t = A_t h_{t-1} + b_t$ with $A_t \in \R^{d\times d}$ is also a
+# scan. What is the operator, and what does one combine cost compared with one step of
+# the loop? What does that do to the work of a parallel scan?
+# :::
+#
+# :::{exercise}
+# :label: parallel_scan-ex-4
+#
+# With minGRU-like gates the relative error of the single-pass log-space scan was
+# roughly $\varepsilon \cdot 0.8\, T$ ($\varepsilon \approx 6\times 10^{-8}$). Which
+# chunk size keeps the error below $10^{-5}$, and how many sequential chunks does that
+# leave at $T = 65{,}536$?
+# :::
+#
+# :::{exercise}
+# :label: parallel_scan-ex-5
+#
+# Rerun the timing cells with `torch.set_num_threads(2)` (or your machine's core count).
+# Which curves move, and why? Run it once on an idle machine and once while another
+# program keeps the cores busy.
+# :::
+#
+# :::{solution} parallel_scan-ex-1
+# :class: dropdown
+#
 # Left: $(a_1 a_2, a_2 b_1 + b_2) \circ (a_3, b_3) = (a_1 a_2 a_3,\ a_3 a_2 b_1 + a_3 b_2 + b_3)$.
 # Right: $(a_1, b_1) \circ (a_2 a_3, a_3 b_2 + b_3) = (a_1 a_2 a_3,\ a_2 a_3 b_1 + a_3 b_2 + b_3)$.
 # They are equal (the $a$'s are numbers, or elementwise vectors, so they commute with each
@@ -782,13 +816,17 @@ glue("amdahl_bound", float(bound), display=False);
 # maps $h \mapsto a h + b$, and composition of functions is always associative.
 # :::
 #
-# :::{dropdown} Solution 2
+# :::{solution} parallel_scan-ex-2
+# :class: dropdown
+#
 # $(1, 0)$ is the identity: $(a, b) \circ (1, 0) = (a, b)$ and $(1, 0) \circ (a, b) = (a, b)$.
 # The padding goes *after* position $T$, so the prefixes up to $T$ contain no padding at
 # all, and the padded positions (which are dropped) just repeat $h_T$.
 # :::
 #
-# :::{dropdown} Solution 3
+# :::{solution} parallel_scan-ex-3
+# :class: dropdown
+#
 # $(A_1, b_1) \circ (A_2, b_2) = (A_2 A_1,\ A_2 b_1 + b_2)$. A step of the loop is a
 # matrix-vector product, $O(d^2)$; a combine is a matrix-matrix product, $O(d^3)$. So a
 # parallel scan does $d$ times more arithmetic per element than the loop. This is why
@@ -796,7 +834,9 @@ glue("amdahl_bound", float(bound), display=False);
 # costs the same as a step.
 # :::
 #
-# :::{dropdown} Solution 4
+# :::{solution} parallel_scan-ex-4
+# :class: dropdown
+#
 # The error is about $\varepsilon \cdot 0.8 \cdot \text{chunk}$, so
 # $\text{chunk} \lesssim 10^{-5} / (0.8 \cdot 6\times10^{-8}) \approx 200$: a chunk of
 # 128 or 256 (the measured error with 256 was shown above; compare). At $T = 65{,}536$
@@ -804,7 +844,9 @@ glue("amdahl_bound", float(bound), display=False);
 # faster (larger $-\log a$) need smaller chunks.
 # :::
 #
-# :::{dropdown} Solution 5
+# :::{solution} parallel_scan-ex-5
+# :class: dropdown
+#
 # On an idle machine, expect the sequential loop to hardly move: it is bound by Python
 # overhead per step, and its tensors are too small to be split across threads anyway.
 # The parallel scans and the `logcumsumexp`-heavy minGRU step can speed up at large $T$,

@@ -341,7 +341,7 @@ ax.set_title(f"MQAR, N = {task.n_pairs} pairs, T = {task.seq_len}: accuracy vs s
 ax.legend(fontsize=8)
 plt.show()
 
-# %%
+# %% tags=["hide-input"]
 verdict = result.verdict
 claims = pd.concat([verdict["table"].assign(part="(a) smallest GPT vs smallest fixed state"),
                     verdict["growth"].assign(part="(b) largest vs smallest width")])
@@ -377,31 +377,54 @@ glue("gpt_small_state", int(gpt_small.state_size), display=False);
 # Two caveats. The book budget trains small models briefly: a model that fails here may
 # succeed with more steps, so the *measured* boundary sits at or above the state size a
 # perfect learner would need. And the shift embedding matters: without it a one-layer
-# linear-attention model cannot pair a value with the key before it (see exercise 3).
+# linear-attention model cannot pair a value with the key before it (see {ref}`exercise 3 <recall-ex-3>`).
 #
 # ## Exercises
 #
-# 1. The GPT's state in the table is $2LTd$ at the full length $T$. What is it at the
-#    first query, and why does the GPT not need more than that at that point?
-# 2. Linear attention with $d_k = d_v = d$ and one head has state $d^2$; an LSTM of the same
-#    width has $2d$. Use `state_size` to find the LSTM width whose state equals that of linear
-#    attention with $d = 16$, and count both models' parameters with `RecallSpec(...).n_params()`.
-#    Which one is cheaper per token?
-# 3. Why can a one-layer linear-attention model *without* the shift embedding not solve
-#    MQAR, whatever its width? (Hint: what does $S_t$ contain at a value's position?)
-# 4. Compare the two rules of `memory_recall` for random keys: run
-#    `memory_recall(n, 16, "sum")` and `memory_recall(n, 16, "delta")` for $n = 8, 16$, and
-#    explain, with the update $S \leftarrow S(I - kk^\top) + vk^\top$ ($\beta = 1$), what a
-#    write does to the values stored under earlier keys that are not orthogonal to the new one.
+# :::{exercise}
+# :label: recall-ex-1
 #
-# :::{dropdown} Solution 1
+# The GPT's state in the table is $2LTd$ at the full length $T$. What is it at the
+# first query, and why does the GPT not need more than that at that point?
+# :::
+#
+# :::{exercise}
+# :label: recall-ex-2
+#
+# Linear attention with $d_k = d_v = d$ and one head has state $d^2$; an LSTM of the same
+# width has $2d$. Use `state_size` to find the LSTM width whose state equals that of linear
+# attention with $d = 16$, and count both models' parameters with `RecallSpec(...).n_params()`.
+# Which one is cheaper per token?
+# :::
+#
+# :::{exercise}
+# :label: recall-ex-3
+#
+# Why can a one-layer linear-attention model *without* the shift embedding not solve
+# MQAR, whatever its width? (Hint: what does $S_t$ contain at a value's position?)
+# :::
+#
+# :::{exercise}
+# :label: recall-ex-4
+#
+# Compare the two rules of `memory_recall` for random keys: run
+# `memory_recall(n, 16, "sum")` and `memory_recall(n, 16, "delta")` for $n = 8, 16$, and
+# explain, with the update $S \leftarrow S(I - kk^\top) + vk^\top$ ($\beta = 1$), what a
+# write does to the values stored under earlier keys that are not orthogonal to the new one.
+# :::
+#
+# :::{solution} recall-ex-1
+# :class: dropdown
+#
 # At position $t$ the cache holds $t$ keys and $t$ values per layer, $2Ltd$ floats; at the
 # first query $t = 2N + 1$. Everything the answer needs (the $N$ pairs) is in it, and the
 # softmax can put almost all its weight on the one key equal to the query. The cache grows
 # by $2Ld$ floats per token without bound, which is the cost side of the same fact.
 # :::
 #
-# :::{dropdown} Solution 2
+# :::{solution} recall-ex-2
+# :class: dropdown
+#
 # ```python
 # from rvt_lib.experiments.recall import RecallSpec, state_size
 # target = state_size("linear_attention", 16)               # 16 * 16
@@ -414,7 +437,9 @@ glue("gpt_small_state", int(gpt_small.state_size), display=False);
 # attention gets a $d^2$ state from $O(d^2)$ parameters and $O(d^2)$ work per token.
 # :::
 #
-# :::{dropdown} Solution 3
+# :::{solution} recall-ex-3
+# :class: dropdown
+#
 # Without the shift, the token at a value's position is only the value; the layer writes
 # $v_t k_t^\top$ with $k_t$ computed from that value token alone, so the memory binds the
 # value to a key derived from *itself*, not to the preceding key. With no positions and no
@@ -424,7 +449,9 @@ glue("gpt_small_state", int(gpt_small.state_size), display=False);
 # breaks the symmetry.
 # :::
 #
-# :::{dropdown} Solution 4
+# :::{solution} recall-ex-4
+# :class: dropdown
+#
 # ```python
 # from rvt_lib.experiments.recall import memory_recall
 # for n in (8, 16):

@@ -377,7 +377,7 @@ plt.show()
 #
 # The loss curves add a second reference. With class weights, each class carries half
 # of the total weight, so the best *constant* prediction is $p = \tfrac12$ and its
-# weighted loss is $\ln 2$ (exercise 1). The fixed model's loss ends at
+# weighted loss is $\ln 2$ ({ref}`exercise 1 <ecg-ex-1>`). The fixed model's loss ends at
 # {glue:text}`fixed_final_loss:.3f`, against $\ln 2 \approx 0.693$; the coin toss hovers
 # around its own reference line.
 #
@@ -427,7 +427,7 @@ plt.show()
 #   {glue:text}`n_train` training heartbeats, {glue:text}`n_val` (stratified by class) are set
 #   aside; the networks train on the other {glue:text}`n_fit`. The standardisation and
 #   the class weights come from those {glue:text}`n_fit` heartbeats. The
-#   {glue:text}`n_test` test heartbeats stay sealed (`rvt_lib.runner.Task`) until every model
+#   {glue:text}`n_test` test heartbeats stay sealed ({class}`rvt_lib.runner.Task`) until every model
 #   is tuned, and are then scored once.
 # * **A learning rate per model**, the one with the lowest validation loss over the grid
 #   {glue:text}`lr_grid_text`.
@@ -491,7 +491,7 @@ table.loc["1-NN (Euclidean)"] = [1, f"{nn_metrics['accuracy']:.3f}", "(determini
 print(f"test split: {len(y_test)} beats, scored once; mean ± std over seeds (1-NN is deterministic)")
 table
 
-# %%
+# %% tags=["hide-input"]
 vs_nn = ecg.versus_baseline(study, nn_correct)
 best = acc["mean"].idxmax()
 opponent, claim = ecg.claim_transformer_better(study, [n for n in NAMES if n != "GPT"])
@@ -590,7 +590,7 @@ costs
 # down to 0 traces the **ROC curve**. A clinic that must not miss infarctions would lower
 # $\tau$ and pay with more false alarms. The curves below are drawn on the test split
 # after it was scored, to look at, not to choose $\tau$: a threshold is part of the
-# model and would be chosen on the validation heartbeats (exercise 4). Move the slider (live
+# model and would be chosen on the validation heartbeats ({ref}`exercise 4 <ecg-ex-4>`). Move the slider (live
 # kernel only; the static figure follows).
 
 # %%
@@ -799,13 +799,19 @@ else:
 # %% [markdown]
 # ## Exercises
 #
-# 1. **The flat line, computed.** The coin-toss run trains with plain cross-entropy and
-#    its loss flattens at $H(\pi)$. The class-weighted runs use weights
-#    $w_c = N / (2 N_c)$. Show that the lowest weighted loss a constant prediction
-#    $p$ can reach is $\ln 2 \approx 0.693$ nats, whatever the class balance, and say
-#    what a weighted training loss stuck at $\ln 2$ would mean.
+# :::{exercise}
+# :label: ecg-ex-1
 #
-# :::{dropdown} Solution
+# **The flat line, computed.** The coin-toss run trains with plain cross-entropy and
+# its loss flattens at $H(\pi)$. The class-weighted runs use weights
+# $w_c = N / (2 N_c)$. Show that the lowest weighted loss a constant prediction
+# $p$ can reach is $\ln 2 \approx 0.693$ nats, whatever the class balance, and say
+# what a weighted training loss stuck at $\ln 2$ would mean.
+# :::
+#
+# :::{solution} ecg-ex-1
+# :class: dropdown
+#
 # PyTorch's weighted cross-entropy is $\sum_i w_{y_i} \ell_i / \sum_i w_{y_i}$. Each
 # class carries the total weight $N_c \cdot N/(2N_c) = N/2$, so for a constant $p$ the
 # loss is $\tfrac12(-\ln p) + \tfrac12(-\ln(1-p))$, minimised at $p = \tfrac12$ with value
@@ -814,11 +820,17 @@ else:
 # `first_seed["cumulative: class weights"].history.train_loss`.
 # :::
 #
-# 2. **Unscaled inputs.** Multiply every beat by 1,000 (as if it were recorded in
-#    microvolts instead of millivolts) and train the recipe's GRU with
-#    `standardize=None`, then with `standardize="global"`. Explain what you see.
+# :::{exercise}
+# :label: ecg-ex-2
 #
-# :::{dropdown} Solution
+# **Unscaled inputs.** Multiply every beat by 1,000 (as if it were recorded in
+# microvolts instead of millivolts) and train the recipe's GRU with
+# `standardize=None`, then with `standardize="global"`. Explain what you see.
+# :::
+#
+# :::{solution} ecg-ex-2
+# :class: dropdown
+#
 # ```python
 # for how in (None, "global"):
 #     r = train_classifier(recipe.but(kind="gru", standardize=how),
@@ -834,10 +846,16 @@ else:
 # about the test set into the model.
 # :::
 #
-# 3. **Learning rate.** Train the recipe's GRU with `lr=3e-5` and with `lr=0.3`, and
-#    look at the loss curves and the confusion matrices. Which one is the coin toss?
+# :::{exercise}
+# :label: ecg-ex-3
 #
-# :::{dropdown} Solution
+# **Learning rate.** Train the recipe's GRU with `lr=3e-5` and with `lr=0.3`, and
+# look at the loss curves and the confusion matrices. Which one is the coin toss?
+# :::
+#
+# :::{solution} ecg-ex-3
+# :class: dropdown
+#
 # Both hurt, differently. At `3e-5` the weights move little in the allotted epochs: the
 # loss decreases slowly and the model ends well below the recipe (in our runs, still
 # above chance). At `0.3` the steps are far too large and training settles on a constant
@@ -847,12 +865,18 @@ else:
 # for both.
 # :::
 #
-# 4. **Choosing the threshold honestly.** Split the 100 training heartbeats into 70 for
-#    training and 30 for validation (stratified), choose the threshold $\tau$ that
-#    maximises balanced accuracy on the validation heartbeats, and only then score the test
-#    set. Compare with $\tau = 0.5$.
+# :::{exercise}
+# :label: ecg-ex-4
 #
-# :::{dropdown} Solution
+# **Choosing the threshold honestly.** Split the 100 training heartbeats into 70 for
+# training and 30 for validation (stratified), choose the threshold $\tau$ that
+# maximises balanced accuracy on the validation heartbeats, and only then score the test
+# set. Compare with $\tau = 0.5$.
+# :::
+#
+# :::{solution} ecg-ex-4
+# :class: dropdown
+#
 # Use `sklearn.model_selection.train_test_split(X_train, y_train, test_size=30,
 # stratify=y_train, random_state=0)`, train on the 70 heartbeats, compute `roc_points` on the
 # 30 validation heartbeats and keep the threshold with the largest `tpr - fpr` (Youden's
@@ -862,11 +886,17 @@ else:
 # 100 heartbeats costs accuracy: repeat over the seeds before concluding anything.
 # :::
 #
-# 5. **A second opinion from the seeds.** Average the predicted probabilities of the
-#    seeds of one model and score the average. Is the ensemble better than the mean of
-#    its members? Why is this not the same as reporting the best seed?
+# :::{exercise}
+# :label: ecg-ex-5
 #
-# :::{dropdown} Solution
+# **A second opinion from the seeds.** Average the predicted probabilities of the
+# seeds of one model and score the average. Is the ensemble better than the mean of
+# its members? Why is this not the same as reporting the best seed?
+# :::
+#
+# :::{solution} ecg-ex-5
+# :class: dropdown
+#
 # `p = np.mean(p_test["GRU"], axis=0)` (the seeds' test probabilities, computed for the
 # ROC section), then `binary_metrics(y_test, p)`. Averaging often helps a little, because the seeds make
 # partly different mistakes; the ensemble is a legitimate model, decided before seeing

@@ -217,7 +217,7 @@ print(f"target: {target:,} parameters (the GPT); every model trains {config.step
       f"of {B['batch_size']} x {B['block_size']} = {tokens_per_step:,} characters")
 sizes
 
-# %%
+# %% tags=["hide-input"]
 gap = float(sizes["vs target (%)"].abs().max())
 glue("target_params", f"{target:,}", display=False)
 glue("max_gap", f"{gap:.1f}", display=False)
@@ -288,7 +288,7 @@ res = run_study(specs, task, config, seeds=SEEDS, lr_grid=LR_GRID, tune_seeds=(S
 summary = res.summary(["test_loss", "val_loss", "train_seconds"], nan="omit")  # a diverged seed is left out, n says so
 summary[["test_loss_n", "test_loss", "test_loss_ci_low", "test_loss_ci_high", "val_loss", "train_seconds"]].round(3)
 
-# %%
+# %% tags=["hide-input"]
 test_mean = res.runs.groupby("model", sort=False)["test_loss"].mean()
 order = list(test_mean.sort_values().index)
 best, worst = order[0], order[-1]
@@ -342,7 +342,7 @@ ax.legend(fontsize=9)
 plt.show()
 sens.round(4)
 
-# %%
+# %% tags=["hide-input"]
 flattest = sens["spread"].idxmin()
 glue("tune_easiest", flattest, display=False)
 glue("tune_hardest", sens["spread"].idxmax(), display=False)
@@ -397,7 +397,7 @@ plt.show()
 # each one has a value; the slowest model's time would leave the faster ones without
 # curves to read.
 
-# %%
+# %% tags=["hide-input"]
 seconds = curve_table(res)["train seconds"]            # mean training seconds per model
 t_common, fastest, slowest = float(seconds.min()), seconds.idxmin(), seconds.idxmax()
 curves = curve_table(res, seconds=t_common)
@@ -469,7 +469,7 @@ for name, v in vs_gpt.items():
 # opposite order is clear. The ranking stands only if both pairs come out in the claimed
 # order.
 
-# %%
+# %% tags=["hide-input"]
 ranking, ranking_pairs = ranking_claim(res, [GPT, MINLSTM, LSTM])
 for v in ranking_pairs:
     print(v)
@@ -571,7 +571,7 @@ fig.suptitle(f"Throughput ({hardware}; {get_budget()} budget, {target:,} paramet
 fig.tight_layout()
 plt.show()
 
-# %%
+# %% tags=["hide-input"]
 fast_train = speed["train tokens/s"].idxmax()
 fast_gen = speed["generation tokens/s"].idxmax()
 glue("fast_train", fast_train, display=False)
@@ -760,12 +760,18 @@ print(f"this page took {elapsed / 60:.1f} minutes to run, using {cpu_used / 60:.
 # %% [markdown]
 # ## Exercises
 #
-# **1. Count by hand.** Using the table of mixer costs, write the parameter count of the
+# :::{exercise} Count by hand
+# :label: shakespeare-ex-1
+#
+# Using the table of mixer costs, write the parameter count of the
 # LSTM block model in the size table (its width $d$, its number of blocks $L$, 65
 # characters) and check it against the table, then against `specs["LSTM block"].n_params()`.
 # Where do the embedding, the norms, the MLP and the output layer enter?
+# :::
 #
-# :::{dropdown} Solution
+# :::{solution} shakespeare-ex-1
+# :class: dropdown
+#
 # Per block: the LSTM mixer ($8d^2 + 8d$: four gates, input and hidden weights, two bias
 # vectors), the MLP (two matrices $d \times 4d$ and $4d \times d$, about $8d^2$, plus its
 # biases) and two LayerNorms ($2d$ each). Around the $L$ blocks come the embedding
@@ -775,13 +781,19 @@ print(f"this page took {elapsed / 60:.1f} minutes to run, using {cpu_used / 60:.
 # `[(n, p.numel()) for n, p in model.named_parameters()]` to find it.
 # :::
 #
-# **2. Equal parameters, unequal work.** Per character, a training step costs about
+# :::{exercise} Equal parameters, unequal work
+# :label: shakespeare-ex-2
+#
+# Per character, a training step costs about
 # $6P$ floating-point operations for a model whose parameters are all used once per
 # character, plus, for the GPT, attention over the block: about $12 L T d$ more per
 # character ($T$ the block size). With this page's sizes, how large is the attention term
 # relative to $6P$? Why, then, is the GPT not the slowest model to train on this CPU?
+# :::
 #
-# :::{dropdown} Solution
+# :::{solution} shakespeare-ex-2
+# :class: dropdown
+#
 # With $L =$ {glue:text}`n_layer`, $T =$ {glue:text}`block_size`, $d =$
 # {glue:text}`gpt_width`: $12 L T d =$ {glue:text}`att_flops`, against $6P =$
 # {glue:text}`six_p`: {glue:text}`att_pct` % extra. The embedding's $65d$ is a lookup,
@@ -792,11 +804,17 @@ print(f"this page took {elapsed / 60:.1f} minutes to run, using {cpu_used / 60:.
 # Equal parameters roughly equalise the arithmetic, not the time.
 # :::
 #
-# **3. One learning rate for all.** Rerun the study with `lr_grid=(res.chosen["GPT"],)`,
+# :::{exercise} One learning rate for all
+# :label: shakespeare-ex-3
+#
+# Rerun the study with `lr_grid=(res.chosen["GPT"],)`,
 # the GPT's chosen rate for every model. Which models move, and in which direction? What
 # does that say about a comparison that uses one learning rate for all models?
+# :::
 #
-# :::{dropdown} Solution
+# :::{solution} shakespeare-ex-3
+# :class: dropdown
+#
 # Compare the new test losses with the table above (the sweep's plot predicts them). A model whose tuned rate was
 # already the shared one cannot change (its runs are identical, the batches are seeded);
 # a model whose best rate differs loses some loss, and the size of that loss is the
@@ -805,11 +823,17 @@ print(f"this page took {elapsed / 60:.1f} minutes to run, using {cpu_used / 60:.
 # small grid and the same budget, and report the chosen values.
 # :::
 #
-# **4. Generating a long text.** The GPT of the `book` budget has 64 positions. Describe
+# :::{exercise} Generating a long text
+# :label: shakespeare-ex-4
+#
+# The GPT of the `book` budget has 64 positions. Describe
 # what `generate` does for the 1,000th character, what it costs compared with the 10th,
 # and what the minGRU does instead. What would a *sliding* key/value cache change?
+# :::
 #
-# :::{dropdown} Solution
+# :::{solution} shakespeare-ex-4
+# :class: dropdown
+#
 # Until its cache holds 64 positions, the GPT appends one key and one value per layer to
 # its cache and attends over it: cost and memory grow linearly with the position. From
 # then on the cache is full, and since the learned positions stop at 64, each new
@@ -822,10 +846,16 @@ print(f"this page took {elapsed / 60:.1f} minutes to run, using {cpu_used / 60:.
 # every cached key was computed at a position that shifts.
 # :::
 #
-# **5. Reading the seed report.** Which single extra measurement would have made the
-# report's comparison informative, and what would you have fixed first?
+# :::{exercise} Reading the seed report
+# :label: shakespeare-ex-5
 #
-# :::{dropdown} Solution
+# Which single extra measurement would have made the
+# report's comparison informative, and what would you have fixed first?
+# :::
+#
+# :::{solution} shakespeare-ex-5
+# :class: dropdown
+#
 # The validation loss of each model on the same held-out split, evaluated on the same
 # windows. Before that, the LSTM's training: a loss of 2.42 is worth checking against a
 # short, tuned run of the same shape (the reproduction on this page), since a training

@@ -293,7 +293,7 @@ with torch.no_grad():
 # output layer of 20. They have more parameters than the seed's, because the core library
 # projects each day's price into a 64-dimensional vector first:
 
-# %%
+# %% tags=["hide-input"]
 horizon, cut = HORIZON, n_days - HORIZON  # for the pinned snapshot: 231 days in, 20 out, as in the seed
 glue("cut", cut, display=False)
 glue("horizon", horizon, display=False)
@@ -313,7 +313,7 @@ glue("test_first", str(prices.index[cut].date()), display=False)
 # ## Step 1: reproduce the seed's first table (raw prices)
 #
 # We train the models on raw prices, as the seed's first run did, through the book's one
-# study runner (`fc.seed_study`, which calls `rvt_lib.runner.run_study`): AdamW at the
+# study runner (`fc.seed_study`, which calls {func}`rvt_lib.runner.run_study`): AdamW at the
 # seed's learning rate $10^{-3}$ (Keras's default for Adam; a reproduction keeps the
 # recipe, so nothing is tuned here), mean squared error, mini-batches of 25, once per seed.
 # A fifth of the training stocks is held out as a validation split, and the test stocks
@@ -497,7 +497,7 @@ plt.show()
 #
 # The seed's fix was to "normalize all of the data at the onset". Normalising is right;
 # *how* matters. Statistics computed over the whole year include the 20 test days, so the
-# inputs would carry information about the future they are meant to predict (Exercise 2
+# inputs would carry information about the future they are meant to predict ({ref}`Exercise 2 <stocks-ex-2>`
 # measures how much). We rescale each window with the mean $\mu$ and standard deviation
 # $\sigma$ of its own series **before the forecast origin** $c$:
 #
@@ -789,7 +789,7 @@ ROLL_ALL = NETS + ["NLinear", "DLinear", "drift", "AR(p)"]
 ver_roll = fc.versus(roll, ROLL_ALL)
 ver_roll[["delta", "lo", "hi", "p", "p_holm", "boot_lo", "boot_hi", "verdict"]].round(4)
 
-# %%
+# %% tags=["hide-input"]
 for name in ROLL_ALL:
     print(f"{name}: {ver_roll.loc[name, 'text']}")
 better_roll = [n for n in ROLL_ALL if ver_roll.loc[n, "winner"] == n]
@@ -1045,12 +1045,18 @@ glue("ex3_phrase", f"from {min(ar_ratio):.3f} to {max(ar_ratio):.3f} over {len(a
 # %% [markdown]
 # ## Exercises
 #
-# **1. One number per stock.** The seed's Transformer forecast from the average of the
+# :::{exercise} One number per stock
+# :label: stocks-ex-1
+#
+# The seed's Transformer forecast from the average of the
 # 231 prices. Fit the best *linear* forecaster that sees only the mean of the normalised
 # window (a `LinearAR(1)` on `x.mean(axis=1, keepdims=True)`) on the seed's split, and
 # compare it with persistence and with the rebuilt Transformer.
+# :::
 #
-# :::{dropdown} Solution
+# :::{solution} stocks-ex-1
+# :class: dropdown
+#
 # ```python
 # xtr, ytr, xte, _ = seed_task.normalised()
 # m = fc.LinearAR(1).fit(xtr.mean(axis=1, keepdims=True), ytr)
@@ -1064,11 +1070,17 @@ glue("ex3_phrase", f"from {min(ar_ratio):.3f} to {max(ar_ratio):.3f} over {len(a
 # one number can bend the map from mean to forecast, but it cannot recover the last price.
 # :::
 #
-# **2. Leaky normalisation.** Normalise every window with the mean and standard deviation
+# :::{exercise} Leaky normalisation
+# :label: stocks-ex-2
+#
+# Normalise every window with the mean and standard deviation
 # of its stock over the **whole year** (test days included), refit the linear AR(5) on the
 # seed's split and compare its ratio to persistence with the leak-free one.
+# :::
 #
-# :::{dropdown} Solution
+# :::{solution} stocks-ex-2
+# :class: dropdown
+#
 # ```python
 # full_mean, full_std = prices.mean(), prices.std(ddof=0)
 # m_tr, s_tr = full_mean[seed_task.tickers_train].to_numpy(), full_std[seed_task.tickers_train].to_numpy()
@@ -1084,11 +1096,17 @@ glue("ex3_phrase", f"from {min(ar_ratio):.3f} to {max(ar_ratio):.3f} over {len(a
 # test in `tests/test_experiments_stocks.py` guards our normalisation against exactly this.
 # :::
 #
-# **3. One month is one draw.** For each fold of the rolling-origin study, compute the
+# :::{exercise} One month is one draw
+# :label: stocks-ex-3
+#
+# For each fold of the rolling-origin study, compute the
 # AR(p)'s mean daily loss divided by persistence's. Is its edge (or its deficit) stable
 # from one block of test days to the next?
+# :::
 #
-# :::{dropdown} Solution
+# :::{solution} stocks-ex-3
+# :class: dropdown
+#
 # ```python
 # fold_of = np.concatenate([[f.index] * len(f.test) for f in roll.folds])
 # base_daily = roll.pooled_daily("persistence")
@@ -1099,11 +1117,17 @@ glue("ex3_phrase", f"from {min(ar_ratio):.3f} to {max(ar_ratio):.3f} over {len(a
 # seed's, would have reported one of these numbers as *the* result.
 # :::
 #
-# **4. Why scale-free?** Show that the rolling-origin inputs and targets, and hence every
+# :::{exercise} Why scale-free?
+# :label: stocks-ex-4
+#
+# Show that the rolling-origin inputs and targets, and hence every
 # forecaster's scaled errors, do not change if a stock's prices are all multiplied by
 # $a > 0$. Do they survive a shift $p \mapsto p + b$?
+# :::
 #
-# :::{dropdown} Solution
+# :::{solution} stocks-ex-4
+# :class: dropdown
+#
 # $\log(a p_{t-i}) - \log(a p_t) = \log p_{t-i} - \log p_t$: the offsets, their standard
 # deviation $s_t$, the in-sample scales and the errors in log-return units are all
 # unchanged, so a stock split or a change of currency changes nothing. A shift is
@@ -1111,12 +1135,18 @@ glue("ex3_phrase", f"from {min(ar_ratio):.3f} to {max(ar_ratio):.3f} over {len(a
 # the natural unit of prices because what an investor earns is multiplicative.
 # :::
 #
-# **5. More training.** Under the `book` budget the networks train for
+# :::{exercise} More training
+# :label: stocks-ex-5
+#
+# Under the `book` budget the networks train for
 # {glue:text}`roll_steps` steps per fold. Rerun the rolling study for the RNN alone with
 # ten times as many (`ROLL_TRAIN.but(steps=...)`, `{"RNN": roll_specs["RNN"]}`). Does its
 # $R^2_{\text{RW}}$ move by more than its seed-to-seed standard deviation?
+# :::
 #
-# :::{dropdown} Solution
+# :::{solution} stocks-ex-5
+# :class: dropdown
+#
 # ```python
 # longer = fc.run_rolling(roll_prices, {"RNN": roll_specs["RNN"]}, ROLL_TRAIN.but(steps=10 * ROLL_TRAIN.steps),
 #                         seeds=ROLL_SEEDS, lr_grid=ROLL_LRS, context=ROLL_CONTEXT, horizon=HORIZON,

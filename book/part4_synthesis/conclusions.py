@@ -76,7 +76,7 @@ glue("verdict_legend",
 # {cite}`parent2023transformersrnns` {cite}`besel2024wondering`, kept in one cell so that
 # the prose below pastes them instead of retyping them.
 
-# %%
+# %% tags=["hide-input"]
 BLOG = {"params": {"Transformer": 2019, "RNN": 16750, "LSTM": 54190},  # its 20-day table
         "context_days": 231, "horizon_days": 20}                       # its 20-day task: days in, days out
 REPORT = {"train_loss": {"nanoGPT": 1.22, "minLSTM": 1.41, "LSTM": 2.42},  # training loss, their table
@@ -123,7 +123,7 @@ print(f"width {D_MODEL}, {N_LAYER} layers; training on one sequence of {T_TRAIN}
       f"state after {T_GEN} generated positions")
 prof.round(1)
 
-# %%
+# %% tags=["hide-input"]
 rec = [k for k in KINDS if k != "gpt"]
 MEMORY_COLUMNS = ("params", "train_activations_KB", "gen_state_KB")
 ratios = prof.loc[rec].rdiv(prof.loc["gpt"], axis=1)  # GPT / recurrent model, per column

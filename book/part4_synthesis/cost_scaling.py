@@ -122,7 +122,7 @@ glue("hardware", HARDWARE, display=False)
 # for its slowest thread, and the timings of small operations become mostly waiting. One
 # thread measures each model's own work and overheads, reproducibly. It slightly handicaps
 # the GPT, whose large matrix products are the only operations here that two threads could
-# share well; Exercise 1 asks you to measure with more threads.
+# share well; {ref}`Exercise 1 <cost_scaling-ex-1>` asks you to measure with more threads.
 
 # %%
 KINDS = ["gpt", "lstm", "gru", "mingru", "minlstm"]
@@ -142,7 +142,7 @@ print(f"width {D_MODEL}, {N_LAYER} layers, batch {BATCH}; time per training step
       f"NaN = skipped after the {MAX_STEP_S} s limit:")
 wide_time.round(1)
 
-# %%
+# %% tags=["hide-input"]
 params = sweep.groupby("model")["params"].first()[KINDS]
 print("parameters:", ", ".join(f"{k} {v:,}" for k, v in params.items()),
       f"(the GPT's include its position table, {SEQ_LENS[-1]:,} x {D_MODEL})")
@@ -184,7 +184,7 @@ exps = pd.DataFrame({"time, all lengths": pd.Series(time_slopes), "time, 3 longe
 print("fitted exponents p in  cost ~ T^p")
 exps.round(2)
 
-# %%
+# %% tags=["hide-input"]
 for k in KINDS:
     glue(f"exp_time_{k}", float(exps.loc[k, "time, all lengths"]), display=False)
     glue(f"tail_time_{k}", float(exps.loc[k, "time, 3 longest"]), display=False)
@@ -413,7 +413,7 @@ gen_table = pd.DataFrame({
 })
 gen_table.round(3)
 
-# %%
+# %% tags=["hide-input"]
 kv_end = int(end.loc["gpt", "state_bytes"])
 glue("n_gen", N_GEN, display=False)
 glue("kv_end_KB", kv_end / 1e3, display=False)
@@ -576,12 +576,18 @@ glue("ps_verdict", ps_verdict, display=False)
 #
 # ## Exercises
 #
-# **1. Move the crossover.** Rerun the training sweep for the GPT and the LSTM, once with
+# :::{exercise} Move the crossover
+# :label: cost_scaling-ex-1
+#
+# Rerun the training sweep for the GPT and the LSTM, once with
 # `batch_size=16` and once with two threads (`torch.set_num_threads(2)`, on an otherwise
 # idle machine). Predict first: in which direction does the GPT-versus-LSTM crossing move
 # in each case?
+# :::
 #
-# :::{dropdown} Solution
+# :::{solution} cost_scaling-ex-1
+# :class: dropdown
+#
 # ```python
 # torch.set_num_threads(2)   # or keep one thread and change the batch
 # s = training_sweep(["gpt", "lstm"], SEQ_LENS, d_model=D_MODEL, n_layer=N_LAYER,
@@ -599,12 +605,18 @@ glue("ps_verdict", ps_verdict, display=False)
 # The measurement decides; on a busy machine, repeat it.
 # :::
 #
-# **2. Read the slope correctly.** The GPT's exponent over all lengths is smaller than over
+# :::{exercise} Read the slope correctly
+# :label: cost_scaling-ex-2
+#
+# The GPT's exponent over all lengths is smaller than over
 # the three longest. Using the per-layer work $a\,T d^2 + b\,T^2 d$, show that the local
 # slope $\mathrm{d}\log y/\mathrm{d}\log T$ is $1 + \frac{bT}{a d + bT}$, and find where it
 # equals 1.5.
+# :::
 #
-# :::{dropdown} Solution
+# :::{solution} cost_scaling-ex-2
+# :class: dropdown
+#
 # With $y = a T d^2 + b T^2 d$, $\frac{d \log y}{d \log T} = \frac{T y'}{y} =
 # \frac{a T d^2 + 2 b T^2 d}{a T d^2 + b T^2 d} = 1 + \frac{b T}{a d + b T}$. It rises
 # from 1 (small $T$) to 2 (large $T$) and equals 1.5 where $bT = ad$, i.e. $T = (a/b)\,d$,
@@ -614,13 +626,19 @@ glue("ps_verdict", ps_verdict, display=False)
 # straddles this point returns an exponent between 1 and 2 that describes neither regime.
 # :::
 #
-# **3. The cache of a batch.** A server generates for $B = 64$ users at once with the GPT
+# :::{exercise} The cache of a batch
+# :label: cost_scaling-ex-3
+#
+# A server generates for $B = 64$ users at once with the GPT
 # of this chapter, each up to $t = 2{,}048$ tokens. How much memory do the caches take, and
 # how much would the LSTM's states take? Use `kv_cache_bytes` and
 # `recurrent_state_bytes`, then check one value against a measured state with
 # `rvt_lib.measure.decode_steps(model, n, batch_size=B)` and `state_bytes`.
+# :::
 #
-# :::{dropdown} Solution
+# :::{solution} cost_scaling-ex-3
+# :class: dropdown
+#
 # ```python
 # from rvt_lib.models.heads import make_model
 # from rvt_lib.measure import decode_steps, state_bytes
@@ -637,11 +655,17 @@ glue("ps_verdict", ps_verdict, display=False)
 # generated tokens covers 201 positions.)
 # :::
 #
-# **4. Why is minGRU not flat in $T$?** Its parallel scan does $O(T)$ work in
+# :::{exercise} Why is minGRU not flat in $T$?
+# :label: cost_scaling-ex-4
+#
+# Its parallel scan does $O(T)$ work in
 # $T/\text{chunk}$ sequential chunks, yet its step time above still grows about linearly.
 # Why does a parallel algorithm not give constant time here?
+# :::
 #
-# :::{dropdown} Solution
+# :::{solution} cost_scaling-ex-4
+# :class: dropdown
+#
 # "Parallel" means the *sequential depth* is short, not that the work disappears: the
 # scan still touches all $T$ positions of every channel, and the matrix products still do
 # $T d^2$ work. Time is roughly work divided by the number of cores that can share it,
