@@ -9,15 +9,22 @@ notebook that reads well anywhere:
 * outputs from the executed build (read from the build's jupyter-cache);
 * glued values filled in, formatted as the page formats them;
 * citations as author-year links to the site's references page, ``{doc}``/``{ref}``
-  cross-references as links to the site, solutions in ``<details>``, admonitions as
-  quoted blocks, list-tables as Markdown tables;
+  cross-references as links to the site, exercises and theorems numbered as on the
+  site, solutions in ``<details>``, admonitions and theorems as quoted blocks,
+  list-tables as Markdown tables;
 * glue's bookkeeping outputs removed.
 
 Each written notebook is checked for MyST left over; any leftover fails the command.
 
     jupyter-book build .                         # (or the README's build command) first
     python scripts/reader_notebooks.py           # -> _build/reader/<chapter>.ipynb
-    python scripts/reader_notebooks.py --site    # also serve them from the site's download button
+    python scripts/reader_notebooks.py --site    # also serve them from the site's download
+                                                 # button, and point its Colab buttons at them
+
+The publish workflow pushes ``_build/reader`` to the ``reader`` branch (same paths as the
+chapters), so ``--site`` rewrites every page's Colab launch link from the source branch
+(``repository.branch``) to ``reader``: Colab then opens the executed, readable notebook.
+Binder keeps the source branch, where its environment lives.
 
 The site's address comes from ``html.baseurl`` in ``_config.yml``.
 """
@@ -38,10 +45,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from execute_book import execution_settings, toc_notebooks  # noqa: E402
 
 GLUE = re.compile(r"\{glue(?::text|:)?\}`([^`]+)`")
-ROLE = re.compile(r"\{(cite|cite:p|cite:t|doc|ref|numref|eq)\}`([^`]+)`")
+ROLE = re.compile(r"\{(cite|cite:p|cite:t|doc|ref|numref|eq|mod|func|class|meth|attr)\}`([^`]+)`")
+PY_ROLES = ("mod", "func", "class", "meth", "attr")  # autodoc targets on the API page
 LABEL_LINE = re.compile(r"^\(([\w:.-]+)\)=\s*$", re.M)
-FENCE = re.compile(r"^(:{3,})\{(\w[\w-]*)\}[ \t]*(.*)$")
-LEFTOVER = re.compile(r"\{(glue|cite|doc|ref|numref|eq)[^}]*\}`|^:{3,}\{|^\([\w:.-]+\)=\s*$", re.M)
+FENCE = re.compile(r"^(:{3,})\{(\w[\w:-]*)\}[ \t]*(.*)$")
+NUMBERED = {"exercise": "Exercise", "prf:theorem": "Theorem"}  # blocks the site numbers
+LEFTOVER = re.compile(r"\{(glue|cite|doc|ref|numref|eq|mod|func|class|meth|attr)[^}]*\}`|^:{3,}\{|^\([\w:.-]+\)=\s*$", re.M)
 
 
 # ----------------------------------------------------------------------------- glue
@@ -97,6 +106,20 @@ def bibliography(path: Path) -> dict:
     return labels
 
 
+def chapter_numbers(root: Path) -> dict:
+    """The number the site gives each chapter: ``_toc.yml``'s numbered parts, counted on
+    across parts (``html.use_multitoc_numbering``), so the fourth chapter's second exercise
+    reads "Exercise 4.2" in the reader's notebook as on the page."""
+    toc = yaml.safe_load((root / "_toc.yml").read_text())
+    numbers, k = {}, 0
+    for part in toc.get("parts", []):
+        for chapter in part.get("chapters", []):
+            if part.get("numbered"):
+                k += 1
+                numbers[chapter["file"]] = k
+    return numbers
+
+
 class Site:
     """What links need: the site's address, page titles and labelled sections."""
 
@@ -104,6 +127,7 @@ class Site:
         self.root, self.baseurl, self.bib = root, baseurl.rstrip("/") + "/", bib
         self.macros = macros or {}  # LaTeX macros the site's MathJax defines, e.g. \R
         self.titles, self.labels = {}, {}
+        self.chapters = chapter_numbers(root)  # {doc: 4}: the site's "Exercise 4.2"
         for source in list(root.glob("book/**/*.md")) + list(root.glob("book/**/*.py")):
             doc = source.relative_to(root).with_suffix("").as_posix()
             text = source.read_text()
@@ -114,6 +138,20 @@ class Site:
             self.titles.setdefault(doc, title.group(1).strip() if title else doc)
             for m in re.finditer(r"^\(([\w:.-]+)\)=\s*\n\s*\n?#+ (.+)$", text, re.M):
                 self.labels[m.group(1)] = (doc, m.group(2).strip())
+            self._number_blocks(doc, text)
+
+    def _number_blocks(self, doc: str, text: str) -> None:
+        """Exercises and theorems are numbered in page order, as on the site; their
+        ``:label:`` becomes a link target (``{ref}``) titled "Exercise 3"."""
+        counts = dict.fromkeys(NUMBERED, 0)
+        prefix = f"{self.chapters[doc]}." if doc in self.chapters else ""
+        for m in re.finditer(r"^:{3,}\{([\w:-]+)\}[^\n]*\n(?::[\w-]+:[^\n]*\n)*", text, re.M):
+            kind = m.group(1)
+            if kind in NUMBERED:
+                counts[kind] += 1
+                label = re.search(r"^:label: *(\S+)", m.group(0), re.M)
+                if label:
+                    self.labels[label.group(1)] = (doc, f"{NUMBERED[kind]} {prefix}{counts[kind]}")
 
     def page(self, doc: str) -> str:
         return f"{self.baseurl}{doc}.html"
@@ -133,6 +171,11 @@ def _role(kind: str, content: str, doc: str, site: Site) -> str:
         refs = site.page("book/references")
         return "; ".join(f"[{site.bib[k]}]({refs})" for k in keys)
     label, target = _split_target(content)
+    if kind in PY_ROLES:  # the API reference's anchor is the full dotted name
+        target = target.lstrip("~.")
+        shown = label or (target.rsplit(".", 1)[-1] if content.startswith("~") else target)
+        anchor = f"module-{target}" if kind == "mod" else target  # autodoc's HTML ids
+        return f"[`{shown}`]({site.page('book/api')}#{anchor})"
     if kind == "doc":
         resolved = (Path(doc).parent / target).as_posix() if not target.startswith("/") \
             else target.lstrip("/")
@@ -148,8 +191,9 @@ def _role(kind: str, content: str, doc: str, site: Site) -> str:
 
 # ----------------------------------------------------------------------------- blocks
 
-def _blocks(lines: list[str]) -> list[str]:
-    """Turn ``:::{dropdown}``/``{admonition}``/``{list-table}`` (and the like) into Markdown/HTML."""
+def _blocks(lines: list[str], site: Site | None = None) -> list[str]:
+    """Turn ``:::{dropdown}``/``{admonition}``/``{list-table}``, exercises, solutions,
+    theorems and proofs (and the like) into Markdown/HTML."""
     out, i = [], 0
     while i < len(lines):
         m = FENCE.match(lines[i])
@@ -161,18 +205,40 @@ def _blocks(lines: list[str]) -> list[str]:
         j = i + 1
         while j < len(lines) and lines[j].strip() != colons:
             j += 1
-        body = [ln for ln in lines[i + 1:j] if not re.match(r"^:[\w-]+:", ln)]
-        options = [ln for ln in lines[i + 1:j] if re.match(r"^:[\w-]+:", ln)]
-        body = _blocks(body)
-        if name == "dropdown":
-            out += [f"<details><summary>{title or 'Details'}</summary>", "", *body, "", "</details>"]
-        elif name == "list-table":
-            out += _list_table(body, title, header=any("header-rows" in o for o in options))
-        else:  # admonition, note, tip, warning, ...
-            heading = title or name.capitalize()
-            out += [f"> **{heading}**", ">", *[f"> {ln}" if ln else ">" for ln in body]]
+        options = dict(re.match(r"^:([\w-]+): *(.*)$", ln).groups() for ln in lines[i + 1:j]
+                       if re.match(r"^:[\w-]+:", ln))
+        body = _blocks([ln for ln in lines[i + 1:j] if not re.match(r"^:[\w-]+:", ln)], site)
+        out += _block(name, title, options, body, site)
         i = j + 1
     return out
+
+
+def _numbered(label: str | None, site: Site | None, fallback: str) -> str:
+    """"Exercise 3" for a labelled exercise (numbered by :class:`Site`), else ``fallback``."""
+    if label and site is not None and label in site.labels:
+        return site.labels[label][1]
+    return fallback
+
+
+def _block(name: str, title: str, options: dict, body: list[str], site: Site | None) -> list[str]:
+    label = options.get("label")
+    anchor = [f'<a id="{label}"></a>', ""] if label else []
+    if name == "dropdown":
+        return [f"<details><summary>{title or 'Details'}</summary>", "", *body, "", "</details>"]
+    if name == "solution":  # the argument is the exercise's label
+        what = _numbered(title, site, "Exercise").lower()
+        return [f"<details><summary>Solution to {what}</summary>", "", *body, "", "</details>"]
+    if name == "list-table":
+        return _list_table(body, title, header="header-rows" in options)
+    if name in NUMBERED:
+        heading = _numbered(label, site, NUMBERED[name]) + (f" ({title})" if title else "")
+        if name == "exercise":
+            return [*anchor, f"**{heading}.**", "", *body]
+        return [*anchor, f"> **{heading}.**", ">", *[f"> {ln}" if ln else ">" for ln in body]]
+    if name == "prf:proof":
+        return ["*Proof.*", "", *body, "", "∎"]
+    heading = title or name.split(":")[-1].capitalize()  # admonition, note, tip, warning, ...
+    return [f"> **{heading}**", ">", *[f"> {ln}" if ln else ">" for ln in body]]
 
 
 def _list_table(body: list[str], title: str, header: bool) -> list[str]:
@@ -218,7 +284,7 @@ def convert_markdown(text: str, doc: str, glue: dict, site: Site) -> str:
     for macro, expansion in site.macros.items():  # Colab's MathJax does not know them
         text = re.sub(r"\\" + macro + r"(?![A-Za-z])", lambda _: expansion, text)
     text = LABEL_LINE.sub(lambda m: f'<a id="{m.group(1)}"></a>', text)
-    return "\n".join(_blocks(text.split("\n")))
+    return "\n".join(_blocks(text.split("\n"), site))
 
 
 def reader_notebook(executed, doc: str, glue: dict, site: Site):
@@ -234,6 +300,27 @@ def reader_notebook(executed, doc: str, glue: dict, site: Site):
     if leftovers:
         raise ValueError(f"{doc}: MyST left in the reader's notebook: {leftovers[:5]}")
     return nb
+
+
+READER_BRANCH = "reader"
+
+
+def point_colab_at_reader(html_dir: Path, repo_url: str, branch: str, reader: str = READER_BRANCH) -> int:
+    """Rewrite the Colab launch links of every page under ``html_dir`` from ``branch`` to
+    ``reader``; returns how many pages changed. Fails if no page has a Colab link (the
+    theme changed how it writes them, and the buttons would silently stay on the source)."""
+    repo = repo_url.rstrip("/").removeprefix("https://github.com/")
+    old = f"colab.research.google.com/github/{repo}/blob/{branch}/"
+    new = f"colab.research.google.com/github/{repo}/blob/{reader}/"
+    changed = 0
+    for page in html_dir.rglob("*.html"):
+        text = page.read_text()
+        if old in text:
+            page.write_text(text.replace(old, new))
+            changed += 1
+    if not changed:
+        raise SystemExit(f"reader_notebooks: no page under {html_dir} links to {old}")
+    return changed
 
 
 def main(argv=None) -> int:
@@ -277,6 +364,10 @@ def main(argv=None) -> int:
             target.parent.mkdir(parents=True, exist_ok=True)
             nbformat.write(nb, target)
         print(f"wrote {targets[0].relative_to(args.root) if targets[0].is_relative_to(args.root) else targets[0]}")
+    if args.site:
+        repo = config.get("repository") or {}
+        n = point_colab_at_reader(args.root / "_build" / "html", repo["url"], repo.get("branch", "main"))
+        print(f"Colab buttons of {n} pages now open the {READER_BRANCH!r} branch")
     return 0
 
 

@@ -55,6 +55,12 @@ def test_citations_and_cross_references_become_links(site):
     assert "https://example.org/rvt/book/part4_synthesis/cost_scaling.html#cost-training" in md
 
 
+def test_api_roles_link_to_the_api_reference(site):
+    _, md = _convert("through {func}`rvt_lib.runner.run_study` and {mod}`rvt_lib.stats`", site)
+    assert "[`rvt_lib.runner.run_study`](https://example.org/rvt/book/api.html#rvt_lib.runner.run_study)" in md
+    assert "[`rvt_lib.stats`](https://example.org/rvt/book/api.html#module-rvt_lib.stats)" in md
+
+
 def test_blocks_become_details_quotes_and_tables(site):
     _, md = _convert(":::{dropdown} Solution\nThe answer is {glue:text}`acc:.2f`.\n:::\n\n"
                      ":::{admonition} Key takeaways\n* one\n:::\n\n"
@@ -64,6 +70,24 @@ def test_blocks_become_details_quotes_and_tables(site):
     assert "> **Key takeaways**" in md and "> * one" in md
     assert "| a | b |" in md and "| 1 | 2 |" in md
     assert '<a id="my-label"></a>' in md and "\\mathbb{R}^d" in md and "\\R" not in md
+
+
+def test_exercises_solutions_and_theorems_are_numbered_as_on_the_site(site):
+    """The real chapter's labels: parallel_scan (chapter 4) has its fifth exercise as
+    "Exercise 4.5", as on the site; its solution says so, and a {ref} to it links to its
+    anchor on the site."""
+    md = ("see {ref}`the last one <parallel_scan-ex-5>` and {ref}`thm-brent`\n\n"
+          ":::{exercise} Threads\n:label: parallel_scan-ex-5\n\nPin two threads.\n:::\n\n"
+          ":::{solution} parallel_scan-ex-5\n:class: dropdown\n\nThey fight.\n:::\n\n"
+          ":::{prf:theorem} Brent's scheduling bound\n:label: thm-brent\n\n$T_p \\le W/p + D$.\n:::\n\n"
+          ":::{prf:proof}\nGreedy.\n:::")
+    _, out = _convert(md, site)
+    assert "[the last one](https://example.org/rvt/book/part2_theory/parallel_scan.html#parallel_scan-ex-5)" in out
+    assert "[Theorem 4.1](https://example.org/rvt/book/part2_theory/parallel_scan.html#thm-brent)" in out
+    assert '<a id="parallel_scan-ex-5"></a>' in out and "**Exercise 4.5 (Threads).**" in out
+    assert "<details><summary>Solution to exercise 4.5</summary>" in out and "They fight." in out
+    assert "> **Theorem 4.1 (Brent's scheduling bound).**" in out
+    assert "*Proof.*" in out and "∎" in out and ":class:" not in out
 
 
 def test_unknown_names_fail_loudly(site):
@@ -102,3 +126,17 @@ def test_every_chapter_converts_without_leftovers(site):
         doc = path.relative_to(ROOT).with_suffix("").as_posix()
         glue = EveryChapter()
         rn.reader_notebook(nb, doc, glue, site)
+
+
+def test_colab_buttons_are_pointed_at_the_reader_branch(tmp_path):
+    page = tmp_path / "book" / "part1_models" / "recurrent.html"
+    page.parent.mkdir(parents=True)
+    colab = "https://colab.research.google.com/github/rvt-course/rnns/blob/{}/book/part1_models/recurrent.ipynb"
+    binder = "https://mybinder.org/v2/gh/rvt-course/rnns/main?urlpath=lab/tree/book/x.ipynb"
+    page.write_text(f'<a href="{colab.format("main")}">Colab</a> <a href="{binder}">Binder</a>')
+    (tmp_path / "index.html").write_text("<p>no buttons here</p>")
+    assert rn.point_colab_at_reader(tmp_path, "https://github.com/rvt-course/rnns", "main") == 1
+    text = page.read_text()
+    assert colab.format("reader") in text and colab.format("main") not in text and binder in text
+    with pytest.raises(SystemExit, match="no page"):
+        rn.point_colab_at_reader(tmp_path, "https://github.com/rvt-course/rnns", "main")
