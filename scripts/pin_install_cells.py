@@ -48,12 +48,17 @@ def requirement(url: str, tag: str) -> str:
 def install_cell(url: str, tag: str) -> str:
     """The cell's source (py:percent body, without its ``# %%`` header)."""
     return (
-        "# Colab only: install the course library at this course version (Colab's own torch,\n"
-        "# numpy, pandas and matplotlib are kept).\n"
-        '# Full budget on a Colab GPU: import os; os.environ["RVT_BUDGET"] = "full" before the next cell.\n'
+        "# Colab only: install the course library at this course version (Colab's\n"
+        "# own torch, numpy, pandas and matplotlib are kept). Full budget on a\n"
+        '# Colab GPU: import os; os.environ["RVT_BUDGET"] = "full" before the next\n'
+        "# cell.\n"
         "import sys\n"
+        "\n"
         f"{MARKER}\n"
-        f'    course = "{requirement(url, tag)}"\n'
+        "    course = (\n"
+        f'        "{requirement(url, tag).split(" @ ")[0]} @ "\n'
+        f'        "git+{url}@{tag}"\n'
+        "    )\n"
         "    get_ipython().run_line_magic(\"pip\", f'install -q \"{course}\"')\n"
     )
 

@@ -110,3 +110,27 @@ def test_every_notebook_in_toc_and_every_toc_entry_exists():
         assert rel in toc, f"{rel} is not listed in _toc.yml"
     for entry in toc:
         assert any((ROOT / (entry + ext)).exists() for ext in (".ipynb", ".md")), f"_toc.yml lists missing {entry}"
+
+
+# The site's code column holds 80 characters of its monospace font at a 1280-pixel
+# window (measured in Chromium on the built site); longer lines are cut off behind a
+# scroll bar. Chapters are formatted with `black -S -l 79`, long strings split by hand.
+CODE_WIDTH = 79
+
+
+def long_code_lines(nb) -> list[tuple[int, int, str]]:
+    """(cell index, line length, line) of every code line wider than the column."""
+    return [(i, len(line), line) for i, cell in enumerate(nb.cells) if cell.cell_type == "code"
+            for line in cell.source.splitlines() if len(line) > CODE_WIDTH]
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: str(p.relative_to(ROOT)))
+def test_code_fits_the_column(path):
+    long = long_code_lines(jupytext.read(path))
+    assert not long, (f"{path.name}: {len(long)} code line(s) wider than {CODE_WIDTH} characters, "
+                      f"the first in cell {long[0][0]}: {long[0][2]!r}")
+
+
+def test_the_width_check_can_fail():
+    nb = jupytext.reads("# %%\nx = 1\n" + "y = '" + "z" * 80 + "'\n", fmt="py:percent")
+    assert [(i, n) for i, n, _ in long_code_lines(nb)] == [(0, 86)]

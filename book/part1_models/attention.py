@@ -33,12 +33,17 @@
 # sequence length.
 
 # %% tags=["hide-cell"]
-# Colab only: install the course library at this course version (Colab's own torch,
-# numpy, pandas and matplotlib are kept).
-# Full budget on a Colab GPU: import os; os.environ["RVT_BUDGET"] = "full" before the next cell.
+# Colab only: install the course library at this course version (Colab's
+# own torch, numpy, pandas and matplotlib are kept). Full budget on a
+# Colab GPU: import os; os.environ["RVT_BUDGET"] = "full" before the next
+# cell.
 import sys
+
 if "google.colab" in sys.modules:
-    course = "rvt_lib[book] @ git+https://github.com/rvt-course/rnns-vs-transformers@v0.1.0"
+    course = (
+        "rvt_lib[book] @ "
+        "git+https://github.com/rvt-course/rnns-vs-transformers@v0.1.0"
+    )
     get_ipython().run_line_magic("pip", f'install -q "{course}"')
 
 # %%
@@ -64,8 +69,11 @@ from rvt_lib.train import TrainConfig, fit, set_seed
 
 style()
 set_seed(0)
-print(f"budget: {get_budget()} | device: {torch.device('cpu')} | CPU cores: {os.cpu_count()} | "
-      f"torch threads: {torch.get_num_threads()} | torch {torch.__version__}")
+print(
+    f"budget: {get_budget()} | device: {torch.device('cpu')} | CPU cores: "
+    f"{os.cpu_count()} | "
+    f"torch threads: {torch.get_num_threads()} | torch {torch.__version__}"
+)
 
 # %% [markdown]
 # ## Self-attention from scratch
@@ -93,26 +101,36 @@ print(f"budget: {get_budget()} | device: {torch.device('cpu')} | CPU cores: {os.
 # content (query-key similarity), not on a fixed position. Here is the formula as code,
 # with the optional causal mask that we explain below.
 
+
 # %%
 def attention(q, k, v, causal=False):
-    """softmax(q k^T / sqrt(d_k)) v for q, k, v of shape (..., T, d_k). Returns (y, weights)."""
+    """softmax(q k^T / sqrt(d_k)) v for q, k, v of shape (..., T, d_k). Returns
+    (y, weights).
+    """
     T, d_k = q.shape[-2], q.shape[-1]
-    scores = q @ k.transpose(-2, -1) / math.sqrt(d_k)           # (..., T, T)
+    scores = q @ k.transpose(-2, -1) / math.sqrt(d_k)  # (..., T, T)
     if causal:
-        allowed = torch.ones(T, T, dtype=torch.bool).tril()        # (T, T), True on and below the diagonal
-        scores = scores.masked_fill(~allowed, float("-inf"))       # exp(-inf) = 0: no weight
-    weights = torch.softmax(scores, dim=-1)                        # (..., T, T), rows sum to 1
-    return weights @ v, weights                                    # (..., T, d_k), (..., T, T)
+        # (T, T), True on and below the diagonal
+        allowed = torch.ones(T, T, dtype=torch.bool).tril()
+        # exp(-inf) = 0: no weight
+        scores = scores.masked_fill(~allowed, float("-inf"))
+    # (..., T, T), rows sum to 1
+    weights = torch.softmax(scores, dim=-1)
+    # (..., T, d_k), (..., T, T)
+    return weights @ v, weights
 
 
 torch.manual_seed(0)
 T_demo, d, d_k = 5, 8, 4
-X = torch.randn(T_demo, d)                                  # (T, d) one sequence
-W_Q, W_K, W_V = (torch.randn(d, d_k) for _ in range(3))     # (d, d_k) each
+# (T, d) one sequence
+X = torch.randn(T_demo, d)
+W_Q, W_K, W_V = (torch.randn(d, d_k) for _ in range(3))  # (d, d_k) each
 Y, A = attention(X @ W_Q, X @ W_K, X @ W_V)
 print("attention weights (row i = where position i reads):")
 print(pd.DataFrame(A.numpy()).round(3).to_string())
-print("row sums:", A.sum(-1).numpy().round(6), "| output shape:", tuple(Y.shape))
+print(
+    "row sums:", A.sum(-1).numpy().round(6), "| output shape:", tuple(Y.shape)
+)
 
 # %% [markdown]
 # **Why divide by $\sqrt{d_k}$?** If the components of $q$ and $k$ are independent with
@@ -126,15 +144,39 @@ print("row sums:", A.sum(-1).numpy().round(6), "| output shape:", tuple(Y.shape)
 rows = []
 g = torch.Generator().manual_seed(0)
 for dk in (4, 16, 64, 256):
-    q, k = torch.randn(2000, 32, dk, generator=g), torch.randn(2000, 32, dk, generator=g)
-    scores = torch.einsum("nd,nkd->nk", q[:, 0], k)                 # (2000, 32): one query vs 32 keys
-    rows.append({"d_k": dk, "std of q.k": scores.std().item(),
-                 "mean max weight, unscaled": torch.softmax(scores, -1).max(-1).values.mean().item(),
-                 "mean max weight, scaled": torch.softmax(scores / math.sqrt(dk), -1).max(-1).values.mean().item()})
+    q, k = torch.randn(2000, 32, dk, generator=g), torch.randn(
+        2000, 32, dk, generator=g
+    )
+    # (2000, 32): one query vs 32 keys
+    scores = torch.einsum("nd,nkd->nk", q[:, 0], k)
+    rows.append(
+        {
+            "d_k": dk,
+            "std of q.k": scores.std().item(),
+            "mean max weight, unscaled": torch.softmax(scores, -1)
+            .max(-1)
+            .values.mean()
+            .item(),
+            "mean max weight, scaled": torch.softmax(
+                scores / math.sqrt(dk), -1
+            )
+            .max(-1)
+            .values.mean()
+            .item(),
+        }
+    )
 scaling = pd.DataFrame(rows).set_index("d_k")
 print(scaling.round(3).to_string())
-glue("max_w_unscaled_256", float(scaling.loc[256, "mean max weight, unscaled"]), display=False)
-glue("max_w_scaled_256", float(scaling.loc[256, "mean max weight, scaled"]), display=False)
+glue(
+    "max_w_unscaled_256",
+    float(scaling.loc[256, "mean max weight, unscaled"]),
+    display=False,
+)
+glue(
+    "max_w_scaled_256",
+    float(scaling.loc[256, "mean max weight, scaled"]),
+    display=False,
+)
 
 # %% [markdown]
 # The standard deviation of $q \cdot k$ grows like $\sqrt{d_k}$. With $d_k = 256$ and 32
@@ -161,18 +203,25 @@ glue("max_w_scaled_256", float(scaling.loc[256, "mean max weight, scaled"]), dis
 # position $i$ starts by averaging its prefix uniformly, with weight $1/(i+1)$ on each of
 # the $i+1$ allowed keys. Training has to carve structure into this pattern.
 
+
 # %%
 def attention_maps(core, x):
-    """The attention weights of every block of a GPT core with attention="plain".
+    """The attention weights of every block of a GPT core with
+    attention="plain".
 
-    Returns a tensor (n_layer, B, n_head, T, T). The plain path applies dropout to the
-    weights right after the softmax, so a forward hook on that (identity, p=0) module
+    Returns a tensor (n_layer, B, n_head, T, T). The plain path applies
+    dropout to the weights right after the softmax, so a forward hook on that
+    (identity, p=0) module
     sees them; nothing in the model is changed.
     """
     assert core.config.attention == "plain", "the hooks read the plain path"
     maps = []
-    hooks = [block.attn.attn_dropout.register_forward_hook(lambda mod, inp, out: maps.append(out.detach()))
-             for block in core.blocks]
+    hooks = [
+        block.attn.attn_dropout.register_forward_hook(
+            lambda mod, inp, out: maps.append(out.detach())
+        )
+        for block in core.blocks
+    ]
     try:
         with torch.no_grad():
             core(x)
@@ -184,13 +233,20 @@ def attention_maps(core, x):
 
 set_seed(0)
 T_mask = 12
-random_core = GPT(GPTConfig(d_model=32, n_layer=1, n_head=2, block_size=64, attention="plain")).eval()
-random_maps = attention_maps(random_core, torch.randn(1, T_mask, 32))  # (1, 1, 2, T, T)
+random_core = GPT(
+    GPTConfig(
+        d_model=32, n_layer=1, n_head=2, block_size=64, attention="plain"
+    )
+).eval()
+# (1, 1, 2, T, T)
+random_maps = attention_maps(random_core, torch.randn(1, T_mask, 32))
 
 fig, axes = plt.subplots(1, 2, figsize=(9, 4))
 axes[0].imshow(causal_mask(T_mask, 0).numpy(), cmap="Greys", vmin=0, vmax=1)
 axes[0].set_title("causal mask (black = may read)")
-im = axes[1].imshow(random_maps[0, 0, 0].numpy(), cmap="viridis", vmin=0, vmax=1)
+im = axes[1].imshow(
+    random_maps[0, 0, 0].numpy(), cmap="viridis", vmin=0, vmax=1
+)
 axes[1].set_title("weights of head 0, random init")
 for ax in axes:
     ax.set_xlabel("key position j (read from)")
@@ -223,19 +279,28 @@ plt.show()
 torch.manual_seed(0)
 C, n_head = 16, 4
 hd = C // n_head
-mha = SelfAttention(GPTConfig(d_model=C, n_head=n_head, attention="plain")).double()
-x = torch.randn(2, 7, C, dtype=torch.float64)                       # (B, T, C)
+mha = SelfAttention(
+    GPTConfig(d_model=C, n_head=n_head, attention="plain")
+).double()
+x = torch.randn(2, 7, C, dtype=torch.float64)  # (B, T, C)
 
-W, b = mha.c_attn.weight, mha.c_attn.bias                           # (3C, C), (3C,): rows = [q; k; v]
+# (3C, C), (3C,): rows = [q; k; v]
+W, b = mha.c_attn.weight, mha.c_attn.bias
 heads = []
 for h in range(n_head):
-    rows_of = lambda part: slice(part * C + h * hd, part * C + (h + 1) * hd)   # head h's rows of q, k or v
-    q, k, v = (x @ W[rows_of(p)].T + b[rows_of(p)] for p in range(3))        # (B, T, hd) each
-    heads.append(attention(q, k, v, causal=True)[0])                            # (B, T, hd)
-y_by_hand = torch.cat(heads, dim=-1) @ mha.c_proj.weight.T + mha.c_proj.bias   # (B, T, C)
+    # head h's rows of q, k or v
+    rows_of = lambda part: slice(part * C + h * hd, part * C + (h + 1) * hd)
+    # (B, T, hd) each
+    q, k, v = (x @ W[rows_of(p)].T + b[rows_of(p)] for p in range(3))
+    # (B, T, hd)
+    heads.append(attention(q, k, v, causal=True)[0])
+# (B, T, C)
+y_by_hand = torch.cat(heads, dim=-1) @ mha.c_proj.weight.T + mha.c_proj.bias
 y_library, _ = mha(x)
-print(f"head-by-head vs rvt_lib SelfAttention: max |difference| = "
-      f"{(y_by_hand - y_library).abs().max().item():.2e} (float64)")
+print(
+    f"head-by-head vs rvt_lib SelfAttention: max |difference| = "
+    f"{(y_by_hand - y_library).abs().max().item():.2e} (float64)"
+)
 
 # %% [markdown]
 # ## The GPT block
@@ -269,18 +334,33 @@ print(f"head-by-head vs rvt_lib SelfAttention: max |difference| = "
 # %%
 cfg = GPTConfig(d_model=128, n_layer=4, n_head=4, block_size=256)
 core = GPT(cfg)
-groups = {"position embedding": "wpe", "attention (c_attn, c_proj)": ".attn.", "MLP (c_fc, c_proj)": ".mlp.",
-          "LayerNorms": ".ln_"}
-counts = {name: sum(p.numel() for n, p in core.named_parameters() if key in n) for name, key in groups.items()}
+groups = {
+    "position embedding": "wpe",
+    "attention (c_attn, c_proj)": ".attn.",
+    "MLP (c_fc, c_proj)": ".mlp.",
+    "LayerNorms": ".ln_",
+}
+counts = {
+    name: sum(p.numel() for n, p in core.named_parameters() if key in n)
+    for name, key in groups.items()
+}
 counts["total"] = count_parameters(core)
 d_, L_ = cfg.d_model, cfg.n_layer
-formula = {"position embedding": cfg.block_size * d_, "attention (c_attn, c_proj)": L_ * (4 * d_**2 + 4 * d_),
-           "MLP (c_fc, c_proj)": L_ * (8 * d_**2 + 5 * d_), "LayerNorms": L_ * 4 * d_}
+formula = {
+    "position embedding": cfg.block_size * d_,
+    "attention (c_attn, c_proj)": L_ * (4 * d_**2 + 4 * d_),
+    "MLP (c_fc, c_proj)": L_ * (8 * d_**2 + 5 * d_),
+    "LayerNorms": L_ * 4 * d_,
+}
 formula["total"] = sum(formula.values())
 param_table = pd.DataFrame({"counted": counts, "formula": formula})
 print(f"GPT core, d_model={d_}, n_layer={L_}:")
 print(param_table.to_string())
-glue("gpt_block_params", f"{(counts['total'] - counts['position embedding']) // L_:,}", display=False)
+glue(
+    "gpt_block_params",
+    f"{(counts['total'] - counts['position embedding']) // L_:,}",
+    display=False,
+)
 glue("gpt_12d2", f"{12 * d_**2:,}", display=False)
 
 # %% [markdown]
@@ -308,8 +388,32 @@ glue("gpt_12d2", f"{12 * d_**2:,}", display=False)
 set_seed(0)
 checks = []
 for dtype in (torch.float64, torch.float32):
-    plain = GPT(GPTConfig(d_model=32, n_layer=2, n_head=4, block_size=64, attention="plain")).to(dtype).eval()
-    fast = GPT(GPTConfig(d_model=32, n_layer=2, n_head=4, block_size=64, attention="fast")).to(dtype).eval()
+    plain = (
+        GPT(
+            GPTConfig(
+                d_model=32,
+                n_layer=2,
+                n_head=4,
+                block_size=64,
+                attention="plain",
+            )
+        )
+        .to(dtype)
+        .eval()
+    )
+    fast = (
+        GPT(
+            GPTConfig(
+                d_model=32,
+                n_layer=2,
+                n_head=4,
+                block_size=64,
+                attention="fast",
+            )
+        )
+        .to(dtype)
+        .eval()
+    )
     fast.load_state_dict(plain.state_dict())
     x = torch.randn(3, 40, 32, dtype=dtype)
     with torch.no_grad():
@@ -319,22 +423,53 @@ for dtype in (torch.float64, torch.float32):
         x_changed = x.clone()
         x_changed[:, t] += torch.randn(3, 32, dtype=dtype)
         y_changed, _ = fast(x_changed)
-        y_a, cache = fast(x[:, :25])                # chunk 1: positions 0..24
-        y_b, _ = fast(x[:, 25:], state=cache)        # chunk 2: positions 25..39, reading the cache
+        y_a, cache = fast(x[:, :25])  # chunk 1: positions 0..24
+        # chunk 2: positions 25..39, reading the cache
+        y_b, _ = fast(x[:, 25:], state=cache)
     checks += [
-        {"check": "plain vs fast attention", "dtype": str(dtype), "max |diff|": (y_plain - y_fast).abs().max().item()},
-        {"check": f"outputs before t={t} after changing x_t", "dtype": str(dtype),
-         "max |diff|": (y_changed[:, :t] - y_fast[:, :t]).abs().max().item()},
-        {"check": f"outputs at and after t={t} after changing x_t", "dtype": str(dtype),
-         "max |diff|": (y_changed[:, t:] - y_fast[:, t:]).abs().max().item()},
-        {"check": "two chunks with the cache vs one pass", "dtype": str(dtype),
-         "max |diff|": (torch.cat([y_a, y_b], 1) - y_fast).abs().max().item()},
+        {
+            "check": "plain vs fast attention",
+            "dtype": str(dtype),
+            "max |diff|": (y_plain - y_fast).abs().max().item(),
+        },
+        {
+            "check": f"outputs before t={t} after changing x_t",
+            "dtype": str(dtype),
+            "max |diff|": (y_changed[:, :t] - y_fast[:, :t])
+            .abs()
+            .max()
+            .item(),
+        },
+        {
+            "check": f"outputs at and after t={t} after changing x_t",
+            "dtype": str(dtype),
+            "max |diff|": (y_changed[:, t:] - y_fast[:, t:])
+            .abs()
+            .max()
+            .item(),
+        },
+        {
+            "check": "two chunks with the cache vs one pass",
+            "dtype": str(dtype),
+            "max |diff|": (torch.cat([y_a, y_b], 1) - y_fast)
+            .abs()
+            .max()
+            .item(),
+        },
     ]
 check_table = pd.DataFrame(checks)
 print(check_table.to_string(index=False, float_format=lambda v: f"{v:.2e}"))
-before = check_table[check_table.check.str.startswith("outputs before")]["max |diff|"].max()
-glue("causal_before_diff", f"{before:.1e}" if before > 0 else "exactly 0", display=False)
-plain_fast = check_table[check_table.check == "plain vs fast attention"].set_index("dtype")["max |diff|"]
+before = check_table[check_table.check.str.startswith("outputs before")][
+    "max |diff|"
+].max()
+glue(
+    "causal_before_diff",
+    f"{before:.1e}" if before > 0 else "exactly 0",
+    display=False,
+)
+plain_fast = check_table[
+    check_table.check == "plain vs fast attention"
+].set_index("dtype")["max |diff|"]
 glue("plain_fast_64", f"{plain_fast['torch.float64']:.0e}", display=False)
 glue("plain_fast_32", f"{plain_fast['torch.float32']:.0e}", display=False)
 
@@ -361,10 +496,13 @@ copy_seeds = pick(smoke=[0], book=[0, 1, 2], full=[0, 1, 2, 3, 4], dry=[0])
 
 
 def lag_copy_batch(generator, batch=32):
-    """Random tokens 1..VOCAB-1; the target at t is the token at t - LAG (0 before that)."""
+    """Random tokens 1..VOCAB-1; the target at t is the token at t - LAG (0
+    before that).
+    """
     x = torch.randint(1, VOCAB, (batch, T_COPY), generator=generator)  # (B, T)
     y = torch.zeros_like(x)
-    y[:, LAG:] = x[:, :-LAG]                                            # (B, T)
+    # (B, T)
+    y[:, LAG:] = x[:, :-LAG]
     return x, y
 
 
@@ -372,20 +510,45 @@ copy_models, copy_rows = {}, []
 x_test, y_test = lag_copy_batch(torch.Generator().manual_seed(1234), batch=256)
 for seed in copy_seeds:
     set_seed(seed)
-    model = make_model("gpt", vocab_size=VOCAB, d_model=32, n_layer=1, n_head=2, block_size=T_COPY,
-                       attention="plain")
+    model = make_model(
+        "gpt",
+        vocab_size=VOCAB,
+        d_model=32,
+        n_layer=1,
+        n_head=2,
+        block_size=T_COPY,
+        attention="plain",
+    )
     gen = torch.Generator().manual_seed(seed)
-    history = fit(model, lambda: lag_copy_batch(gen), TrainConfig(steps=copy_steps, lr=3e-3), seed=seed)
+    history = fit(
+        model,
+        lambda: lag_copy_batch(gen),
+        TrainConfig(steps=copy_steps, lr=3e-3),
+        seed=seed,
+    )
     model.eval()
     with torch.no_grad():
-        accuracy = (model(x_test).argmax(-1) == y_test)[:, LAG:].float().mean().item()
+        accuracy = (
+            (model(x_test).argmax(-1) == y_test)[:, LAG:].float().mean().item()
+        )
     copy_models[seed] = model
-    copy_rows.append({"seed": seed, "steps": copy_steps, "final train loss": history.train_loss[-1],
-                      "test accuracy (t >= 3)": accuracy, "train time (s)": history.train_time_s})
+    copy_rows.append(
+        {
+            "seed": seed,
+            "steps": copy_steps,
+            "final train loss": history.train_loss[-1],
+            "test accuracy (t >= 3)": accuracy,
+            "train time (s)": history.train_time_s,
+        }
+    )
 copy_table = pd.DataFrame(copy_rows)
 print(copy_table.round(4).to_string(index=False))
 acc = copy_table["test accuracy (t >= 3)"]
-glue("copy_acc", f"{acc.mean():.3f} ± {acc.std(ddof=1) if len(acc) > 1 else 0.0:.3f}", display=False)
+glue(
+    "copy_acc",
+    f"{acc.mean():.3f} ± {acc.std(ddof=1) if len(acc) > 1 else 0.0:.3f}",
+    display=False,
+)
 glue("copy_steps", copy_steps, display=False)
 glue("copy_nseeds", len(copy_seeds), display=False)
 
@@ -396,12 +559,16 @@ glue("copy_nseeds", len(copy_seeds), display=False)
 # reads from; the dashed line marks the position the task asks for, $t - 3$.
 
 # %%
-maps_trained = attention_maps(copy_models[copy_seeds[0]].core,
-                              copy_models[copy_seeds[0]].embed(x_test[:1]))   # (1, 1, n_head, T, T)
+# (1, 1, n_head, T, T)
+maps_trained = attention_maps(
+    copy_models[copy_seeds[0]].core,
+    copy_models[copy_seeds[0]].embed(x_test[:1]),
+)
 
 
 def show_attention(head=0, query=T_COPY - 1):
-    weights = maps_trained[0, 0, head].numpy()                             # (T, T)
+    # (T, T)
+    weights = maps_trained[0, 0, head].numpy()
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 4))
     ax1.imshow(weights, cmap="viridis", vmin=0, vmax=1)
     ax1.axhline(query, color="white", linewidth=0.8)
@@ -411,7 +578,12 @@ def show_attention(head=0, query=T_COPY - 1):
     ax1.grid(False)
     ax2.bar(range(T_COPY), weights[query], color="#CC79A7")
     if query >= LAG:
-        ax2.axvline(query - LAG, color="black", linestyle="--", label=f"target position {query - LAG}")
+        ax2.axvline(
+            query - LAG,
+            color="black",
+            linestyle="--",
+            label=f"target position {query - LAG}",
+        )
         ax2.legend()
     ax2.set_xlabel("key position j")
     ax2.set_ylabel("attention weight")
@@ -420,8 +592,13 @@ def show_attention(head=0, query=T_COPY - 1):
     plt.show()
 
 
-interact(show_attention, head=widgets.IntSlider(value=0, min=0, max=1, description="head"),
-                 query=widgets.IntSlider(value=T_COPY - 1, min=0, max=T_COPY - 1, description="query"));
+interact(
+    show_attention,
+    head=widgets.IntSlider(value=0, min=0, max=1, description="head"),
+    query=widgets.IntSlider(
+        value=T_COPY - 1, min=0, max=T_COPY - 1, description="query"
+    ),
+)
 
 # %% [markdown]
 # The control above shows precomputed outputs on this site (live in Colab). The figure shows
@@ -430,8 +607,12 @@ interact(show_attention, head=widgets.IntSlider(value=0, min=0, max=1, descripti
 # %%
 fig, axes = plt.subplots(1, 2, figsize=(10, 4.2))
 for head, ax in enumerate(axes):
-    im = ax.imshow(maps_trained[0, 0, head].numpy(), cmap="viridis", vmin=0, vmax=1)
-    ax.plot(np.arange(T_COPY - LAG), np.arange(LAG, T_COPY), "w--", linewidth=0.6)
+    im = ax.imshow(
+        maps_trained[0, 0, head].numpy(), cmap="viridis", vmin=0, vmax=1
+    )
+    ax.plot(
+        np.arange(T_COPY - LAG), np.arange(LAG, T_COPY), "w--", linewidth=0.6
+    )
     ax.set_xlabel("key position j (read from)")
     ax.set_ylabel("query position i (reading)")
     ax.set_title(f"head {head}, {copy_steps} steps, {get_budget()} budget")
@@ -447,16 +628,31 @@ plt.show()
 # %%
 diagonal_rows = []
 for seed, model in copy_models.items():
-    maps = attention_maps(model.core, model.embed(x_test))[0]             # (B, n_head, T, T)
+    # (B, n_head, T, T)
+    maps = attention_maps(model.core, model.embed(x_test))[0]
     rows_i = torch.arange(LAG, T_COPY)
-    on_target = maps[:, :, rows_i, rows_i - LAG].mean(dim=(0, 2))         # (n_head,) mean weight on i - 3
-    diagonal_rows.append({"seed": seed, **{f"head {h}": w.item() for h, w in enumerate(on_target)},
-                          "best head": on_target.max().item()})
+    # (n_head,) mean weight on i - 3
+    on_target = maps[:, :, rows_i, rows_i - LAG].mean(dim=(0, 2))
+    diagonal_rows.append(
+        {
+            "seed": seed,
+            **{f"head {h}": w.item() for h, w in enumerate(on_target)},
+            "best head": on_target.max().item(),
+        }
+    )
 diagonal = pd.DataFrame(diagonal_rows)
 print(diagonal.round(3).to_string(index=False))
 best = diagonal["best head"]
-glue("diag_weight", f"{best.mean():.2f} ± {best.std(ddof=1) if len(best) > 1 else 0.0:.2f}", display=False)
-glue("uniform_weight", float(np.mean([1 / (i + 1) for i in range(LAG, T_COPY)])), display=False)
+glue(
+    "diag_weight",
+    f"{best.mean():.2f} ± {best.std(ddof=1) if len(best) > 1 else 0.0:.2f}",
+    display=False,
+)
+glue(
+    "uniform_weight",
+    float(np.mean([1 / (i + 1) for i in range(LAG, T_COPY)])),
+    display=False,
+)
 
 # %% [markdown]
 # The best head puts on average {glue:text}`diag_weight` of its attention on position
@@ -490,21 +686,29 @@ glue("uniform_weight", float(np.mean([1 / (i + 1) for i in range(LAG, T_COPY)]))
 # return them when the block is freed, and to hand back what it kept before each
 # measurement. Exponents are fitted on log-log axes.
 
+
 # %%
 def memory_follows_tensors():
-    """glibc only: blocks >= 1 MB get their own pages (mmap), returned to the OS when freed."""
+    """glibc only: blocks >= 1 MB get their own pages (mmap), returned to the
+    OS when freed.
+    """
     try:
-        ctypes.CDLL("libc.so.6").mallopt(-3, 1 << 20)   # -3 = M_MMAP_THRESHOLD, in bytes
+        # -3 = M_MMAP_THRESHOLD, in bytes
+        ctypes.CDLL("libc.so.6").mallopt(-3, 1 << 20)
     except (OSError, AttributeError):
-        pass                                            # not glibc: readings may be blurred
+        # not glibc: readings may be blurred
+        pass
 
 
 def peak_mb(fn, tries=2):
-    """Smallest of `tries` peak-memory readings (a reading can only be inflated by noise)."""
+    """Smallest of `tries` peak-memory readings (a reading can only be inflated
+    by noise).
+    """
     readings = []
     for _ in range(tries):
         try:
-            ctypes.CDLL("libc.so.6").malloc_trim(0)     # hand back what the allocator kept
+            # hand back what the allocator kept
+            ctypes.CDLL("libc.so.6").malloc_trim(0)
         except (OSError, AttributeError):
             pass
         with PeakMemory() as mem:
@@ -514,20 +718,33 @@ def peak_mb(fn, tries=2):
 
 
 D_COST = 64
-lengths = pick(smoke=[32, 64, 128], book=[128, 256, 512, 1024, 2048, 4096], full=[128, 256, 512, 1024, 2048, 4096, 8192],
-               dry=[32, 64, 128])
+lengths = pick(
+    smoke=[32, 64, 128],
+    book=[128, 256, 512, 1024, 2048, 4096],
+    full=[128, 256, 512, 1024, 2048, 4096, 8192],
+    dry=[32, 64, 128],
+)
 repeats = pick(smoke=1, book=3, dry=1)
 set_seed(0)
-attn_plain = SelfAttention(GPTConfig(d_model=D_COST, n_head=4, attention="plain"))
-attn_fast = SelfAttention(GPTConfig(d_model=D_COST, n_head=4, attention="fast"))
+attn_plain = SelfAttention(
+    GPTConfig(d_model=D_COST, n_head=4, attention="plain")
+)
+attn_fast = SelfAttention(
+    GPTConfig(d_model=D_COST, n_head=4, attention="fast")
+)
 lstm = LSTM(LSTMConfig(D_COST, D_COST))
-layers = {"attention, plain": lambda x: attn_plain(x)[0],
-          "attention, fused (SDPA)": lambda x: attn_fast(x)[0],
-          "LSTM (rvt_lib)": lambda x: lstm(x)[0]}
+layers = {
+    "attention, plain": lambda x: attn_plain(x)[0],
+    "attention, fused (SDPA)": lambda x: attn_fast(x)[0],
+    "LSTM (rvt_lib)": lambda x: lstm(x)[0],
+}
 
 
 def passes(layer, x):
-    """The two things we measure: a forward pass without gradients, and forward + backward."""
+    """The two things we measure: a forward pass without gradients, and forward
+    + backward.
+    """
+
     def forward():
         with torch.no_grad():
             layer(x)
@@ -540,32 +757,55 @@ def passes(layer, x):
 
 inputs = {T: torch.randn(1, T, D_COST) for T in lengths}
 cost_rows = []
-for T, x in inputs.items():                       # 1. time, with the allocator's defaults
+# 1. time, with the allocator's defaults
+for T, x in inputs.items():
     for name, layer in layers.items():
         forward, forward_backward = passes(layer, x)
-        cost_rows.append({"layer": name, "T": T,
-                          "forward (ms)": time_fn(forward, repeats=repeats),
-                          "forward+backward (ms)": time_fn(forward_backward, repeats=repeats)})
+        cost_rows.append(
+            {
+                "layer": name,
+                "T": T,
+                "forward (ms)": time_fn(forward, repeats=repeats),
+                "forward+backward (ms)": time_fn(
+                    forward_backward, repeats=repeats
+                ),
+            }
+        )
 memory_follows_tensors()
-for row in cost_rows:                             # 2. peak memory
+for row in cost_rows:  # 2. peak memory
     forward, forward_backward = passes(layers[row["layer"]], inputs[row["T"]])
     row["forward peak (MB)"] = peak_mb(forward)
     row["forward+backward peak (MB)"] = peak_mb(forward_backward)
 cost = pd.DataFrame(cost_rows)
-print(cost.pivot(index="T", columns="layer", values="forward+backward (ms)").round(2).to_string())
+print(
+    cost.pivot(index="T", columns="layer", values="forward+backward (ms)")
+    .round(2)
+    .to_string()
+)
 
 # %%
 fig, axes = plt.subplots(2, 2, figsize=(11, 8))
-panels = [("forward (ms)", "forward time (ms)"), ("forward+backward (ms)", "forward + backward time (ms)"),
-          ("forward peak (MB)", "forward peak memory (MB)"),
-          ("forward+backward peak (MB)", "forward + backward peak memory (MB)")]
+panels = [
+    ("forward (ms)", "forward time (ms)"),
+    ("forward+backward (ms)", "forward + backward time (ms)"),
+    ("forward peak (MB)", "forward peak memory (MB)"),
+    ("forward+backward peak (MB)", "forward + backward peak memory (MB)"),
+]
 slopes = {}
 for ax, (column, label) in zip(axes.flat, panels):
     table = cost.pivot(index="T", columns="layer", values=column)
-    _, s = plot_loglog(table.index.values, {name: table[name].values for name in layers}, ax=ax,
-                       xlabel="sequence length T (tokens)", ylabel=label)
+    _, s = plot_loglog(
+        table.index.values,
+        {name: table[name].values for name in layers},
+        ax=ax,
+        xlabel="sequence length T (tokens)",
+        ylabel=label,
+    )
     slopes[column] = s
-fig.suptitle(f"one layer, d = {D_COST}, batch 1, CPU ({os.cpu_count()} cores), budget {get_budget()}")
+fig.suptitle(
+    f"one layer, d = {D_COST}, batch 1, CPU ({os.cpu_count()} cores), budget "
+    f"{get_budget()}"
+)
 fig.tight_layout()
 plt.show()
 
@@ -575,30 +815,76 @@ plt.show()
 # three longest lengths only, closer to the asymptotic exponent. (A memory value too
 # small for the resident-memory probe to see reads as 0 and is left out of the fit.)
 
+
 # %%
 def tail_slope(values, n=3):
     T = np.asarray(lengths[-n:], dtype=float)
     y = np.asarray(values[-n:], dtype=float)
     keep = np.isfinite(y) & (y > 0)
-    return fit_power_law(T[keep], y[keep]).exponent if keep.sum() >= 2 else float("nan")
+    return (
+        fit_power_law(T[keep], y[keep]).exponent
+        if keep.sum() >= 2
+        else float("nan")
+    )
 
 
-tail = pd.DataFrame({column: {name: tail_slope(cost[cost.layer == name][column].values) for name in layers}
-                     for column, _ in panels})
+tail = pd.DataFrame(
+    {
+        column: {
+            name: tail_slope(cost[cost.layer == name][column].values)
+            for name in layers
+        }
+        for column, _ in panels
+    }
+)
 print(f"fitted exponents over T = {lengths[-3]}..{lengths[-1]}:")
 print(tail.round(2).to_string())
 
 last = cost[cost["T"] == lengths[-1]].set_index("layer")
-ratio = last.loc["attention, plain", "forward+backward (ms)"] / last.loc["LSTM (rvt_lib)", "forward+backward (ms)"]
-glue("slope_plain_time", float(tail.loc["attention, plain", "forward+backward (ms)"]), display=False)
-glue("slope_plain_mem", float(tail.loc["attention, plain", "forward+backward peak (MB)"]), display=False)
-glue("slope_lstm_time", float(tail.loc["LSTM (rvt_lib)", "forward+backward (ms)"]), display=False)
-glue("slope_fast_mem", float(tail.loc["attention, fused (SDPA)", "forward+backward peak (MB)"]), display=False)
+ratio = (
+    last.loc["attention, plain", "forward+backward (ms)"]
+    / last.loc["LSTM (rvt_lib)", "forward+backward (ms)"]
+)
+glue(
+    "slope_plain_time",
+    float(tail.loc["attention, plain", "forward+backward (ms)"]),
+    display=False,
+)
+glue(
+    "slope_plain_mem",
+    float(tail.loc["attention, plain", "forward+backward peak (MB)"]),
+    display=False,
+)
+glue(
+    "slope_lstm_time",
+    float(tail.loc["LSTM (rvt_lib)", "forward+backward (ms)"]),
+    display=False,
+)
+glue(
+    "slope_fast_mem",
+    float(tail.loc["attention, fused (SDPA)", "forward+backward peak (MB)"]),
+    display=False,
+)
 glue("T_max", lengths[-1], display=False)
-glue("plain_mem_max", float(last.loc["attention, plain", "forward+backward peak (MB)"]), display=False)
-glue("lstm_mem_max", float(last.loc["LSTM (rvt_lib)", "forward+backward peak (MB)"]), display=False)
-glue("plain_vs_lstm", f"{ratio:.1f} times slower than" if ratio > 1 else f"{1 / ratio:.1f} times faster than",
-     display=False)
+glue(
+    "plain_mem_max",
+    float(last.loc["attention, plain", "forward+backward peak (MB)"]),
+    display=False,
+)
+glue(
+    "lstm_mem_max",
+    float(last.loc["LSTM (rvt_lib)", "forward+backward peak (MB)"]),
+    display=False,
+)
+glue(
+    "plain_vs_lstm",
+    (
+        f"{ratio:.1f} times slower than"
+        if ratio > 1
+        else f"{1 / ratio:.1f} times faster than"
+    ),
+    display=False,
+)
 glue("T_cross", 2 * D_COST, display=False)
 
 
@@ -607,19 +893,43 @@ def exponent_phrase(slope, expected, reason):
     if abs(slope - expected) <= 0.3:
         return f"close to the expected {expected}"
     if reason is timing_reason and slope < expected:
-        reason = "fixed costs are still visible at these lengths, or the timings are noisy"
-    return f"{'above' if slope > expected else 'below'} the expected {expected} in this run; {reason}"
+        reason = (
+            "fixed costs are still visible at these lengths, or the timings "
+            "are noisy"
+        )
+    side = "above" if slope > expected else "below"
+    return f"{side} the expected {expected} in this run; {reason}"
 
 
 timing_reason = "on a shared or small CPU that usually means timing noise"
-memory_reason = ("memory readings can be blurred by the allocator keeping freed blocks, or by other "
-                 "allocations of the process (see the PeakMemory docstring)")
-glue("plain_time_phrase", exponent_phrase(tail.loc["attention, plain", "forward+backward (ms)"], 2, timing_reason),
-     display=False)
-glue("plain_mem_phrase", exponent_phrase(tail.loc["attention, plain", "forward+backward peak (MB)"], 2, memory_reason),
-     display=False)
-glue("lstm_time_phrase", exponent_phrase(tail.loc["LSTM (rvt_lib)", "forward+backward (ms)"], 1, timing_reason),
-     display=False)
+memory_reason = (
+    "memory readings can be blurred by the allocator keeping freed blocks, or "
+    "by other "
+    "allocations of the process (see the PeakMemory docstring)"
+)
+glue(
+    "plain_time_phrase",
+    exponent_phrase(
+        tail.loc["attention, plain", "forward+backward (ms)"], 2, timing_reason
+    ),
+    display=False,
+)
+glue(
+    "plain_mem_phrase",
+    exponent_phrase(
+        tail.loc["attention, plain", "forward+backward peak (MB)"],
+        2,
+        memory_reason,
+    ),
+    display=False,
+)
+glue(
+    "lstm_time_phrase",
+    exponent_phrase(
+        tail.loc["LSTM (rvt_lib)", "forward+backward (ms)"], 1, timing_reason
+    ),
+    display=False,
+)
 
 # %% [markdown]
 # What the measurements say (this run, budget and CPU as printed at the top):

@@ -32,12 +32,17 @@
 # computations agree, counts parameters and takes a first timing on this CPU.
 
 # %% tags=["hide-cell"]
-# Colab only: install the course library at this course version (Colab's own torch,
-# numpy, pandas and matplotlib are kept).
-# Full budget on a Colab GPU: import os; os.environ["RVT_BUDGET"] = "full" before the next cell.
+# Colab only: install the course library at this course version (Colab's
+# own torch, numpy, pandas and matplotlib are kept). Full budget on a
+# Colab GPU: import os; os.environ["RVT_BUDGET"] = "full" before the next
+# cell.
 import sys
+
 if "google.colab" in sys.modules:
-    course = "rvt_lib[book] @ git+https://github.com/rvt-course/rnns-vs-transformers@v0.1.0"
+    course = (
+        "rvt_lib[book] @ "
+        "git+https://github.com/rvt-course/rnns-vs-transformers@v0.1.0"
+    )
     get_ipython().run_line_magic("pip", f'install -q "{course}"')
 
 # %%
@@ -55,15 +60,25 @@ from rvt_lib.budget import get_budget, pick
 from rvt_lib.measure import count_parameters, time_fn
 from rvt_lib.models.gru import GRU, GRUConfig
 from rvt_lib.models.lstm import LSTM, LSTMConfig
-from rvt_lib.models.mingru import MinGRU, MinGRUConfig, MinLSTM, MinLSTMConfig, g, log_g
+from rvt_lib.models.mingru import (
+    MinGRU,
+    MinGRUConfig,
+    MinLSTM,
+    MinLSTMConfig,
+    g,
+    log_g,
+)
 from rvt_lib.plots import MODEL_COLORS, plot_loglog, style
 from rvt_lib.scan import scan_sequential
 from rvt_lib.train import set_seed
 
 style()
 set_seed(0)
-print(f"budget: {get_budget()} | device: {torch.device('cpu')} | CPU cores: {os.cpu_count()} | "
-      f"torch threads: {torch.get_num_threads()} | torch {torch.__version__}")
+print(
+    f"budget: {get_budget()} | device: {torch.device('cpu')} | CPU cores: "
+    f"{os.cpu_count()} | "
+    f"torch threads: {torch.get_num_threads()} | torch {torch.__version__}"
+)
 
 # %% [markdown]
 # ## From GRU to minGRU
@@ -172,13 +187,26 @@ print(f"budget: {get_budget()} | device: {torch.device('cpu')} | CPU cores: {os.
 v = torch.linspace(-6, 4, 400)
 fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
 axes[0].plot(v, g(v), color=MODEL_COLORS["mingru"], label="g(v)")
-axes[0].plot(v, torch.tanh(v), color=MODEL_COLORS["gru"], linestyle="--", label="tanh(v) (GRU candidate)")
+axes[0].plot(
+    v,
+    torch.tanh(v),
+    color=MODEL_COLORS["gru"],
+    linestyle="--",
+    label="tanh(v) (GRU candidate)",
+)
 axes[0].axhline(0, color="black", linewidth=0.6)
 axes[0].set_xlabel("pre-activation v")
 axes[0].set_ylabel("candidate value")
 axes[0].legend()
-axes[1].plot(v, log_g(v), color=MODEL_COLORS["mingru"], label="log g(v), computed directly")
-axes[1].plot(v, torch.log(g(v)), color="black", linestyle=":", label="log(g(v))")
+axes[1].plot(
+    v,
+    log_g(v),
+    color=MODEL_COLORS["mingru"],
+    label="log g(v), computed directly",
+)
+axes[1].plot(
+    v, torch.log(g(v)), color="black", linestyle=":", label="log(g(v))"
+)
 axes[1].set_xlabel("pre-activation v")
 axes[1].set_ylabel("log candidate value")
 axes[1].legend()
@@ -206,22 +234,26 @@ cores = {"minGRU": (MinGRU, MinGRUConfig), "minLSTM": (MinLSTM, MinLSTMConfig)}
 
 
 def run(core, x, state, mode):
-    """Outputs, final state and gradients (weights and input) of a fixed loss."""
+    """Outputs, final state and gradients (weights, input) of a fixed loss."""
     core.zero_grad()
     x = x.clone().requires_grad_(True)
     y, h_n = core(x, state, mode=mode)
     (y.pow(2).mean() + h_n.sum()).backward()
-    grads = torch.cat([p.grad.flatten() for p in core.parameters()] + [x.grad.flatten()])
+    grads = torch.cat(
+        [p.grad.flatten() for p in core.parameters()] + [x.grad.flatten()]
+    )
     return y.detach(), h_n.detach(), grads
 
 
 def recurrence_coefficients(name, layer, x):
-    """a_t and b_t of one layer, written out from its weights: h_t = a_t * h_{t-1} + b_t."""
+    """a_t and b_t of one layer, written out from its weights: h_t = a_t *
+    h_{t-1} + b_t.
+    """
     if name == "minGRU":
-        k, v = layer.linear(x).chunk(2, dim=-1)             # (B, T, H) each
+        k, v = layer.linear(x).chunk(2, dim=-1)  # (B, T, H) each
         z = torch.sigmoid(k)
         return 1 - z, z * g(v)
-    kf, ki, v = layer.linear(x).chunk(3, dim=-1)             # (B, T, H) each
+    kf, ki, v = layer.linear(x).chunk(3, dim=-1)  # (B, T, H) each
     f, i = torch.sigmoid(kf), torch.sigmoid(ki)
     return f / (f + i), i / (f + i) * g(v)
 
@@ -230,34 +262,65 @@ rows = []
 for name, (Core, Config) in cores.items():
     for dtype in (torch.float64, torch.float32):
         set_seed(0)
-        core = Core(Config(I_CHK, H_CHK, num_layers=L_CHK, chunk_size=64)).to(dtype)
+        core = Core(Config(I_CHK, H_CHK, num_layers=L_CHK, chunk_size=64)).to(
+            dtype
+        )
         x = torch.randn(B_CHK, T_CHK, I_CHK, dtype=dtype)
-        h0 = torch.randn(L_CHK, B_CHK, H_CHK, dtype=dtype)      # an initial state of either sign
-        diff = lambda p, q: max((u - w).abs().max().item() for u, w in zip(p, q))
-        zero_par, zero_seq = run(core, x, None, "parallel"), run(core, x, None, "sequential")
-        init_par, init_seq = run(core, x, h0, "parallel"), run(core, x, h0, "sequential")
+        # an initial state of either sign
+        h0 = torch.randn(L_CHK, B_CHK, H_CHK, dtype=dtype)
+        diff = lambda p, q: max(
+            (u - w).abs().max().item() for u, w in zip(p, q)
+        )
+        zero_par, zero_seq = run(core, x, None, "parallel"), run(
+            core, x, None, "sequential"
+        )
+        init_par, init_seq = run(core, x, h0, "parallel"), run(
+            core, x, h0, "sequential"
+        )
         with torch.no_grad():
             pieces, state = [], h0
-            for piece in x.split(70, dim=1):                       # 70 + 70 + 60 steps
+            # 70 + 70 + 60 steps
+            for piece in x.split(70, dim=1):
                 y_piece, state = core(piece, state, mode="parallel")
                 pieces.append(y_piece)
             chunked = torch.cat(pieces, dim=1)
             one_layer = core.layers[0]
             a, b = recurrence_coefficients(name, one_layer, x)
-            by_hand = scan_sequential(a, b, h0[0])                  # (B, T, H)
+            by_hand = scan_sequential(a, b, h0[0])  # (B, T, H)
             layer_out = one_layer(x, h0[0], "parallel", core.config.chunk_size)
-        rows.append({"model": name, "dtype": str(dtype).replace("torch.", ""),
-                     "zero state: y, h_n": diff(zero_par[:2], zero_seq[:2]),
-                     "zero state: gradients": diff(zero_par[2:], zero_seq[2:]),
-                     "random h0: y, h_n": diff(init_par[:2], init_seq[:2]),
-                     "random h0: gradients": diff(init_par[2:], init_seq[2:]),
-                     "3 pieces vs one pass": (chunked - init_par[0]).abs().max().item(),
-                     "layer vs a_t, b_t loop": (layer_out - by_hand).abs().max().item()})
+        rows.append(
+            {
+                "model": name,
+                "dtype": str(dtype).replace("torch.", ""),
+                "zero state: y, h_n": diff(zero_par[:2], zero_seq[:2]),
+                "zero state: gradients": diff(zero_par[2:], zero_seq[2:]),
+                "random h0: y, h_n": diff(init_par[:2], init_seq[:2]),
+                "random h0: gradients": diff(init_par[2:], init_seq[2:]),
+                "3 pieces vs one pass": (chunked - init_par[0])
+                .abs()
+                .max()
+                .item(),
+                "layer vs a_t, b_t loop": (layer_out - by_hand)
+                .abs()
+                .max()
+                .item(),
+            }
+        )
 equal = pd.DataFrame(rows)
-print(f"max |difference|, T = {T_CHK}, {L_CHK} layers, scan chunks of 64 steps:")
+print(
+    f"max |difference|, T = {T_CHK}, {L_CHK} layers, scan chunks of 64 steps:"
+)
 print(equal.to_string(index=False, float_format=lambda v: f"{v:.1e}"))
-glue("max_diff_64", f"{equal[equal.dtype == 'float64'].iloc[:, 2:].to_numpy().max():.0e}", display=False)
-glue("max_diff_32", f"{equal[equal.dtype == 'float32'].iloc[:, 2:].to_numpy().max():.0e}", display=False)
+glue(
+    "max_diff_64",
+    f"{equal[equal.dtype == 'float64'].iloc[:, 2:].to_numpy().max():.0e}",
+    display=False,
+)
+glue(
+    "max_diff_32",
+    f"{equal[equal.dtype == 'float32'].iloc[:, 2:].to_numpy().max():.0e}",
+    display=False,
+)
 
 # %% [markdown]
 # All differences are rounding errors: at most {glue:text}`max_diff_64` in float64 and
@@ -282,8 +345,13 @@ glue("max_diff_32", f"{equal[equal.dtype == 'float32'].iloc[:, 2:].to_numpy().ma
 
 # %%
 T_W = 60
-levels = np.where(np.arange(T_W) < 20, 1.0, np.where(np.arange(T_W) < 40, 3.0, 0.5))
-candidate = torch.tensor(levels + 0.2 * np.sin(np.arange(T_W)), dtype=torch.float64)   # (T,) positive
+levels = np.where(
+    np.arange(T_W) < 20, 1.0, np.where(np.arange(T_W) < 40, 3.0, 0.5)
+)
+# (T,) positive
+candidate = torch.tensor(
+    levels + 0.2 * np.sin(np.arange(T_W)), dtype=torch.float64
+)
 
 
 def gate_sequence(z_background, write_step, z_write):
@@ -293,10 +361,20 @@ def gate_sequence(z_background, write_step, z_write):
 
 
 def min_gru_channel(z):
-    """h_t = (1 - z_t) h_{t-1} + z_t * candidate_t from h_0 = 0, and the weight w_s of each candidate in h_T."""
-    h = scan_sequential((1 - z).view(1, T_W, 1), (z * candidate).view(1, T_W, 1)).view(T_W)
-    keep_after = torch.cat([torch.cumprod((1 - z).flip(0), 0).flip(0)[1:], torch.ones(1, dtype=z.dtype)])
-    return h, z * keep_after                                                        # (T,), (T,)
+    """h_t = (1 - z_t) h_{t-1} + z_t * candidate_t from h_0 = 0, and the weight
+    w_s of each candidate in h_T.
+    """
+    h = scan_sequential(
+        (1 - z).view(1, T_W, 1), (z * candidate).view(1, T_W, 1)
+    ).view(T_W)
+    keep_after = torch.cat(
+        [
+            torch.cumprod((1 - z).flip(0), 0).flip(0)[1:],
+            torch.ones(1, dtype=z.dtype),
+        ]
+    )
+    # (T,), (T,)
+    return h, z * keep_after
 
 
 def draw_gate(axes, z, label, color):
@@ -306,7 +384,13 @@ def draw_gate(axes, z, label, color):
 
 
 def finish_gate_axes(axes):
-    axes[0].plot(candidate, color="#7F7F7F", linewidth=1, linestyle=":", label="candidate $\\tilde h_t$")
+    axes[0].plot(
+        candidate,
+        color="#7F7F7F",
+        linewidth=1,
+        linestyle=":",
+        label="candidate $\\tilde h_t$",
+    )
     axes[0].set_xlabel("time step t")
     axes[0].set_ylabel("state $h_t$")
     axes[0].legend(fontsize=9)
@@ -317,16 +401,29 @@ def finish_gate_axes(axes):
 
 def show_gate(z_background=0.1, write_step=45, z_write=0.1):
     fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
-    draw_gate(axes, gate_sequence(z_background, write_step, z_write), "minGRU state", MODEL_COLORS["mingru"])
+    draw_gate(
+        axes,
+        gate_sequence(z_background, write_step, z_write),
+        "minGRU state",
+        MODEL_COLORS["mingru"],
+    )
     axes[0].axvline(write_step, color="black", linewidth=0.6)
     finish_gate_axes(axes)
     plt.show()
 
 
-interact(show_gate,
-                 z_background=widgets.FloatSlider(value=0.1, min=0.0, max=1.0, step=0.01, description="z"),
-                 write_step=widgets.IntSlider(value=45, min=0, max=T_W - 1, description="write step"),
-                 z_write=widgets.FloatSlider(value=0.1, min=0.0, max=1.0, step=0.01, description="z at write"));
+interact(
+    show_gate,
+    z_background=widgets.FloatSlider(
+        value=0.1, min=0.0, max=1.0, step=0.01, description="z"
+    ),
+    write_step=widgets.IntSlider(
+        value=45, min=0, max=T_W - 1, description="write step"
+    ),
+    z_write=widgets.FloatSlider(
+        value=0.1, min=0.0, max=1.0, step=0.01, description="z at write"
+    ),
+)
 
 # %% [markdown]
 # On this site the control shows outputs precomputed over a grid (live in Colab); the
@@ -335,9 +432,15 @@ interact(show_gate,
 # ($z = 1$ at step 45).
 
 # %%
-settings = {"z = 0.05": (0.05, 45, 0.05), "z = 0.5": (0.5, 45, 0.5), "z = 0.05, z = 1 at step 45": (0.05, 45, 1.0)}
+settings = {
+    "z = 0.05": (0.05, 45, 0.05),
+    "z = 0.5": (0.5, 45, 0.5),
+    "z = 0.05, z = 1 at step 45": (0.05, 45, 1.0),
+}
 fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
-for (label, setting), color in zip(settings.items(), ["#E69F00", "#0072B2", "#D55E00"]):
+for (label, setting), color in zip(
+    settings.items(), ["#E69F00", "#0072B2", "#D55E00"]
+):
     draw_gate(axes, gate_sequence(*setting), label, color)
 finish_gate_axes(axes)
 fig.suptitle("one minGRU channel: how the update gate z sets the memory")
@@ -374,14 +477,27 @@ plt.show()
 # %%
 rows = []
 for I_, H_ in [(64, 64), (128, 128), (256, 256), (512, 512), (64, 256)]:
-    n = {"minGRU": count_parameters(MinGRU(MinGRUConfig(I_, H_))),
-         "GRU": count_parameters(GRU(GRUConfig(I_, H_))),
-         "minLSTM": count_parameters(MinLSTM(MinLSTMConfig(I_, H_))),
-         "LSTM": count_parameters(LSTM(LSTMConfig(I_, H_)))}
-    assert n["minGRU"] == 2 * H_ * (I_ + 1) and n["GRU"] == 3 * (H_ * I_ + H_**2 + 2 * H_)
-    assert n["minLSTM"] == 3 * H_ * (I_ + 1) and n["LSTM"] == 4 * (H_ * I_ + H_**2 + 2 * H_)
-    rows.append({"I": I_, "H": H_, **n, "GRU / minGRU": n["GRU"] / n["minGRU"],
-                 "LSTM / minLSTM": n["LSTM"] / n["minLSTM"]})
+    n = {
+        "minGRU": count_parameters(MinGRU(MinGRUConfig(I_, H_))),
+        "GRU": count_parameters(GRU(GRUConfig(I_, H_))),
+        "minLSTM": count_parameters(MinLSTM(MinLSTMConfig(I_, H_))),
+        "LSTM": count_parameters(LSTM(LSTMConfig(I_, H_))),
+    }
+    assert n["minGRU"] == 2 * H_ * (I_ + 1) and n["GRU"] == 3 * (
+        H_ * I_ + H_**2 + 2 * H_
+    )
+    assert n["minLSTM"] == 3 * H_ * (I_ + 1) and n["LSTM"] == 4 * (
+        H_ * I_ + H_**2 + 2 * H_
+    )
+    rows.append(
+        {
+            "I": I_,
+            "H": H_,
+            **n,
+            "GRU / minGRU": n["GRU"] / n["minGRU"],
+            "LSTM / minLSTM": n["LSTM"] / n["minLSTM"],
+        }
+    )
 params = pd.DataFrame(rows)
 print("parameters of one layer (counted, and equal to the formulas above):")
 print(params.to_string(index=False, float_format=lambda v: f"{v:.2f}"))
@@ -407,7 +523,9 @@ glue("ratio_gru_wide", float(params.iloc[-1]["GRU / minGRU"]), display=False)
 # the backward pass. We measure that memory below.
 
 # %%
-T_list = pick(smoke=[16, 64, 256], book=[64, 256, 1024, 4096, 16384], dry=[16, 64, 256])
+T_list = pick(
+    smoke=[16, 64, 256], book=[64, 256, 1024, 4096, 16384], dry=[16, 64, 256]
+)
 repeats = pick(smoke=1, book=3, dry=1)
 set_seed(0)
 min_gru = MinGRU(MinGRUConfig(64, 64))
@@ -416,31 +534,82 @@ timing_rows = []
 with torch.no_grad():
     for T in T_list:
         x = torch.randn(8, T, 64)
-        timing_rows.append({"T": T,
-                            "minGRU, parallel (log-space scan)": time_fn(lambda: min_gru(x, mode="parallel"), repeats=repeats),
-                            "minGRU, sequential (Python loop)": time_fn(lambda: min_gru(x, mode="sequential"), repeats=repeats),
-                            "GRU (torch.nn, C++ loop)": time_fn(lambda: torch_gru(x), repeats=repeats)})
+        timing_rows.append(
+            {
+                "T": T,
+                "minGRU, parallel (log-space scan)": time_fn(
+                    lambda: min_gru(x, mode="parallel"), repeats=repeats
+                ),
+                "minGRU, sequential (Python loop)": time_fn(
+                    lambda: min_gru(x, mode="sequential"), repeats=repeats
+                ),
+                "GRU (torch.nn, C++ loop)": time_fn(
+                    lambda: torch_gru(x), repeats=repeats
+                ),
+            }
+        )
 timing = pd.DataFrame(timing_rows).set_index("T")
 print("forward time (ms), median of", repeats, "runs:")
 print(timing.round(2).to_string())
 
 fig, ax = plt.subplots(figsize=(7.5, 4.5))
-_, time_slopes = plot_loglog(timing.index.values, {c: timing[c].values for c in timing.columns}, ax=ax,
-                             xlabel="sequence length T (steps)", ylabel="forward time (ms)")
-ax.set_title(f"one layer, I = H = 64, batch 8, CPU ({os.cpu_count()} cores), budget {get_budget()}")
+_, time_slopes = plot_loglog(
+    timing.index.values,
+    {c: timing[c].values for c in timing.columns},
+    ax=ax,
+    xlabel="sequence length T (steps)",
+    ylabel="forward time (ms)",
+)
+ax.set_title(
+    f"one layer, I = H = 64, batch 8, CPU ({os.cpu_count()} cores), budget "
+    f"{get_budget()}"
+)
 plt.show()
 
-glue("slope_par", float(time_slopes["minGRU, parallel (log-space scan)"]), display=False)
-glue("slope_seq", float(time_slopes["minGRU, sequential (Python loop)"]), display=False)
-glue("slope_torch", float(time_slopes["GRU (torch.nn, C++ loop)"]), display=False)
-speedup = timing["minGRU, sequential (Python loop)"] / timing["minGRU, parallel (log-space scan)"]
+glue(
+    "slope_par",
+    float(time_slopes["minGRU, parallel (log-space scan)"]),
+    display=False,
+)
+glue(
+    "slope_seq",
+    float(time_slopes["minGRU, sequential (Python loop)"]),
+    display=False,
+)
+glue(
+    "slope_torch",
+    float(time_slopes["GRU (torch.nn, C++ loop)"]),
+    display=False,
+)
+speedup = (
+    timing["minGRU, sequential (Python loop)"]
+    / timing["minGRU, parallel (log-space scan)"]
+)
 glue("speedup_max", float(speedup.iloc[-1]), display=False)
 glue("T_last", int(timing.index[-1]), display=False)
-glue("speedup_word", "faster" if speedup.iloc[-1] > 1 else "slower", display=False)
-glue("speedup_factor", float(speedup.iloc[-1] if speedup.iloc[-1] > 1 else 1 / speedup.iloc[-1]), display=False)
-vs_torch = timing["GRU (torch.nn, C++ loop)"].iloc[-1] / timing["minGRU, parallel (log-space scan)"].iloc[-1]
-glue("vs_torch_word", f"{vs_torch:.1f} times faster than" if vs_torch > 1 else f"{1 / vs_torch:.1f} times slower than",
-     display=False)
+glue(
+    "speedup_word",
+    "faster" if speedup.iloc[-1] > 1 else "slower",
+    display=False,
+)
+glue(
+    "speedup_factor",
+    float(speedup.iloc[-1] if speedup.iloc[-1] > 1 else 1 / speedup.iloc[-1]),
+    display=False,
+)
+vs_torch = (
+    timing["GRU (torch.nn, C++ loop)"].iloc[-1]
+    / timing["minGRU, parallel (log-space scan)"].iloc[-1]
+)
+glue(
+    "vs_torch_word",
+    (
+        f"{vs_torch:.1f} times faster than"
+        if vs_torch > 1
+        else f"{1 / vs_torch:.1f} times slower than"
+    ),
+    display=False,
+)
 
 # %% [markdown]
 # Where does the parallel mode's time go? The log-space scan is a handful of elementwise
@@ -450,13 +619,20 @@ glue("vs_torch_word", f"{vs_torch:.1f} times faster than" if vs_torch > 1 else f
 # %%
 with torch.no_grad():
     z_big = torch.randn(8, T_list[-1], 64)
-    lcse_ms = time_fn(lambda: torch.logcumsumexp(z_big, dim=1), repeats=repeats)
+    lcse_ms = time_fn(
+        lambda: torch.logcumsumexp(z_big, dim=1), repeats=repeats
+    )
     exp_ms = time_fn(lambda: torch.exp(z_big), repeats=repeats)
 n_elements = z_big.numel()
-lcse_share = 100 * lcse_ms / timing["minGRU, parallel (log-space scan)"].iloc[-1]
-print(f"T = {T_list[-1]}: logcumsumexp {lcse_ms:.1f} ms ({1e6 * lcse_ms / n_elements:.0f} ns per element), "
-      f"exp {exp_ms:.1f} ms ({1e6 * exp_ms / n_elements:.1f} ns per element); "
-      f"logcumsumexp = {lcse_share:.0f}% of the parallel forward")
+lcse_share = (
+    100 * lcse_ms / timing["minGRU, parallel (log-space scan)"].iloc[-1]
+)
+print(
+    f"T = {T_list[-1]}: logcumsumexp {lcse_ms:.1f} ms "
+    f"({1e6 * lcse_ms / n_elements:.0f} ns per element), "
+    f"exp {exp_ms:.1f} ms ({1e6 * exp_ms / n_elements:.1f} ns per element); "
+    f"logcumsumexp = {lcse_share:.0f}% of the parallel forward"
+)
 glue("lcse_share", float(lcse_share), display=False)
 glue("lcse_ns", float(1e6 * lcse_ms / n_elements), display=False)
 glue("exp_ns", float(1e6 * exp_ms / n_elements), display=False)
@@ -492,20 +668,45 @@ from rvt_lib.measure import saved_activation_bytes
 mem_rows = []
 for T in T_list:
     x = torch.randn(8, T, 64)
-    mem_rows.append({"T": T,
-                     "minGRU, parallel": saved_activation_bytes(min_gru, lambda: min_gru(x, mode="parallel")),
-                     "minGRU, sequential": saved_activation_bytes(min_gru, lambda: min_gru(x, mode="sequential")),
-                     "GRU (torch.nn)": saved_activation_bytes(torch_gru, lambda: torch_gru(x))})
+    mem_rows.append(
+        {
+            "T": T,
+            "minGRU, parallel": saved_activation_bytes(
+                min_gru, lambda: min_gru(x, mode="parallel")
+            ),
+            "minGRU, sequential": saved_activation_bytes(
+                min_gru, lambda: min_gru(x, mode="sequential")
+            ),
+            "GRU (torch.nn)": saved_activation_bytes(
+                torch_gru, lambda: torch_gru(x)
+            ),
+        }
+    )
 memory = pd.DataFrame(mem_rows).set_index("T") / 2**20
-print("activation memory saved for the backward pass (MiB), one layer, I = H = 64, batch 8:")
+print(
+    "activation memory saved for the backward pass (MiB), one layer, I = H = "
+    "64, batch 8:"
+)
 print(memory.round(3).to_string())
 mem_ratio = memory["minGRU, parallel"] / memory["minGRU, sequential"]
 glue("mem_par_over_seq", float(mem_ratio.iloc[-1]), display=False)
-glue("mem_par_over_gru", float(memory["minGRU, parallel"].iloc[-1] / memory["GRU (torch.nn)"].iloc[-1]),
-     display=False)
-glue("mem_bytes_per_step", float(2**20 * memory["minGRU, parallel"].iloc[-1] / (8 * T_list[-1] * 64)),
-     display=False)
-glue("mem_more_less", "more" if mem_ratio.iloc[-1] > 1 else "less", display=False);
+glue(
+    "mem_par_over_gru",
+    float(
+        memory["minGRU, parallel"].iloc[-1] / memory["GRU (torch.nn)"].iloc[-1]
+    ),
+    display=False,
+)
+glue(
+    "mem_bytes_per_step",
+    float(2**20 * memory["minGRU, parallel"].iloc[-1] / (8 * T_list[-1] * 64)),
+    display=False,
+)
+glue(
+    "mem_more_less",
+    "more" if mem_ratio.iloc[-1] > 1 else "less",
+    display=False,
+)
 
 # %% [markdown]
 # At $T =$ {glue:text}`T_last` the parallel mode saves {glue:text}`mem_par_over_seq:.2f`

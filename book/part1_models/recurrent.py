@@ -25,12 +25,17 @@
 # vanish or explode as they travel back through time.
 
 # %% tags=["hide-cell"]
-# Colab only: install the course library at this course version (Colab's own torch,
-# numpy, pandas and matplotlib are kept).
-# Full budget on a Colab GPU: import os; os.environ["RVT_BUDGET"] = "full" before the next cell.
+# Colab only: install the course library at this course version (Colab's
+# own torch, numpy, pandas and matplotlib are kept). Full budget on a
+# Colab GPU: import os; os.environ["RVT_BUDGET"] = "full" before the next
+# cell.
 import sys
+
 if "google.colab" in sys.modules:
-    course = "rvt_lib[book] @ git+https://github.com/rvt-course/rnns-vs-transformers@v0.1.0"
+    course = (
+        "rvt_lib[book] @ "
+        "git+https://github.com/rvt-course/rnns-vs-transformers@v0.1.0"
+    )
     get_ipython().run_line_magic("pip", f'install -q "{course}"')
 
 # %%
@@ -46,7 +51,11 @@ import torch.nn as nn
 from rvt_lib.book import glue, interact
 
 from rvt_lib.budget import get_budget, pick
-from rvt_lib.gradients import set_spectral_radius_, spectral_radius, state_gradient_norms
+from rvt_lib.gradients import (
+    set_spectral_radius_,
+    spectral_radius,
+    state_gradient_norms,
+)
 from rvt_lib.measure import count_parameters
 from rvt_lib.models.gru import GRU, GRUConfig
 from rvt_lib.models.lstm import LSTM, LSTMConfig
@@ -56,8 +65,11 @@ from rvt_lib.train import set_seed
 
 style()
 set_seed(0)
-print(f"budget: {get_budget()} | device: {torch.device('cpu')} | CPU cores: {os.cpu_count()} | "
-      f"torch threads: {torch.get_num_threads()} | torch {torch.__version__}")
+print(
+    f"budget: {get_budget()} | device: {torch.device('cpu')} | CPU cores: "
+    f"{os.cpu_count()} | "
+    f"torch threads: {torch.get_num_threads()} | torch {torch.__version__}"
+)
 
 # %% [markdown]
 # ## The Elman recurrence
@@ -87,12 +99,17 @@ print(f"budget: {get_budget()} | device: {torch.device('cpu')} | CPU cores: {os.
 
 # %%
 rnn = RNN(RNNConfig(input_size=3, hidden_size=8, num_layers=2))
-x = torch.randn(4, 10, 3)                       # (B, T, I)
-y, h_n = rnn(x)                                 # y: (B, T, H), h_n: (num_layers, B, H)
-y_first, h_mid = rnn(x[:, :6])                  # the first 6 steps ...
-y_rest, h_end = rnn(x[:, 6:], h_mid)            # ... then the other 4, continuing from the state
+x = torch.randn(4, 10, 3)  # (B, T, I)
+# y: (B, T, H), h_n: (num_layers, B, H)
+y, h_n = rnn(x)
+y_first, h_mid = rnn(x[:, :6])  # the first 6 steps ...
+# ... then the other 4, continuing from the state
+y_rest, h_end = rnn(x[:, 6:], h_mid)
 print("y", tuple(y.shape), "| h_n", tuple(h_n.shape))
-print(f"two chunks vs one pass: max |difference| = {(torch.cat([y_first, y_rest], 1) - y).abs().max().item():.1e}")
+print(
+    "two chunks vs one pass: max |difference| = "
+    f"{(torch.cat([y_first, y_rest], 1) - y).abs().max().item():.1e}"
+)
 
 # %% [markdown]
 # ## Gates: the LSTM and the GRU
@@ -145,35 +162,61 @@ print(f"two chunks vs one pass: max |difference| = {(torch.cat([y_first, y_rest]
 # %%
 torch.manual_seed(0)
 I, H, L, B, T = 5, 7, 2, 3, 11
-ours = {"rnn": (RNN, RNNConfig, nn.RNN), "gru": (GRU, GRUConfig, nn.GRU), "lstm": (LSTM, LSTMConfig, nn.LSTM)}
+ours = {
+    "rnn": (RNN, RNNConfig, nn.RNN),
+    "gru": (GRU, GRUConfig, nn.GRU),
+    "lstm": (LSTM, LSTMConfig, nn.LSTM),
+}
 rows = []
 for kind, (Core, Config, TorchCore) in ours.items():
     for fast in (True, False):
         reference = TorchCore(I, H, L, batch_first=True).double()
-        core = Core(Config(I, H, num_layers=L, fast=fast)).double().copy_from_torch(reference)
+        core = (
+            Core(Config(I, H, num_layers=L, fast=fast))
+            .double()
+            .copy_from_torch(reference)
+        )
         x = torch.randn(B, T, I, dtype=torch.float64)
         h0 = torch.randn(L, B, H, dtype=torch.float64)
-        state = (h0, torch.randn(L, B, H, dtype=torch.float64)) if kind == "lstm" else h0
-        weights = torch.randn(B, T, H, dtype=torch.float64)      # a random loss over all outputs
+        state = (
+            (h0, torch.randn(L, B, H, dtype=torch.float64))
+            if kind == "lstm"
+            else h0
+        )
+        # a random loss over all outputs
+        weights = torch.randn(B, T, H, dtype=torch.float64)
 
         results = []
         for model in (core, reference):
             x_in = x.clone().requires_grad_(True)
             y, last = model(x_in, state)
-            last = torch.cat(last) if kind == "lstm" else last     # (h_n, c_n) side by side
+            # (h_n, c_n) side by side
+            last = torch.cat(last) if kind == "lstm" else last
             (y * weights).sum().add(last.pow(2).sum()).backward()
-            grads = [p.grad for p in model.parameters()]           # same order in both (l0: ih, hh, b, b; l1: ...)
+            # same order in both (l0: ih, hh, b, b; l1: ...)
+            grads = [p.grad for p in model.parameters()]
             results.append((y, last, grads, x_in.grad))
         (y1, s1, g1, gx1), (y2, s2, g2, gx2) = results
-        rows.append({"layer": kind, "path": "fast" if fast else "readable",
-                     "outputs y": (y1 - y2).abs().max().item(),
-                     "final state": (s1 - s2).abs().max().item(),
-                     "grad weights": max((a - b).abs().max().item() for a, b in zip(g1, g2)),
-                     "grad input x": (gx1 - gx2).abs().max().item()})
+        rows.append(
+            {
+                "layer": kind,
+                "path": "fast" if fast else "readable",
+                "outputs y": (y1 - y2).abs().max().item(),
+                "final state": (s1 - s2).abs().max().item(),
+                "grad weights": max(
+                    (a - b).abs().max().item() for a, b in zip(g1, g2)
+                ),
+                "grad input x": (gx1 - gx2).abs().max().item(),
+            }
+        )
 check = pd.DataFrame(rows)
 print("max |ours - torch.nn| (float64, 2 layers, random initial state):")
 print(check.to_string(index=False, float_format=lambda v: f"{v:.1e}"))
-glue("max_diff_vs_torch", f"{check.iloc[:, 2:].to_numpy().max():.0e}", display=False)
+glue(
+    "max_diff_vs_torch",
+    f"{check.iloc[:, 2:].to_numpy().max():.0e}",
+    display=False,
+)
 
 # %% [markdown]
 # Every difference is at the level of float64 rounding (the largest is
@@ -195,11 +238,22 @@ glue("max_diff_vs_torch", f"{check.iloc[:, 2:].to_numpy().max():.0e}", display=F
 # %%
 rows = []
 for H_ in (32, 128, 512):
-    counts = {kind: count_parameters(Core(Config(H_, H_))) for kind, (Core, Config, _) in ours.items()}
+    counts = {
+        kind: count_parameters(Core(Config(H_, H_)))
+        for kind, (Core, Config, _) in ours.items()
+    }
     formula = H_ * (H_ + H_) + 2 * H_
-    rows.append({"I = H": H_, "RNN": counts["rnn"], "GRU": counts["gru"], "LSTM": counts["lstm"],
-                 "formula H(I+H)+2H": formula,
-                 "GRU / RNN": counts["gru"] / counts["rnn"], "LSTM / RNN": counts["lstm"] / counts["rnn"]})
+    rows.append(
+        {
+            "I = H": H_,
+            "RNN": counts["rnn"],
+            "GRU": counts["gru"],
+            "LSTM": counts["lstm"],
+            "formula H(I+H)+2H": formula,
+            "GRU / RNN": counts["gru"] / counts["rnn"],
+            "LSTM / RNN": counts["lstm"] / counts["rnn"],
+        }
+    )
 print(pd.DataFrame(rows).to_string(index=False))
 
 # %% [markdown]
@@ -275,7 +329,9 @@ grad_seeds = pick(smoke=[0, 1], book=[0, 1, 2, 3, 4], dry=[0, 1])
 
 
 def rnn_with_radius(radius, seed):
-    """An Elman RNN (PyTorch's init) whose W_hh is Gaussian, rescaled to spectral radius `radius`."""
+    """An Elman RNN (PyTorch's init) whose W_hh is Gaussian, rescaled to
+    spectral radius `radius`.
+    """
     set_seed(seed)
     core = RNN(RNNConfig(H_GRAD, H_GRAD))
     nn.init.normal_(core.cells[0].weight_hh)
@@ -285,25 +341,43 @@ def rnn_with_radius(radius, seed):
 
 def grad_inputs(seed):
     g = torch.Generator().manual_seed(1000 + seed)
-    return torch.randn(B_GRAD, T_GRAD, H_GRAD, generator=g)     # (B, T, I) random inputs
+    # (B, T, I) random inputs
+    return torch.randn(B_GRAD, T_GRAD, H_GRAD, generator=g)
 
 
-steps = np.arange(1, T_GRAD + 1)                          # t = 1, ..., T
+steps = np.arange(1, T_GRAD + 1)  # t = 1, ..., T
 
 
 def show_rnn_gradients(radius=1.0):
-    norms = state_gradient_norms(rnn_with_radius(radius, seed=0), grad_inputs(0)).numpy()
+    norms = state_gradient_norms(
+        rnn_with_radius(radius, seed=0), grad_inputs(0)
+    ).numpy()
     fig, ax = plt.subplots(figsize=(7, 4))
-    ax.semilogy(steps, norms, color=MODEL_COLORS["rnn"], label=f"tanh RNN, ρ = {radius:.2f}")
-    ax.semilogy(steps, radius ** (T_GRAD - steps), "k--", linewidth=1, label=r"$\rho^{T-t}$")
+    ax.semilogy(
+        steps,
+        norms,
+        color=MODEL_COLORS["rnn"],
+        label=f"tanh RNN, ρ = {radius:.2f}",
+    )
+    ax.semilogy(
+        steps,
+        radius ** (T_GRAD - steps),
+        "k--",
+        linewidth=1,
+        label=r"$\rho^{T-t}$",
+    )
     ax.set_xlabel("time step t (loss at the last step)")
     ax.set_ylabel(r"gradient norm $\|\partial L / \partial h_t\|$")
     ax.legend(loc="lower right")
     plt.show()
 
 
-interact(show_rnn_gradients,
-                 radius=widgets.FloatSlider(value=1.0, min=0.25, max=3.0, step=0.05, description="ρ"));
+interact(
+    show_rnn_gradients,
+    radius=widgets.FloatSlider(
+        value=1.0, min=0.25, max=3.0, step=0.05, description="ρ"
+    ),
+)
 
 # %% [markdown]
 # On this site the slider steps through precomputed outputs (live in Colab). The figure
@@ -311,26 +385,52 @@ interact(show_rnn_gradients,
 # radii, each curve the geometric mean over {glue:text}`n_grad_seeds` random networks and
 # input batches (band: the smallest and largest of them).
 
+
 # %%
 def curves_over_seeds(make_core):
-    """(len(seeds), T) gradient norms, one row per seed (model and inputs both re-drawn)."""
-    return np.stack([state_gradient_norms(make_core(seed), grad_inputs(seed)).numpy() for seed in grad_seeds])
+    """(len(seeds), T) gradient norms, one row per seed (model and inputs both
+    re-drawn).
+    """
+    return np.stack(
+        [
+            state_gradient_norms(make_core(seed), grad_inputs(seed)).numpy()
+            for seed in grad_seeds
+        ]
+    )
 
 
 def plot_band(ax, curves, label, color, linestyle="-"):
-    ax.semilogy(steps, np.exp(np.log(curves).mean(0)), color=color, linestyle=linestyle, label=label)
-    ax.fill_between(steps, curves.min(0), curves.max(0), color=color, alpha=0.15, linewidth=0)
+    ax.semilogy(
+        steps,
+        np.exp(np.log(curves).mean(0)),
+        color=color,
+        linestyle=linestyle,
+        label=label,
+    )
+    ax.fill_between(
+        steps,
+        curves.min(0),
+        curves.max(0),
+        color=color,
+        alpha=0.15,
+        linewidth=0,
+    )
 
 
 radii = [0.5, 0.9, 1.2, 1.5, 2.0, 3.0]
-rnn_curves = {r: curves_over_seeds(lambda seed, r=r: rnn_with_radius(r, seed)) for r in radii}
+rnn_curves = {
+    r: curves_over_seeds(lambda seed, r=r: rnn_with_radius(r, seed))
+    for r in radii
+}
 colors = plt.get_cmap("viridis")(np.linspace(0, 0.9, len(radii)))
 fig, ax = plt.subplots(figsize=(7.5, 4.5))
 for (r, curves), color in zip(rnn_curves.items(), colors):
     plot_band(ax, curves, f"ρ = {r}", color)
 ax.set_xlabel("time step t (loss at the last step)")
 ax.set_ylabel(r"gradient norm $\|\partial L / \partial h_t\|$")
-ax.set_title(f"tanh RNN, H = {H_GRAD}, T = {T_GRAD}: gradient travelling back in time")
+ax.set_title(
+    f"tanh RNN, H = {H_GRAD}, T = {T_GRAD}: gradient travelling back in time"
+)
 ax.legend(ncol=2, loc="lower right")
 plt.show()
 glue("n_grad_seeds", len(grad_seeds), display=False)
@@ -361,14 +461,18 @@ GATE_BIAS = 3.0
 
 
 def gated_core(kind, seed, open_bias=0.0):
-    """A one-layer GRU or LSTM with PyTorch's init, plus `open_bias` on the keep-gate's bias."""
+    """A one-layer GRU or LSTM with PyTorch's init, plus `open_bias` on the
+    keep-gate's bias.
+    """
     set_seed(seed)
     if kind == "lstm":
         core = LSTM(LSTMConfig(H_GRAD, H_GRAD))
-        keep = slice(H_GRAD, 2 * H_GRAD)           # gates are stacked (i, f, g, o): f is the 2nd block
+        # gates are stacked (i, f, g, o): f is the 2nd block
+        keep = slice(H_GRAD, 2 * H_GRAD)
     else:
         core = GRU(GRUConfig(H_GRAD, H_GRAD))
-        keep = slice(H_GRAD, 2 * H_GRAD)           # gates are stacked (r, z, n): z is the 2nd block
+        # gates are stacked (r, z, n): z is the 2nd block
+        keep = slice(H_GRAD, 2 * H_GRAD)
     with torch.no_grad():
         core.cells[0].bias_ih[keep] += open_bias
     return core
@@ -380,18 +484,40 @@ def default_rnn(seed):
 
 
 gated = {
-    "RNN (default init)": (curves_over_seeds(default_rnn), MODEL_COLORS["rnn"], "-"),
-    "GRU (default init)": (curves_over_seeds(lambda s: gated_core("gru", s)), MODEL_COLORS["gru"], "-"),
-    "LSTM (default init)": (curves_over_seeds(lambda s: gated_core("lstm", s)), MODEL_COLORS["lstm"], "-"),
-    f"GRU, z bias +{GATE_BIAS:g}": (curves_over_seeds(lambda s: gated_core("gru", s, GATE_BIAS)), MODEL_COLORS["gru"], "--"),
-    f"LSTM, f bias +{GATE_BIAS:g}": (curves_over_seeds(lambda s: gated_core("lstm", s, GATE_BIAS)), MODEL_COLORS["lstm"], "--"),
+    "RNN (default init)": (
+        curves_over_seeds(default_rnn),
+        MODEL_COLORS["rnn"],
+        "-",
+    ),
+    "GRU (default init)": (
+        curves_over_seeds(lambda s: gated_core("gru", s)),
+        MODEL_COLORS["gru"],
+        "-",
+    ),
+    "LSTM (default init)": (
+        curves_over_seeds(lambda s: gated_core("lstm", s)),
+        MODEL_COLORS["lstm"],
+        "-",
+    ),
+    f"GRU, z bias +{GATE_BIAS:g}": (
+        curves_over_seeds(lambda s: gated_core("gru", s, GATE_BIAS)),
+        MODEL_COLORS["gru"],
+        "--",
+    ),
+    f"LSTM, f bias +{GATE_BIAS:g}": (
+        curves_over_seeds(lambda s: gated_core("lstm", s, GATE_BIAS)),
+        MODEL_COLORS["lstm"],
+        "--",
+    ),
 }
 fig, ax = plt.subplots(figsize=(7.5, 4.5))
 for label, (curves, color, linestyle) in gated.items():
     plot_band(ax, curves, label, color, linestyle)
 ax.set_xlabel("time step t (loss at the last step)")
 ax.set_ylabel(r"gradient norm $\|\partial L / \partial s_t\|$")
-ax.set_title(f"H = {H_GRAD}, T = {T_GRAD}, geometric mean over {len(grad_seeds)} seeds")
+ax.set_title(
+    f"H = {H_GRAD}, T = {T_GRAD}, geometric mean over {len(grad_seeds)} seeds"
+)
 ax.legend(loc="lower right", fontsize=9)
 plt.show()
 
@@ -400,6 +526,7 @@ plt.show()
 # over the steps at distance 10 or more from the loss; its slope gives the average
 # factor $\gamma$ by which one step back in time multiplies the gradient (so the
 # gradient after $k$ steps is about $\gamma^k$). Mean ± standard deviation over seeds:
+
 
 # %%
 def per_step_factor(curve, skip=10):
@@ -410,29 +537,87 @@ def per_step_factor(curve, skip=10):
     return float(np.exp(slope))
 
 
-all_curves = {f"RNN, ρ = {r}": c for r, c in rnn_curves.items()} | {k: v[0] for k, v in gated.items()}
+all_curves = {f"RNN, ρ = {r}": c for r, c in rnn_curves.items()} | {
+    k: v[0] for k, v in gated.items()
+}
 rows = []
 for label, curves in all_curves.items():
     factors = [per_step_factor(c) for c in curves]
-    rows.append({"model": label, "per-step factor γ": f"{np.mean(factors):.3f} ± {np.std(factors, ddof=1):.3f}",
-                 f"norm at distance {T_GRAD - 1} (geo. mean)": f"{np.exp(np.log(curves[:, 0]).mean()):.1e}"})
+    rows.append(
+        {
+            "model": label,
+            "per-step factor "
+            "γ": f"{np.mean(factors):.3f} ± "
+            f"{np.std(factors, ddof=1):.3f}",
+            f"norm at distance {T_GRAD - 1} (geo. "
+            "mean)": f"{np.exp(np.log(curves[:, 0]).mean()):.1e}",
+        }
+    )
 factor_table = pd.DataFrame(rows)
 print(factor_table.to_string(index=False))
-lstm_default = np.mean([per_step_factor(c) for c in gated["LSTM (default init)"][0]])
-lstm_open = np.mean([per_step_factor(c) for c in gated[f"LSTM, f bias +{GATE_BIAS:g}"][0]])
+lstm_default = np.mean(
+    [per_step_factor(c) for c in gated["LSTM (default init)"][0]]
+)
+lstm_open = np.mean(
+    [per_step_factor(c) for c in gated[f"LSTM, f bias +{GATE_BIAS:g}"][0]]
+)
 glue("gamma_lstm_default", float(lstm_default), display=False)
-glue("gamma_gru_default", float(np.mean([per_step_factor(c) for c in gated["GRU (default init)"][0]])), display=False)
-glue("gamma_rnn_default", float(np.mean([per_step_factor(c) for c in gated["RNN (default init)"][0]])), display=False)
-below = all(np.mean([per_step_factor(c) for c in curves]) < r for r, curves in rnn_curves.items())
-glue("below_rho_phrase",
-     "all smaller than ρ: the inputs push the units into the flat parts of tanh, where tanh' < 1, "
-     "so a step stretches a gradient less than W_hh alone would" if below else
-     "not all smaller than ρ in this run: with a non-normal W_hh a few steps can stretch a gradient "
-     "by more than ρ each, even though tanh' < 1", display=False)
+glue(
+    "gamma_gru_default",
+    float(
+        np.mean([per_step_factor(c) for c in gated["GRU (default init)"][0]])
+    ),
+    display=False,
+)
+glue(
+    "gamma_rnn_default",
+    float(
+        np.mean([per_step_factor(c) for c in gated["RNN (default init)"][0]])
+    ),
+    display=False,
+)
+below = all(
+    np.mean([per_step_factor(c) for c in curves]) < r
+    for r, curves in rnn_curves.items()
+)
+glue(
+    "below_rho_phrase",
+    (
+        "all smaller than ρ: the inputs push the units into the flat parts of "
+        "tanh, where tanh' < 1, "
+        "so a step stretches a gradient less than W_hh alone would"
+        if below
+        else "not all smaller than ρ in this run: with a non-normal W_hh a "
+        "few steps can stretch a gradient "
+        "by more than ρ each, even though tanh' < 1"
+    ),
+    display=False,
+)
 glue("gamma_lstm_open", float(lstm_open), display=False)
-glue("lstm_open_far", float(np.exp(np.log(gated[f"LSTM, f bias +{GATE_BIAS:g}"][0][:, 0]).mean())), display=False)
-glue("lstm_default_far", float(np.exp(np.log(gated["LSTM (default init)"][0][:, 0]).mean())), display=False)
-glue("rho_default", float(np.mean([spectral_radius(default_rnn(s).cells[0].weight_hh) for s in grad_seeds])), display=False)
+glue(
+    "lstm_open_far",
+    float(
+        np.exp(np.log(gated[f"LSTM, f bias +{GATE_BIAS:g}"][0][:, 0]).mean())
+    ),
+    display=False,
+)
+glue(
+    "lstm_default_far",
+    float(np.exp(np.log(gated["LSTM (default init)"][0][:, 0]).mean())),
+    display=False,
+)
+glue(
+    "rho_default",
+    float(
+        np.mean(
+            [
+                spectral_radius(default_rnn(s).cells[0].weight_hh)
+                for s in grad_seeds
+            ]
+        )
+    ),
+    display=False,
+)
 glue("T_far", T_GRAD - 1, display=False)
 glue("gate_bias", f"+{GATE_BIAS:g}", display=False)
 

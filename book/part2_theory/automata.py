@@ -31,12 +31,17 @@
 # theory's predictions hold on models small enough to train on a laptop CPU.
 
 # %% tags=["hide-cell"]
-# Colab only: install the course library at this course version (Colab's own torch,
-# numpy, pandas and matplotlib are kept).
-# Full budget on a Colab GPU: import os; os.environ["RVT_BUDGET"] = "full" before the next cell.
+# Colab only: install the course library at this course version (Colab's
+# own torch, numpy, pandas and matplotlib are kept). Full budget on a
+# Colab GPU: import os; os.environ["RVT_BUDGET"] = "full" before the next
+# cell.
 import sys
+
 if "google.colab" in sys.modules:
-    course = "rvt_lib[book] @ git+https://github.com/rvt-course/rnns-vs-transformers@v0.1.0"
+    course = (
+        "rvt_lib[book] @ "
+        "git+https://github.com/rvt-course/rnns-vs-transformers@v0.1.0"
+    )
     get_ipython().run_line_magic("pip", f'install -q "{course}"')
 
 # %%
@@ -53,23 +58,41 @@ from rvt_lib import plots
 from rvt_lib.book import glue, interact
 from rvt_lib.budget import get_budget, pick
 from rvt_lib.data.automata import TASKS, make_task, task_spec
-from rvt_lib.experiments.automata import TrackingConfig, predict_states, run_tracking_study, summarize
+from rvt_lib.experiments.automata import (
+    TrackingConfig,
+    predict_states,
+    run_tracking_study,
+    summarize,
+)
 from rvt_lib.train import TrainConfig, set_seed
 
 plots.style()
 set_seed(0)
-# The models here are tiny (tens of thousands of parameters). On a CPU, splitting their
-# small matrix products across threads costs more than it saves, so we use one thread.
+# The models here are tiny (tens of thousands of parameters). On a CPU,
+# splitting their small matrix products across threads costs more than it
+# saves, so we use one thread.
 torch.set_num_threads(1)
 CHAPTER_START, CHAPTER_CPU = time.perf_counter(), time.process_time()
 device = torch.device("cpu")
 cpu = platform.processor() or platform.machine()
-if os.path.exists("/proc/cpuinfo"):                  # Linux: the CPU's model name
+# Linux: the CPU's model name
+if os.path.exists("/proc/cpuinfo"):
     with open("/proc/cpuinfo") as f:
-        cpu = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), cpu)
+        cpu = next(
+            (
+                line.split(":", 1)[1].strip()
+                for line in f
+                if line.startswith("model name")
+            ),
+            cpu,
+        )
 print(f"budget: {get_budget()}   device: {device}")
-print(f"hardware: {cpu}, {os.cpu_count()} CPU cores, {torch.get_num_threads()} torch thread, "
-      f"torch {torch.__version__}, GPU: {'yes (unused here)' if torch.cuda.is_available() else 'none'}")
+print(
+    f"hardware: {cpu}, {os.cpu_count()} CPU cores, {torch.get_num_threads()} "
+    "torch thread, "
+    f"torch {torch.__version__}, GPU: "
+    f"{'yes (unused here)' if torch.cuda.is_available() else 'none'}"
+)
 
 # %% [markdown]
 # ## Semiautomata and their transformation groups
@@ -94,8 +117,14 @@ print(f"hardware: {cpu}, {os.cpu_count()} CPU cores, {torch.get_num_threads()} t
 spec_rows = []
 for name in TASKS:
     s = task_spec(name)
-    spec_rows.append({"task": name, "input symbols": s.n_inputs, "states": s.n_states,
-                      "what is tracked": s.description})
+    spec_rows.append(
+        {
+            "task": name,
+            "input symbols": s.n_inputs,
+            "states": s.n_states,
+            "what is tracked": s.description,
+        }
+    )
 pd.set_option("display.max_colwidth", 90)
 pd.DataFrame(spec_rows).set_index("task")
 
@@ -118,7 +147,11 @@ x_demo, y_demo = make_task("parity", 1, 16, seed=1)
 print("parity   inputs:", x_demo[0].tolist())
 print("         states:", y_demo[0].tolist())
 x_demo, y_demo = make_task("flipflop", 1, 16, seed=1)
-print("flipflop inputs:", x_demo[0].tolist(), " (0 = write 0, 1 = write 1, 2 = ignore)")
+print(
+    "flipflop inputs:",
+    x_demo[0].tolist(),
+    " (0 = write 0, 1 = write 1, 2 = ignore)",
+)
 print("         states:", y_demo[0].tolist())
 
 # %% [markdown]
@@ -272,13 +305,28 @@ t = np.arange(1, 33)
 h_decay, h_flip = [], []
 h1, h2 = 0.0, 1.0
 for _ in t:
-    h1 = 0.6 * h1 + 0.4            # a = 0.6, b = 0.4 (minGRU-like: a in (0, 1), b > 0)
-    h2 = -1.0 * h2                 # a = -1, b = 0 (a negative eigenvalue)
+    # a = 0.6, b = 0.4 (minGRU-like: a in (0, 1), b > 0)
+    h1 = 0.6 * h1 + 0.4
+    h2 = -1.0 * h2  # a = -1, b = 0 (a negative eigenvalue)
     h_decay.append(h1)
     h_flip.append(h2)
 fig, ax = plt.subplots(figsize=(7, 3.2))
-ax.plot(t, h_decay, marker="o", ms=3, color=plots.MODEL_COLORS["mingru"], label="a = 0.6, b = 0.4: converges")
-ax.plot(t, h_flip, marker="o", ms=3, color=plots.MODEL_COLORS["lstm"], label="a = -1, b = 0: flips (= parity)")
+ax.plot(
+    t,
+    h_decay,
+    marker="o",
+    ms=3,
+    color=plots.MODEL_COLORS["mingru"],
+    label="a = 0.6, b = 0.4: converges",
+)
+ax.plot(
+    t,
+    h_flip,
+    marker="o",
+    ms=3,
+    color=plots.MODEL_COLORS["lstm"],
+    label="a = -1, b = 0: flips (= parity)",
+)
 ax.set_xlabel("time step t (input: all ones)")
 ax.set_ylabel("state h_t")
 ax.set_title("One-unit linear recurrence fed 1, 1, 1, ...")
@@ -323,11 +371,20 @@ MODELS = {
     "minLSTM": dict(kind="minlstm"),
 }
 parity_cfg = TrackingConfig(
-    task="parity", task_kwargs={"p_one": 0.5}, shift_kwargs={"p_one": 0.9},
-    train_length=pick(smoke=8, book=16), d_model=pick(smoke=16, book=64), n_head=4,
+    task="parity",
+    task_kwargs={"p_one": 0.5},
+    shift_kwargs={"p_one": 0.9},
+    train_length=pick(smoke=8, book=16),
+    d_model=pick(smoke=16, book=64),
+    n_head=4,
     n_eval=pick(smoke=32, book=512, dry=32),
-    train=TrainConfig(steps=pick(smoke=10, book=500), batch_size=64, lr=1e-3,
-                      warmup=pick(smoke=2, book=60), schedule="cosine"),
+    train=TrainConfig(
+        steps=pick(smoke=10, book=500),
+        batch_size=64,
+        lr=1e-3,
+        warmup=pick(smoke=2, book=60),
+        schedule="cosine",
+    ),
 )
 T = parity_cfg.train_length
 print(parity_cfg)
@@ -335,10 +392,19 @@ print(parity_cfg)
 t0 = time.perf_counter()
 parity = run_tracking_study(MODELS, parity_cfg, seeds=SEEDS)
 parity_seconds = time.perf_counter() - t0
-print(f"trained and tested {len(parity.summary)} models in {parity_seconds:.0f} s")
+print(
+    f"trained and tested {len(parity.summary)} models in {parity_seconds:.0f} "
+    "s"
+)
 params = parity.summary.groupby("model", sort=False)["params"].first()
-table = summarize(parity.summary).rename(columns={"T": f"T = {T}", "2T": f"2T = {2 * T}",
-                                                   "4T": f"4T = {4 * T}", "shift": "T, P(1) = 0.9"})
+table = summarize(parity.summary).rename(
+    columns={
+        "T": f"T = {T}",
+        "2T": f"2T = {2 * T}",
+        "4T": f"4T = {4 * T}",
+        "shift": "T, P(1) = 0.9",
+    }
+)
 table.insert(0, "parameters", params)
 table
 
@@ -348,22 +414,45 @@ table
 # accuracy at every position of the $4T$ test, averaged over the seeds (shaded: ± one
 # standard deviation); the dashed line marks the training length.
 
+
 # %%
 def plot_position_accuracy(study, test="4T", title=""):
-    """Mean (± std over seeds) accuracy at every position, GPTs left, recurrent models right."""
+    """Mean (± std over seeds) accuracy at every position, GPTs left, recurrent
+    models right.
+    """
     c = study.curves[study.curves["test"] == test]
-    stats = c.groupby(["model", "position"], sort=False)["accuracy"].agg(["mean", "std"]).reset_index()
+    stats = (
+        c.groupby(["model", "position"], sort=False)["accuracy"]
+        .agg(["mean", "std"])
+        .reset_index()
+    )
     T = study.config.train_length
     fig, axes = plt.subplots(1, 2, figsize=(13, 4.2), sharey=True)
-    groups = [[m for m in MODELS if m.startswith("GPT")], [m for m in MODELS if not m.startswith("GPT")]]
+    groups = [
+        [m for m in MODELS if m.startswith("GPT")],
+        [m for m in MODELS if not m.startswith("GPT")],
+    ]
     gpt_colors = {"GPT-1": "#CC79A7", "GPT-2": "#8E44AD", "GPT-4": "#4A235A"}
-    for ax, names, heading in zip(axes, groups, ["Transformers (GPT)", "recurrent models"]):
+    for ax, names, heading in zip(
+        axes, groups, ["Transformers (GPT)", "recurrent models"]
+    ):
         for m in names:
             s = stats[stats["model"] == m]
             color = gpt_colors.get(m, plots.color_for(m))
-            ax.plot(s["position"], s["mean"], color=color, label=m, ls="--" if m == "GRU" else "-")
-            ax.fill_between(s["position"], s["mean"] - s["std"].fillna(0), s["mean"] + s["std"].fillna(0),
-                            color=color, alpha=0.15)
+            ax.plot(
+                s["position"],
+                s["mean"],
+                color=color,
+                label=m,
+                ls="--" if m == "GRU" else "-",
+            )
+            ax.fill_between(
+                s["position"],
+                s["mean"] - s["std"].fillna(0),
+                s["mean"] + s["std"].fillna(0),
+                color=color,
+                alpha=0.15,
+            )
         ax.axvline(T, color="black", ls="--", lw=1)
         ax.text(T, 1.02, " training length T", fontsize=9, va="bottom")
         ax.set_xlabel("position in the sequence (symbols read)")
@@ -376,20 +465,38 @@ def plot_position_accuracy(study, test="4T", title=""):
     plt.show()
 
 
-plot_position_accuracy(parity, "4T", f"Parity, trained at T = {T}: accuracy at each position of length-{4 * T} "
-                                     f"sequences ({len(SEEDS)} seeds, budget: {get_budget()})")
+plot_position_accuracy(
+    parity,
+    "4T",
+    f"Parity, trained at T = {T}: accuracy at each position of length-{4 * T} "
+    f"sequences ({len(SEEDS)} seeds, budget: {get_budget()})",
+)
 
 # %% [markdown]
 # Accuracy by test, model by model:
 
 # %%
-long = parity.summary.melt(id_vars=["model", "seed"], value_vars=["acc_T", "acc_2T", "acc_4T", "acc_shift"],
-                           var_name="test", value_name="accuracy")
-long["test"] = long["test"].str.removeprefix("acc_").replace({"shift": "shift P(1)=0.9"})
+long = parity.summary.melt(
+    id_vars=["model", "seed"],
+    value_vars=["acc_T", "acc_2T", "acc_4T", "acc_shift"],
+    var_name="test",
+    value_name="accuracy",
+)
+long["test"] = (
+    long["test"].str.removeprefix("acc_").replace({"shift": "shift P(1)=0.9"})
+)
 fig, ax = plt.subplots(figsize=(11, 4.2))
-plots.mean_std_bar(long, value="accuracy", by="model", hue="test", ax=ax,
-                   ylabel="accuracy, last T positions", xlabel="model",
-                   title=f"Parity, T = {T}: mean ± std over {len(SEEDS)} seeds (budget: {get_budget()})")
+plots.mean_std_bar(
+    long,
+    value="accuracy",
+    by="model",
+    hue="test",
+    ax=ax,
+    ylabel="accuracy, last T positions",
+    xlabel="model",
+    title=f"Parity, T = {T}: mean ± std over {len(SEEDS)} seeds (budget: "
+    f"{get_budget()})",
+)
 ax.axhline(0.5, color="grey", ls=":", lw=1)
 ax.set_ylim(0, 1.15)
 plt.show()
@@ -403,10 +510,21 @@ plt.show()
 # %%
 gpt = parity.summary[parity.summary["kind"] == "gpt"]
 fig, ax = plt.subplots(figsize=(6.4, 4))
-for col, label in [("acc_T", "T (in distribution)"), ("acc_2T", "2T"), ("acc_4T", "4T"),
-                   ("acc_shift", "T, P(1) = 0.9")]:
+for col, label in [
+    ("acc_T", "T (in distribution)"),
+    ("acc_2T", "2T"),
+    ("acc_4T", "4T"),
+    ("acc_shift", "T, P(1) = 0.9"),
+]:
     s = gpt.groupby("n_layer")[col].agg(["mean", "std"])
-    ax.errorbar(s.index, s["mean"], yerr=s["std"].fillna(0), marker="o", capsize=4, label=label)
+    ax.errorbar(
+        s.index,
+        s["mean"],
+        yerr=s["std"].fillna(0),
+        marker="o",
+        capsize=4,
+        label=label,
+    )
 ax.axhline(0.5, color="grey", ls=":", lw=1)
 ax.set_xscale("log", base=2)
 ax.set_xticks(sorted(gpt["n_layer"].unique()))
@@ -414,7 +532,10 @@ ax.set_xticklabels(sorted(gpt["n_layer"].unique()))
 ax.set_xlabel("GPT layers")
 ax.set_ylabel("accuracy, last T positions")
 ax.set_ylim(0.3, 1.05)
-ax.set_title(f"Parity: GPT accuracy vs depth ({len(SEEDS)} seeds, budget: {get_budget()})")
+ax.set_title(
+    f"Parity: GPT accuracy vs depth ({len(SEEDS)} seeds, budget: "
+    f"{get_budget()})"
+)
 ax.legend()
 plt.show()
 
@@ -426,7 +547,9 @@ plt.show()
 # is at most 0.75 (chance is 0.5). The verdicts below are computed from the table above.
 
 # %%
-acc = parity.summary.groupby("model", sort=False)[["acc_T", "acc_2T", "acc_4T", "acc_shift"]].mean()
+acc = parity.summary.groupby("model", sort=False)[
+    ["acc_T", "acc_2T", "acc_4T", "acc_shift"]
+].mean()
 OK, FAIL = 0.95, 0.75
 
 
@@ -439,34 +562,69 @@ elif lstm["acc_4T"] <= FAIL:
     v1 = "refuted: it does not extrapolate"
 else:
     v1 = "partly confirmed: above chance at 4T, but below 0.95"
-rows.append({"expectation": "the LSTM solves parity and extrapolates to 4T",
-             "measured": f"T: {lstm.acc_T:.3f}, 4T: {lstm.acc_4T:.3f}", "verdict": v1})
-# 2. Shallow Transformers fit in distribution with a shortcut that breaks out of distribution.
+rows.append(
+    {
+        "expectation": "the LSTM solves parity and extrapolates to 4T",
+        "measured": f"T: {lstm.acc_T:.3f}, 4T: {lstm.acc_4T:.3f}",
+        "verdict": v1,
+    }
+)
+# 2. Shallow Transformers fit in distribution with a shortcut that breaks out
+# of distribution.
 shallow = ["GPT-1", "GPT-2"]
 fits = [acc.loc[m, "acc_T"] >= OK for m in shallow]
-breaks = [min(acc.loc[m, "acc_2T"], acc.loc[m, "acc_4T"]) <= FAIL and acc.loc[m, "acc_shift"] <= acc.loc[m, "acc_T"] - 0.05
-          for m in shallow]
+breaks = [
+    min(acc.loc[m, "acc_2T"], acc.loc[m, "acc_4T"]) <= FAIL
+    and acc.loc[m, "acc_shift"] <= acc.loc[m, "acc_T"] - 0.05
+    for m in shallow
+]
 if all(fits) and all(breaks):
     v2 = "confirmed"
 elif all(breaks):
-    v2 = "partly confirmed: they break out of distribution, but do not all reach 0.95 at T"
+    v2 = (
+        "partly confirmed: they break out of distribution, but do not all "
+        "reach 0.95 at T"
+    )
 elif not any(breaks):
     v2 = "refuted: they do not break out of distribution"
 else:
     v2 = "partly confirmed: only some of them break out of distribution"
-rows.append({"expectation": "shallow GPTs (1, 2 layers) fit T but break at 2T/4T and under the shift",
-             "measured": "; ".join(f"{m}: T {acc.loc[m, 'acc_T']:.3f}, 2T {acc.loc[m, 'acc_2T']:.3f}, "
-                                   f"4T {acc.loc[m, 'acc_4T']:.3f}, shift {acc.loc[m, 'acc_shift']:.3f}"
-                                   for m in shallow),
-             "verdict": v2})
+rows.append(
+    {
+        "expectation": "shallow GPTs (1, 2 layers) fit T but break at 2T/4T "
+        "and under the shift",
+        "measured": "; ".join(
+            f"{m}: T {acc.loc[m, 'acc_T']:.3f}, 2T "
+            f"{acc.loc[m, 'acc_2T']:.3f}, "
+            f"4T {acc.loc[m, 'acc_4T']:.3f}, shift "
+            f"{acc.loc[m, 'acc_shift']:.3f}"
+            for m in shallow
+        ),
+        "verdict": v2,
+    }
+)
 # 3. minGRU and minLSTM cannot extrapolate parity.
 mins = ["minGRU", "minLSTM"]
 no_extrap = [acc.loc[m, "acc_4T"] <= FAIL for m in mins]
-v3 = ("confirmed" if all(no_extrap) else
-      "refuted: they extrapolate" if not any(no_extrap) else "partly confirmed: only one fails")
-rows.append({"expectation": "minGRU and minLSTM cannot extrapolate parity",
-             "measured": "; ".join(f"{m}: T {acc.loc[m, 'acc_T']:.3f}, 4T {acc.loc[m, 'acc_4T']:.3f}" for m in mins),
-             "verdict": v3})
+v3 = (
+    "confirmed"
+    if all(no_extrap)
+    else (
+        "refuted: they extrapolate"
+        if not any(no_extrap)
+        else "partly confirmed: only one fails"
+    )
+)
+rows.append(
+    {
+        "expectation": "minGRU and minLSTM cannot extrapolate parity",
+        "measured": "; ".join(
+            f"{m}: T {acc.loc[m, 'acc_T']:.3f}, 4T {acc.loc[m, 'acc_4T']:.3f}"
+            for m in mins
+        ),
+        "verdict": v3,
+    }
+)
 verdicts = pd.DataFrame(rows).set_index("expectation")
 pd.set_option("display.max_colwidth", 140)
 verdicts
@@ -474,10 +632,19 @@ verdicts
 # %% tags=["hide-input"]
 v = verdicts["verdict"].tolist()
 glue("v_lstm", v[0], display=False)
-glue("lstm_phrase", "A nonlinear recurrence can hold a bit and flip it, and the rule it learned does not "
-     "care how long the sequence is." if v[0] == "confirmed" else
-     "A nonlinear recurrence can represent the flip, but within this budget the LSTM did not learn a "
-     "rule that holds at every length.", display=False)
+glue(
+    "lstm_phrase",
+    (
+        "A nonlinear recurrence can hold a bit and flip it, and the rule it "
+        "learned does not "
+        "care how long the sequence is."
+        if v[0] == "confirmed"
+        else "A nonlinear recurrence can represent the flip, but within this "
+        "budget the LSTM did not learn a "
+        "rule that holds at every length."
+    ),
+    display=False,
+)
 glue("v_gpt", v[1], display=False)
 glue("v_min", v[2], display=False)
 glue("T_par", T, display=False)
@@ -493,16 +660,37 @@ glue("mingru_T", float(acc.loc["minGRU", "acc_T"]), display=False)
 glue("minlstm_T", float(acc.loc["minLSTM", "acc_T"]), display=False)
 glue("mingru_4T", float(acc.loc["minGRU", "acc_4T"]), display=False)
 min_fit = max(acc.loc["minGRU", "acc_T"], acc.loc["minLSTM", "acc_T"]) >= OK
-glue("min_fit_phrase", "fit parity at the training length" if min_fit else
-     "do not even fit parity at the training length within this budget", display=False)
+glue(
+    "min_fit_phrase",
+    (
+        "fit parity at the training length"
+        if min_fit
+        else "do not even fit parity at the training length within this budget"
+    ),
+    display=False,
+)
 deep_helps = acc.loc["GPT-4", "acc_2T"] > acc.loc["GPT-1", "acc_2T"] + 0.05
-glue("depth_phrase", "improves" if deep_helps else "does not improve", display=False)
+glue(
+    "depth_phrase",
+    "improves" if deep_helps else "does not improve",
+    display=False,
+)
 glue("gpt4_shift", float(acc.loc["GPT-4", "acc_shift"]), display=False)
-deep_fit = (acc.loc["GPT-4", "acc_T"] > acc.loc["GPT-1", "acc_T"] + 0.02
-            or acc.loc["GPT-4", "acc_shift"] > acc.loc["GPT-1", "acc_shift"] + 0.05)
-glue("depth_fit_phrase", "It does help at the training length: the deeper model fits better or resists the "
-     "shift better, which is what a better shortcut looks like." if deep_fit else
-     "Nor does it clearly help at the training length.", display=False);
+deep_fit = (
+    acc.loc["GPT-4", "acc_T"] > acc.loc["GPT-1", "acc_T"] + 0.02
+    or acc.loc["GPT-4", "acc_shift"] > acc.loc["GPT-1", "acc_shift"] + 0.05
+)
+glue(
+    "depth_fit_phrase",
+    (
+        "It does help at the training length: the deeper model fits better or "
+        "resists the "
+        "shift better, which is what a better shortcut looks like."
+        if deep_fit
+        else "Nor does it clearly help at the training length."
+    ),
+    display=False,
+)
 
 # %% [markdown]
 # What the measurements say, under this budget ($T$ = {glue:text}`T_par`, the numbers in
@@ -545,20 +733,30 @@ glue("depth_fit_phrase", "It does help at the training length: the deeper model 
 # 0) a run of $4T$ ones and plot three of their hidden units (the three that vary most).
 
 # %%
-ones = torch.ones(1, 4 * T, dtype=torch.long)                      # (1, 4T)
+ones = torch.ones(1, 4 * T, dtype=torch.long)  # (1, 4T)
 fig, axes = plt.subplots(1, 2, figsize=(13, 3.6), sharex=True)
 for ax, name in zip(axes, ["minGRU", "LSTM"]):
     model = parity.models[(name, SEEDS[0])].eval()
     with torch.no_grad():
-        h, _ = model.core(model.embed(ones))                        # (1, 4T, d)
-    h = h[0].numpy()                                                # (4T, d)
+        # (1, 4T, d)
+        h, _ = model.core(model.embed(ones))
+    h = h[0].numpy()  # (4T, d)
     top = np.argsort(h.std(axis=0))[-3:]
     for k, unit in enumerate(top):
-        ax.plot(np.arange(1, 4 * T + 1), h[:, unit], lw=1.2, marker=".", ms=3, label=f"unit {unit}")
+        ax.plot(
+            np.arange(1, 4 * T + 1),
+            h[:, unit],
+            lw=1.2,
+            marker=".",
+            ms=3,
+            label=f"unit {unit}",
+        )
     ax.axvline(T, color="black", ls="--", lw=1)
     ax.set_title(f"{name}: hidden state on 1, 1, 1, ... (parity alternates)")
     ax.set_xlabel("position (number of ones read; dashed: T)")
-    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.22), ncol=3)
+    ax.legend(
+        fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.22), ncol=3
+    )
 axes[0].set_ylabel("hidden unit value")
 fig.tight_layout()
 plt.show()
@@ -586,21 +784,39 @@ plt.show()
 
 # %%
 flip_cfg = TrackingConfig(
-    task="flipflop", task_kwargs={"probs": (0.1, 0.1, 0.8)}, shift_kwargs={"probs": (0.4, 0.4, 0.2)},
-    train_length=T, d_model=parity_cfg.d_model, n_head=4, n_eval=parity_cfg.n_eval,
-    train=parity_cfg.train.but(steps=pick(smoke=10, book=250), lr=3e-3, warmup=pick(smoke=2, book=30)),
+    task="flipflop",
+    task_kwargs={"probs": (0.1, 0.1, 0.8)},
+    shift_kwargs={"probs": (0.4, 0.4, 0.2)},
+    train_length=T,
+    d_model=parity_cfg.d_model,
+    n_head=4,
+    n_eval=parity_cfg.n_eval,
+    train=parity_cfg.train.but(
+        steps=pick(smoke=10, book=250), lr=3e-3, warmup=pick(smoke=2, book=30)
+    ),
 )
 FLIP_SEEDS = pick(smoke=[0], book=[0, 1], dry=[0])
 t0 = time.perf_counter()
 flip = run_tracking_study(MODELS, flip_cfg, seeds=FLIP_SEEDS)
 flip_seconds = time.perf_counter() - t0
 print(f"trained and tested {len(flip.summary)} models in {flip_seconds:.0f} s")
-summarize(flip.summary).rename(columns={"T": f"T = {T}", "2T": f"2T = {2 * T}", "4T": f"4T = {4 * T}",
-                                        "shift": "T, 80% writes"})
+summarize(flip.summary).rename(
+    columns={
+        "T": f"T = {T}",
+        "2T": f"2T = {2 * T}",
+        "4T": f"4T = {4 * T}",
+        "shift": "T, 80% writes",
+    }
+)
 
 # %% tags=["hide-input"]
-plot_position_accuracy(flip, "4T", f"Flip-flop, trained at T = {T}: accuracy at each position of "
-                                   f"length-{4 * T} sequences ({len(FLIP_SEEDS)} seeds, budget: {get_budget()})")
+plot_position_accuracy(
+    flip,
+    "4T",
+    f"Flip-flop, trained at T = {T}: accuracy at each position of "
+    f"length-{4 * T} sequences ({len(FLIP_SEEDS)} seeds, budget: "
+    f"{get_budget()})",
+)
 facc = flip.summary.groupby("model", sort=False)[["acc_T", "acc_4T"]].mean()
 glue("flip_mingru_4T", float(facc.loc["minGRU", "acc_4T"]), display=False)
 glue("flip_minlstm_4T", float(facc.loc["minLSTM", "acc_4T"]), display=False)
@@ -608,12 +824,28 @@ glue("flip_gpt1_4T", float(facc.loc["GPT-1", "acc_4T"]), display=False)
 glue("flip_gpt1_T", float(facc.loc["GPT-1", "acc_T"]), display=False)
 flip_shift = flip.summary.groupby("model", sort=False)["acc_shift"].mean()
 glue("flip_gpt1_shift", float(flip_shift.loc["GPT-1"]), display=False)
-glue("flip_shift_phrase", "does not hurt it" if flip_shift.loc["GPT-1"] >= OK else "hurts it as well",
-     display=False)
-flip_min_ok = min(facc.loc["minGRU", "acc_4T"], facc.loc["minLSTM", "acc_4T"]) >= OK
-glue("flip_min_phrase", "solve it and extrapolate to 4T, as predicted" if flip_min_ok else
-     "do not reach 0.95 at 4T within this budget, so the prediction is not confirmed here",
-     display=False);
+glue(
+    "flip_shift_phrase",
+    (
+        "does not hurt it"
+        if flip_shift.loc["GPT-1"] >= OK
+        else "hurts it as well"
+    ),
+    display=False,
+)
+flip_min_ok = (
+    min(facc.loc["minGRU", "acc_4T"], facc.loc["minLSTM", "acc_4T"]) >= OK
+)
+glue(
+    "flip_min_phrase",
+    (
+        "solve it and extrapolate to 4T, as predicted"
+        if flip_min_ok
+        else "do not reach 0.95 at 4T within this budget, so the prediction "
+        "is not confirmed here"
+    ),
+    display=False,
+)
 
 # %% [markdown]
 # On the flip-flop, minGRU and minLSTM {glue:text}`flip_min_phrase` (minGRU
@@ -642,15 +874,32 @@ for (name, seed), model in flip.models.items():
     for L in probe_lengths:
         if limit is not None and L + 1 > limit:
             continue
-        x = torch.full((2, L + 1), IGNORE, dtype=torch.long)            # (2, L + 1)
-        x[:, 0] = torch.tensor([0, 1])                                  # write 0 / write 1, then ignore
-        p = predict_states(model, x)[:, -1, :]                          # (2, n_states)
+        # (2, L + 1)
+        x = torch.full((2, L + 1), IGNORE, dtype=torch.long)
+        # write 0 / write 1, then ignore
+        x[:, 0] = torch.tensor([0, 1])
+        # (2, n_states)
+        p = predict_states(model, x)[:, -1, :]
         p_correct = float((p[0, 0] + p[1, 1]) / 2)
-        probe_rows.append({"model": name, "seed": seed, "L": L, "P(correct) at the end": p_correct})
-wti = (pd.DataFrame(probe_rows).groupby(["model", "L"], sort=False)["P(correct) at the end"].mean()
-       .unstack("L").reindex(list(MODELS)))
+        probe_rows.append(
+            {
+                "model": name,
+                "seed": seed,
+                "L": L,
+                "P(correct) at the end": p_correct,
+            }
+        )
+wti = (
+    pd.DataFrame(probe_rows)
+    .groupby(["model", "L"], sort=False)["P(correct) at the end"]
+    .mean()
+    .unstack("L")
+    .reindex(list(MODELS))
+)
 wti.columns = [f"L = {c}" for c in wti.columns]
-wti_min = {m: float(wti.loc[m].iloc[-1]) for m in ["minGRU", "minLSTM", "LSTM"]}
+wti_min = {
+    m: float(wti.loc[m].iloc[-1]) for m in ["minGRU", "minLSTM", "LSTM"]
+}
 glue("wti_L", 64 * T, display=False)
 glue("wti_mingru", wti_min["minGRU"], display=False)
 glue("wti_minlstm", wti_min["minLSTM"], display=False)
@@ -658,15 +907,24 @@ glue("wti_lstm", wti_min["LSTM"], display=False)
 first_min = min(float(wti.loc[m].iloc[0]) for m in ["minGRU", "minLSTM"])
 last_min = min(wti_min["minGRU"], wti_min["minLSTM"])
 if first_min < 0.9:
-    wti_text = ("is already low at L = T: within this budget the models have not learned to hold the bit, "
-                "so the probe cannot show a decay")
+    wti_text = (
+        "is already low at L = T: within this budget the models have not "
+        "learned to hold the bit, "
+        "so the probe cannot show a decay"
+    )
 elif last_min < first_min - 0.05:
     wti_text = "falls as L grows, as an ignore gate strictly below 1 predicts"
 else:
-    wti_text = ("does not fall appreciably over this range: the trained ignore gates are close enough to 1 "
-                "(or rounded to 1) that the decay is not visible at these lengths")
+    wti_text = (
+        "does not fall appreciably over this range: the trained ignore gates "
+        "are close enough to 1 "
+        "(or rounded to 1) that the decay is not visible at these lengths"
+    )
 glue("wti_phrase", wti_text, display=False)
-print(f"write, then ignore for L steps (trained at T = {T}): mean probability of the written bit at the end")
+print(
+    f"write, then ignore for L steps (trained at T = {T}): mean probability "
+    "of the written bit at the end"
+)
 wti.round(3)
 
 # %% [markdown]
@@ -742,41 +1000,84 @@ wti.round(3)
 # cell, a prediction "fail" with a failing one.
 
 # %%
-from rvt_lib.experiments.automata import (HEATMAP_MODELS, HEATMAP_TASKS, PREDICTIONS, THRESHOLD,
-                                          HeatmapConfig, cell_verdicts, plot_heatmap, run_heatmap)
+from rvt_lib.experiments.automata import (
+    HEATMAP_MODELS,
+    HEATMAP_TASKS,
+    PREDICTIONS,
+    THRESHOLD,
+    HeatmapConfig,
+    cell_verdicts,
+    plot_heatmap,
+    run_heatmap,
+)
 
-predicted = pd.DataFrame([[PREDICTIONS[(m, t)] or "" for t in HEATMAP_TASKS] for m in HEATMAP_MODELS],
-                         index=list(HEATMAP_MODELS), columns=list(HEATMAP_TASKS))
+predicted = pd.DataFrame(
+    [
+        [PREDICTIONS[(m, t)] or "" for t in HEATMAP_TASKS]
+        for m in HEATMAP_MODELS
+    ],
+    index=list(HEATMAP_MODELS),
+    columns=list(HEATMAP_TASKS),
+)
 predicted
 
 # %%
 HEAT = HeatmapConfig(
-    train_length=pick(smoke=8, book=16), factors=(1, 4), n_layer=1, target_params=6000,
-    train=TrainConfig(steps=pick(smoke=5, book=120), batch_size=32, lr=3e-3,
-                      warmup=pick(smoke=1, book=12), clip=1.0, schedule="cosine"),
-    lr_grid=(3e-3, 1e-2), seeds=pick(smoke=(0, 1), book=(0, 1, 2), dry=(0, 1)),
-    n_val=pick(smoke=16, book=128, dry=16), n_test=pick(smoke=16, book=256, dry=16))
+    train_length=pick(smoke=8, book=16),
+    factors=(1, 4),
+    n_layer=1,
+    target_params=6000,
+    train=TrainConfig(
+        steps=pick(smoke=5, book=120),
+        batch_size=32,
+        lr=3e-3,
+        warmup=pick(smoke=1, book=12),
+        clip=1.0,
+        schedule="cosine",
+    ),
+    lr_grid=(3e-3, 1e-2),
+    seeds=pick(smoke=(0, 1), book=(0, 1, 2), dry=(0, 1)),
+    n_val=pick(smoke=16, book=128, dry=16),
+    n_test=pick(smoke=16, book=256, dry=16),
+)
 t0 = time.perf_counter()
 heat = run_heatmap(HEAT)
 heat_seconds = time.perf_counter() - t0
 cells = cell_verdicts(heat, HEAT)
-print(f"{len(cells) // len(HEAT.factors)} cells x {len(HEAT.seeds)} seeds in {heat_seconds:.0f} s "
-      f"({HEAT.train.steps} steps per run)")
+print(
+    f"{len(cells) // len(HEAT.factors)} cells x {len(HEAT.seeds)} seeds in "
+    f"{heat_seconds:.0f} s "
+    f"({HEAT.train.steps} steps per run)"
+)
 
 fig, axes = plt.subplots(1, 2, figsize=(14, 4.6), sharey=True)
 for ax, f in zip(axes, HEAT.factors):
-    _, im = plot_heatmap(cells, f, ax=ax, title=f"accuracy at {f}T = {f * HEAT.train_length} "
-                                                f"(mean of {len(HEAT.seeds)} seeds)")
+    _, im = plot_heatmap(
+        cells,
+        f,
+        ax=ax,
+        title=f"accuracy at {f}T = {f * HEAT.train_length} "
+        f"(mean of {len(HEAT.seeds)} seeds)",
+    )
 fig.colorbar(im, ax=axes, shrink=0.8, label="accuracy, last T positions")
-fig.suptitle(f"What each model can track (trained at T = {HEAT.train_length}, budget: {get_budget()}). "
-             f"Red outline: predicted to track; white dashed: predicted to fail", y=1.02)
+fig.suptitle(
+    f"What each model can track (trained at T = {HEAT.train_length}, budget: "
+    f"{get_budget()}). "
+    f"Red outline: predicted to track; white dashed: predicted to fail",
+    y=1.02,
+)
 plt.show()
 
 # %%
 at4 = cells[cells["factor"] == max(HEAT.factors)].copy()
-at4["cell"] = at4.apply(lambda r: f"{r['mean']:.2f} [{r['low']:.2f}, {r['high']:.2f}] {r['verdict']}", axis=1)
-verdict_grid = at4.pivot(index="model", columns="task", values="cell").loc[list(HEATMAP_MODELS),
-                                                                           list(HEATMAP_TASKS)]
+at4["cell"] = at4.apply(
+    lambda r: f"{r['mean']:.2f} [{r['low']:.2f}, {r['high']:.2f}] "
+    f"{r['verdict']}",
+    axis=1,
+)
+verdict_grid = at4.pivot(index="model", columns="task", values="cell").loc[
+    list(HEATMAP_MODELS), list(HEATMAP_TASKS)
+]
 predicted_cells = at4[at4["predicted"].apply(lambda p: isinstance(p, str))]
 n_pred = len(predicted_cells)
 counts = predicted_cells["agreement"].value_counts()
@@ -785,18 +1086,37 @@ glue("heat_agree", int(counts.get("agrees", 0)), display=False)
 glue("heat_disagree", int(counts.get("disagrees", 0)), display=False)
 glue("heat_open", int(counts.get("n/a", 0)), display=False)
 bad = predicted_cells[predicted_cells["agreement"] == "disagrees"]
-glue("heat_disagree_list", ", ".join(f"{r.model} on {r.task}" for r in bad.itertuples()) or "none",
-     display=False)
+glue(
+    "heat_disagree_list",
+    ", ".join(f"{r.model} on {r.task}" for r in bad.itertuples()) or "none",
+    display=False,
+)
 tracked = at4[at4["verdict"] == "tracked"]
-glue("heat_tracked_list", ", ".join(f"{r.model} on {r.task}" for r in tracked.itertuples()) or "none",
-     display=False)
+glue(
+    "heat_tracked_list",
+    ", ".join(f"{r.model} on {r.task}" for r in tracked.itertuples())
+    or "none",
+    display=False,
+)
 at1 = cells[cells["factor"] == 1].set_index(["task", "model"])["verdict"]
-fit_then_fail = [r for r in predicted_cells.itertuples()
-                 if r.predicted == "fail" and r.verdict == "fails" and at1[(r.task, r.model)] == "tracked"]
+fit_then_fail = [
+    r
+    for r in predicted_cells.itertuples()
+    if r.predicted == "fail"
+    and r.verdict == "fails"
+    and at1[(r.task, r.model)] == "tracked"
+]
 glue("heat_fail_fit", len(fit_then_fail), display=False)
-glue("heat_fail_fit_list", ", ".join(f"{r.model} on {r.task}" for r in fit_then_fail) or "none",
-     display=False)
-n_fail_agree = sum(1 for r in predicted_cells.itertuples() if r.predicted == "fail" and r.agreement == "agrees")
+glue(
+    "heat_fail_fit_list",
+    ", ".join(f"{r.model} on {r.task}" for r in fit_then_fail) or "none",
+    display=False,
+)
+n_fail_agree = sum(
+    1
+    for r in predicted_cells.itertuples()
+    if r.predicted == "fail" and r.agreement == "agrees"
+)
 glue("heat_fail_agree", n_fail_agree, display=False)
 glue("heat_steps", HEAT.train.steps, display=False)
 glue("heat_T", HEAT.train_length, display=False)
@@ -836,28 +1156,59 @@ verdict_grid
 
 # %%
 studies = {"parity": parity, "flipflop": flip}
-probe = {name: {test: make_task(name, 8, (4 if test == "4T" else 1) * T, seed=777,
-                                **(st.config.shift if test == "shift" else st.config.task_kwargs))
-                for test in ("T", "4T", "shift")}
-         for name, st in studies.items()}
+probe = {
+    name: {
+        test: make_task(
+            name,
+            8,
+            (4 if test == "4T" else 1) * T,
+            seed=777,
+            **(st.config.shift if test == "shift" else st.config.task_kwargs),
+        )
+        for test in ("T", "4T", "shift")
+    }
+    for name, st in studies.items()
+}
 
 
 def st_seed(st):
-    """The first seed of a study: the model shown in the widget and the figure."""
+    """The first seed of a study: the model in the widget and the figure."""
     return sorted({seed for (_, seed) in st.models})[0]
 
 
 def draw_prediction(ax, task, model_name, test, index, legend=True):
     x, y = probe[task][test]
     st = studies[task]
-    p1 = predict_states(st.models[(model_name, st_seed(st))], x[index:index + 1])[0, :, 1].numpy()
+    p1 = predict_states(
+        st.models[(model_name, st_seed(st))], x[index : index + 1]
+    )[0, :, 1].numpy()
     pos = np.arange(1, x.shape[1] + 1)
-    ax.step(pos, y[index].numpy(), where="mid", color="black", lw=1.2, label="true state")
-    ax.plot(pos, p1, color=plots.color_for(model_name) or "#CC79A7", marker=".", ms=4, lw=1,
-            label=f"{model_name}: P(state = 1)")
+    ax.step(
+        pos,
+        y[index].numpy(),
+        where="mid",
+        color="black",
+        lw=1.2,
+        label="true state",
+    )
+    ax.plot(
+        pos,
+        p1,
+        color=plots.color_for(model_name) or "#CC79A7",
+        marker=".",
+        ms=4,
+        lw=1,
+        label=f"{model_name}: P(state = 1)",
+    )
     ones_at = pos[x[index].numpy() == 1]
-    ax.scatter(ones_at, np.full(len(ones_at), -0.12), marker="|", color="grey", s=30,
-               label="input = 1" if task == "parity" else "write 1")
+    ax.scatter(
+        ones_at,
+        np.full(len(ones_at), -0.12),
+        marker="|",
+        color="grey",
+        s=30,
+        label="input = 1" if task == "parity" else "write 1",
+    )
     if x.shape[1] > T:
         ax.axvline(T + 0.5, color="black", ls="--", lw=1)
     ax.set_ylim(-0.2, 1.1)
@@ -876,24 +1227,50 @@ try:
         ax.set_title(f"{task}, {test} test, sequence {index}")
         plt.show()
 
-    interact(show, task=list(studies), model_name=list(MODELS), test=["T", "4T", "shift"],
-                     index=widgets.IntSlider(min=0, max=7, value=0))
+    interact(
+        show,
+        task=list(studies),
+        model_name=list(MODELS),
+        test=["T", "4T", "shift"],
+        index=widgets.IntSlider(min=0, max=7, value=0),
+    )
 except ImportError:
     print("ipywidgets is not installed: see the static figure below")
 
 # %%
-fig, axes = plt.subplots(len(MODELS), 1, figsize=(11, 1.45 * len(MODELS)), sharex=True)
+fig, axes = plt.subplots(
+    len(MODELS), 1, figsize=(11, 1.45 * len(MODELS)), sharex=True
+)
 for ax, name in zip(axes, MODELS):
     draw_prediction(ax, "parity", name, "4T", 0, legend=False)
     ax.set_ylabel(name, rotation=0, ha="right", va="center")
     ax.set_yticks([0, 1])
-handles = [plt.Line2D([], [], color="black", lw=1.2, label="true state (parity)"),
-           plt.Line2D([], [], color="grey", marker=".", lw=1, label="model's P(state = 1), in its colour"),
-           plt.Line2D([], [], color="grey", marker="|", ls="none", label="input = 1")]
-axes[0].legend(handles=handles, loc="lower left", bbox_to_anchor=(0, 1.02), ncol=3, fontsize=8)
+handles = [
+    plt.Line2D([], [], color="black", lw=1.2, label="true state (parity)"),
+    plt.Line2D(
+        [],
+        [],
+        color="grey",
+        marker=".",
+        lw=1,
+        label="model's P(state = 1), in its colour",
+    ),
+    plt.Line2D([], [], color="grey", marker="|", ls="none", label="input = 1"),
+]
+axes[0].legend(
+    handles=handles,
+    loc="lower left",
+    bbox_to_anchor=(0, 1.02),
+    ncol=3,
+    fontsize=8,
+)
 axes[-1].set_xlabel("position in the sequence (dashed: training length T)")
-fig.suptitle(f"Parity, one length-{4 * T} test sequence: true state (black) and each model's "
-             f"P(state = 1) (seed {SEEDS[0]})", y=1.0)
+fig.suptitle(
+    f"Parity, one length-{4 * T} test sequence: true state (black) and each "
+    "model's "
+    f"P(state = 1) (seed {SEEDS[0]})",
+    y=1.0,
+)
 fig.tight_layout()
 plt.show()
 
@@ -1042,8 +1419,14 @@ plt.show()
 # :::
 
 # %%
-total, cpu = time.perf_counter() - CHAPTER_START, time.process_time() - CHAPTER_CPU
-print(f"experiments in this chapter: parity {parity_seconds:.0f} s, flip-flop {flip_seconds:.0f} s, "
-      f"heatmap {heat_seconds:.0f} s; "
-      f"total {total:.0f} s wall clock, {cpu:.0f} s of CPU time "
-      f"(budget: {get_budget()}, {torch.get_num_threads()} thread)")
+total, cpu = (
+    time.perf_counter() - CHAPTER_START,
+    time.process_time() - CHAPTER_CPU,
+)
+print(
+    f"experiments in this chapter: parity {parity_seconds:.0f} s, flip-flop "
+    f"{flip_seconds:.0f} s, "
+    f"heatmap {heat_seconds:.0f} s; "
+    f"total {total:.0f} s wall clock, {cpu:.0f} s of CPU time "
+    f"(budget: {get_budget()}, {torch.get_num_threads()} thread)"
+)

@@ -35,12 +35,17 @@
 # and its float32 limits, and finally time everything on the machine that built this page.
 
 # %% tags=["hide-cell"]
-# Colab only: install the course library at this course version (Colab's own torch,
-# numpy, pandas and matplotlib are kept).
-# Full budget on a Colab GPU: import os; os.environ["RVT_BUDGET"] = "full" before the next cell.
+# Colab only: install the course library at this course version (Colab's
+# own torch, numpy, pandas and matplotlib are kept). Full budget on a
+# Colab GPU: import os; os.environ["RVT_BUDGET"] = "full" before the next
+# cell.
 import sys
+
 if "google.colab" in sys.modules:
-    course = "rvt_lib[book] @ git+https://github.com/rvt-course/rnns-vs-transformers@v0.1.0"
+    course = (
+        "rvt_lib[book] @ "
+        "git+https://github.com/rvt-course/rnns-vs-transformers@v0.1.0"
+    )
     get_ipython().run_line_magic("pip", f'install -q "{course}"')
 
 # %%
@@ -58,19 +63,29 @@ from rvt_lib.book import glue, interact
 from rvt_lib.budget import get_budget, pick
 from rvt_lib.measure import time_fn
 from rvt_lib.stats import fit_power_law
-from rvt_lib.scan import (blelloch_steps, combine, logspace_error, scan_blelloch,
-                          scan_hillis_steele, scan_logspace, scan_sequential)
+from rvt_lib.scan import (
+    blelloch_steps,
+    combine,
+    logspace_error,
+    scan_blelloch,
+    scan_hillis_steele,
+    scan_logspace,
+    scan_sequential,
+)
 from rvt_lib.train import set_seed
 
 plots.style()
 set_seed(0)
-# All timings use one thread: the machine that builds this book is shared, and two
-# threads competing with other processes for two cores give erratic times (see below).
+# All timings use one thread: the machine that builds this book is shared, and
+# two threads competing with other processes for two cores give erratic times
+# (see below).
 torch.set_num_threads(1)
 
 
 def cpu_name() -> str:
-    """The CPU's model name (from /proc/cpuinfo on Linux), else what platform knows."""
+    """The CPU's model name (from /proc/cpuinfo on Linux), else what platform
+    knows.
+    """
     try:
         with open("/proc/cpuinfo") as f:
             for line in f:
@@ -82,15 +97,26 @@ def cpu_name() -> str:
 
 
 device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-HARDWARE = (f"{cpu_name()}, {os.cpu_count()} CPU cores, timed on {torch.get_num_threads()} thread, "
-            f"torch {torch.__version__}; GPU: "
-            + (torch.cuda.get_device_name(0) if torch.cuda.is_available() else "none"))
+HARDWARE = (
+    f"{cpu_name()}, {os.cpu_count()} CPU cores, timed on "
+    f"{torch.get_num_threads()} thread, "
+    f"torch {torch.__version__}; GPU: "
+    + (torch.cuda.get_device_name(0) if torch.cuda.is_available() else "none")
+)
 print(f"budget: {get_budget()}   device: {device}")
 print(f"hardware: {HARDWARE}")
 glue("hardware", HARDWARE, display=False)
-glue("gpu_phrase", "No GPU was available when this page was built (see the hardware line at the top)."
-     if not torch.cuda.is_available() else
-     "This page was built on a machine with a GPU, but every timing above ran on the CPU.", display=False);
+glue(
+    "gpu_phrase",
+    (
+        "No GPU was available when this page was built (see the hardware line "
+        "at the top)."
+        if not torch.cuda.is_available()
+        else "This page was built on a machine with a GPU, but every timing "
+        "above ran on the CPU."
+    ),
+    display=False,
+)
 
 # %% [markdown]
 # ## Scans: running results of an associative operator
@@ -133,30 +159,53 @@ glue("gpu_phrase", "No GPU was available when this page was built (see the hardw
 
 # %%
 gen = torch.Generator().manual_seed(0)
-x, y, z = [(torch.randn(8, 16, generator=gen, dtype=torch.float64),
-            torch.randn(8, 16, generator=gen, dtype=torch.float64)) for _ in range(3)]
-left = combine(combine(x, y), z)             # (x o y) o z
-right = combine(x, combine(y, z))            # x o (y o z)
-swapped = combine(y, x)                      # y o x: the other order
+x, y, z = [
+    (
+        torch.randn(8, 16, generator=gen, dtype=torch.float64),
+        torch.randn(8, 16, generator=gen, dtype=torch.float64),
+    )
+    for _ in range(3)
+]
+left = combine(combine(x, y), z)  # (x o y) o z
+right = combine(x, combine(y, z))  # x o (y o z)
+swapped = combine(y, x)  # y o x: the other order
 assoc_err = max((l - r).abs().max().item() for l, r in zip(left, right))
-comm_gap = max((l - r).abs().max().item() for l, r in zip(combine(x, y), swapped))
-print(f"max |(x o y) o z - x o (y o z)| = {assoc_err:.1e}   (float64 rounding: associative)")
-print(f"max |x o y - y o x|             = {comm_gap:.2f}      (not commutative: order matters)")
+comm_gap = max(
+    (l - r).abs().max().item() for l, r in zip(combine(x, y), swapped)
+)
+print(
+    f"max |(x o y) o z - x o (y o z)| = {assoc_err:.1e}   (float64 rounding: "
+    "associative)"
+)
+print(
+    f"max |x o y - y o x|             = {comm_gap:.2f}      (not commutative: "
+    "order matters)"
+)
 
 # the four scans of rvt_lib against the loop, on one random problem
-a = torch.rand(4, 100, 16, generator=gen, dtype=torch.float64) * 0.9 + 0.05   # (B, T, D) in (0.05, 0.95)
-b = torch.randn(4, 100, 16, generator=gen, dtype=torch.float64)               # any sign
+# (B, T, D) in (0.05, 0.95)
+a = torch.rand(4, 100, 16, generator=gen, dtype=torch.float64) * 0.9 + 0.05
+# any sign
+b = torch.randn(4, 100, 16, generator=gen, dtype=torch.float64)
 ref = scan_sequential(a, b)
 checks = {
     "Hillis-Steele": scan_hillis_steele(a, b),
     "Blelloch": scan_blelloch(a, b),
 }
-b_pos = b.abs() + 0.1                                                            # log space needs b > 0
+# log space needs b > 0
+b_pos = b.abs() + 0.1
 checks["log-space (b > 0)"] = scan_logspace(a, b_pos)
-refs = {"Hillis-Steele": ref, "Blelloch": ref, "log-space (b > 0)": scan_sequential(a, b_pos)}
+refs = {
+    "Hillis-Steele": ref,
+    "Blelloch": ref,
+    "log-space (b > 0)": scan_sequential(a, b_pos),
+}
 for name, h in checks.items():
-    print(f"{name:>18}: max |h - loop| = {(h - refs[name]).abs().max().item():.1e}")
-glue("assoc_err", float(assoc_err), display=False);
+    print(
+        f"{name:>18}: max |h - loop| = "
+        f"{(h - refs[name]).abs().max().item():.1e}"
+    )
+glue("assoc_err", float(assoc_err), display=False)
 
 # %% [markdown]
 # The bracketing changes the result by rounding only ({glue:text}`assoc_err:.0e`), while
@@ -208,20 +257,28 @@ glue("assoc_err", float(assoc_err), display=False);
 # The table counts the combines exactly for a few lengths (padded to a power of two where
 # the algorithm needs it).
 
+
 # %%
 def work_depth(T: int) -> dict:
-    """Number of combines (work) and of dependent rounds (depth) of each scan, for length T."""
+    """Number of combines (work) and of dependent rounds (depth) of each scan,
+    for length T.
+    """
     L = math.ceil(math.log2(T)) if T > 1 else 0
-    N = 2 ** L
+    N = 2**L
     return {
-        ("loop", "work"): T - 1, ("loop", "depth"): T - 1,
-        ("Hillis-Steele", "work"): sum(T - 2 ** k for k in range(L)), ("Hillis-Steele", "depth"): L,
-        ("Blelloch", "work"): 2 * (N - 1) + N, ("Blelloch", "depth"): 2 * L + 1,
+        ("loop", "work"): T - 1,
+        ("loop", "depth"): T - 1,
+        ("Hillis-Steele", "work"): sum(T - 2**k for k in range(L)),
+        ("Hillis-Steele", "depth"): L,
+        ("Blelloch", "work"): 2 * (N - 1) + N,
+        ("Blelloch", "depth"): 2 * L + 1,
     }
 
 
 lengths = (8, 64, 512, 4096, 65536)
-wd = pd.DataFrame([work_depth(T) for T in lengths], index=pd.Index(lengths, name="T"))
+wd = pd.DataFrame(
+    [work_depth(T) for T in lengths], index=pd.Index(lengths, name="T")
+)
 wd.columns = pd.MultiIndex.from_tuples(wd.columns)
 wd
 
@@ -235,41 +292,85 @@ wd
 # The two dependency diagrams below draw every combine of each algorithm for $T = 8$: a
 # line joins the two values that are combined, time (depth) flows downwards.
 
+
 # %% tags=["hide-input"]
 def draw_hillis_steele(ax, T=8):
-    """Dependency diagram of the Hillis-Steele scan: round k combines t with t - 2**k."""
+    """Dependency diagram of the Hillis-Steele scan: round k combines t with t
+    - 2**k.
+    """
     rounds = math.ceil(math.log2(T))
     for k in range(rounds + 1):
-        ax.scatter(range(T), [k] * T, s=140, color="white", edgecolors="#0072B2", zorder=3)
+        ax.scatter(
+            range(T),
+            [k] * T,
+            s=140,
+            color="white",
+            edgecolors="#0072B2",
+            zorder=3,
+        )
     for k in range(rounds):
-        d = 2 ** k
+        d = 2**k
         for t in range(T):
-            ax.plot([t, t], [k, k + 1], color="#bbbbbb", lw=1, zorder=1)          # value carried down
+            # value carried down
+            ax.plot([t, t], [k, k + 1], color="#bbbbbb", lw=1, zorder=1)
             if t >= d:
-                ax.plot([t - d, t], [k, k + 1], color="#0072B2", lw=1.6, zorder=2)  # a combine
-        ax.text(T - 0.3, k + 0.5, f"round {k}: shift {d}", va="center", fontsize=9)
-    ax.set_title(f"Hillis-Steele: {rounds} rounds, {sum(T - 2 ** k for k in range(rounds))} combines")
+                # a combine
+                ax.plot(
+                    [t - d, t], [k, k + 1], color="#0072B2", lw=1.6, zorder=2
+                )
+        ax.text(
+            T - 0.3, k + 0.5, f"round {k}: shift {d}", va="center", fontsize=9
+        )
+    ax.set_title(
+        f"Hillis-Steele: {rounds} rounds, "
+        f"{sum(T - 2 ** k for k in range(rounds))} combines"
+    )
 
 
 def draw_blelloch(ax, T=8):
-    """Dependency diagram of the Blelloch scan, from the steps recorded by blelloch_steps."""
-    steps = blelloch_steps(list(range(T)))[1:]                 # skip the "start" snapshot
+    """Dependency diagram of the Blelloch scan, from the steps recorded by
+    blelloch_steps.
+    """
+    # skip the "start" snapshot
+    steps = blelloch_steps(list(range(T)))[1:]
     n_rows = len(steps)
     for r in range(n_rows + 1):
-        ax.scatter(range(T), [r] * T, s=140, color="white", edgecolors="#D55E00", zorder=3)
+        ax.scatter(
+            range(T),
+            [r] * T,
+            s=140,
+            color="white",
+            edgecolors="#D55E00",
+            zorder=3,
+        )
     n_comb = 0
     for r, step in enumerate(steps):
         for t in range(T):
             ax.plot([t, t], [r, r + 1], color="#bbbbbb", lw=1, zorder=1)
         for i, j in step["pairs"]:
             n_comb += 1
-            ax.plot([i, j], [r, r + 1], color="#D55E00", lw=1.6, zorder=2)          # left value -> j
+            # left value -> j
+            ax.plot([i, j], [r, r + 1], color="#D55E00", lw=1.6, zorder=2)
             if step["phase"] == "down":
-                ax.plot([j, i], [r, r + 1], color="#D55E00", lw=1.6, ls=":", zorder=2)  # j's prefix -> i
+                # j's prefix -> i
+                ax.plot(
+                    [j, i],
+                    [r, r + 1],
+                    color="#D55E00",
+                    lw=1.6,
+                    ls=":",
+                    zorder=2,
+                )
         label = ("up-sweep" if step["phase"] == "up" else "down-sweep") + (
-            f", distance {2 ** step['level']}" if step["pairs"] else ": root <- identity")
+            f", distance {2 ** step['level']}"
+            if step["pairs"]
+            else ": root <- identity"
+        )
         ax.text(T - 0.3, r + 0.5, label, va="center", fontsize=9)
-    ax.set_title(f"Blelloch: {n_rows} levels, {n_comb} combines (+ {T} to make it inclusive)")
+    ax.set_title(
+        f"Blelloch: {n_rows} levels, {n_comb} combines (+ {T} to make it "
+        "inclusive)"
+    )
 
 
 fig, axes = plt.subplots(1, 2, figsize=(13, 4.2))
@@ -305,17 +406,31 @@ steps = blelloch_steps(values)
 
 
 def draw_step(ax, step, show_note=True):
-    """Draw one snapshot of blelloch_steps as a row of cells, with the touched pairs."""
+    """Draw one snapshot of blelloch_steps as a row of cells, with the touched
+    pairs.
+    """
     arr, N = step["array"], len(step["array"])
     touched = {i for pair in step["pairs"] for i in pair}
     for i, v in enumerate(arr):
         color = "#F5C894" if i in touched else "white"
-        ax.add_patch(plt.Rectangle((i, 0), 0.95, 0.95, facecolor=color, edgecolor="black"))
+        ax.add_patch(
+            plt.Rectangle(
+                (i, 0), 0.95, 0.95, facecolor=color, edgecolor="black"
+            )
+        )
         ax.text(i + 0.475, 0.45, str(v), ha="center", va="center", fontsize=13)
     for i, j in step["pairs"]:
-        ax.annotate("", xy=(j + 0.475, 1.0), xytext=(i + 0.475, 1.0),      # same arc height for any distance
-                    arrowprops=dict(arrowstyle="->", color="#D55E00",
-                                    connectionstyle=f"arc3,rad={-0.6 / (j - i):.3f}"))
+        # same arc height for any distance
+        ax.annotate(
+            "",
+            xy=(j + 0.475, 1.0),
+            xytext=(i + 0.475, 1.0),
+            arrowprops=dict(
+                arrowstyle="->",
+                color="#D55E00",
+                connectionstyle=f"arc3,rad={-0.6 / (j - i):.3f}",
+            ),
+        )
     ax.set_xlim(-0.1, N)
     ax.set_ylim(-0.1, 1.5)
     ax.axis("off")
@@ -324,12 +439,20 @@ def draw_step(ax, step, show_note=True):
         if step["phase"] == "start":
             note = f"start: the input, padded with zeros to length {N}"
         elif step["phase"] == "up":
-            note = f"up-sweep, distance {2 ** d}: x[j] += x[j - {2 ** d}] for the highlighted pairs"
+            note = (
+                f"up-sweep, distance {2 ** d}: x[j] += x[j - {2 ** d}] for "
+                "the highlighted pairs"
+            )
         elif not step["pairs"]:
-            note = "down-sweep starts: the root (last cell) gets the identity 0"
+            note = (
+                "down-sweep starts: the root (last cell) gets the identity 0"
+            )
         else:
-            note = (f"down-sweep, distance {2 ** d}: x[i] <- x[j] and x[j] <- x[j] + old x[i] "
-                    f"for the highlighted pairs (i, j)")
+            note = (
+                f"down-sweep, distance {2 ** d}: x[i] <- x[j] and x[j] <- "
+                "x[j] + old x[i] "
+                f"for the highlighted pairs (i, j)"
+            )
         ax.set_title(note, fontsize=10, loc="left")
 
 
@@ -341,8 +464,12 @@ try:
         draw_step(ax, steps[step_index])
         plt.show()
 
-    interact(show, step_index=widgets.IntSlider(min=0, max=len(steps) - 1, value=0,
-                                                        description="step"))
+    interact(
+        show,
+        step_index=widgets.IntSlider(
+            min=0, max=len(steps) - 1, value=0, description="step"
+        ),
+    )
 except ImportError:
     print("ipywidgets is not installed: see the static figure below")
 
@@ -353,12 +480,18 @@ except ImportError:
 fig, axes = plt.subplots(len(steps), 1, figsize=(8, 1.25 * len(steps)))
 for ax, step in zip(axes, steps):
     draw_step(ax, step)
-fig.suptitle("Blelloch exclusive scan of " + str(values) + ", step by step", y=1.0)
+fig.suptitle(
+    "Blelloch exclusive scan of " + str(values) + ", step by step", y=1.0
+)
 fig.tight_layout()
 plt.show()
-exclusive = steps[-1]["array"][:len(values)]
-print("result:", exclusive, "  check (running sum before each position):",
-      [int(v) for v in np.concatenate([[0], np.cumsum(values)[:-1]])])
+exclusive = steps[-1]["array"][: len(values)]
+print(
+    "result:",
+    exclusive,
+    "  check (running sum before each position):",
+    [int(v) for v in np.concatenate([[0], np.cumsum(values)[:-1]])],
+)
 
 # %% [markdown]
 # ## The log-space scan, and why it needs chunks
@@ -394,7 +527,11 @@ print("result:", exclusive, "  check (running sum before each position):",
 # over all positions and features.
 
 # %%
-err_lengths = pick(smoke=[16, 256, 1024], book=[2 ** k for k in range(4, 17, 2)], dry=[16, 256, 1024])
+err_lengths = pick(
+    smoke=[16, 256, 1024],
+    book=[2**k for k in range(4, 17, 2)],
+    dry=[16, 256, 1024],
+)
 err_seeds = pick(smoke=[0], book=[0, 1], dry=[0])
 chunkings = {"single pass": None, "chunks of 1024": 1024, "chunks of 256": 256}
 rows = []
@@ -403,21 +540,36 @@ for T in err_lengths:
         errs = [logspace_error(T, chunk_size=chunk, seed=s) for s in err_seeds]
         rows.append({"T": T, "scan": label, "max relative error": max(errs)})
 err_df = pd.DataFrame(rows)
-err_table = err_df.pivot(index="T", columns="scan", values="max relative error")[list(chunkings)]
+err_table = err_df.pivot(
+    index="T", columns="scan", values="max relative error"
+)[list(chunkings)]
 print(err_table.map(lambda v: f"{v:.1e}").to_string())
 
 fig, ax = plt.subplots(figsize=(6.4, 4.2))
-err_slope = fit_power_law(err_table.index.values, err_table["single pass"].values).exponent
-for (label, color) in zip(chunkings, plots.PALETTE):
-    text = f"{label} (fitted slope {err_slope:.2f})" if label == "single pass" else label
-    ax.loglog(err_table.index, err_table[label], marker="o", color=color, label=text)
+err_slope = fit_power_law(
+    err_table.index.values, err_table["single pass"].values
+).exponent
+for label, color in zip(chunkings, plots.PALETTE):
+    text = (
+        f"{label} (fitted slope {err_slope:.2f})"
+        if label == "single pass"
+        else label
+    )
+    ax.loglog(
+        err_table.index, err_table[label], marker="o", color=color, label=text
+    )
 ax.set_xlabel("sequence length T (steps)")
 ax.set_ylabel("max relative error of h (float32)")
 ax.set_title(f"Log-space scan in float32 (budget: {get_budget()})")
 ax.legend()
 ax.axhline(np.finfo(np.float32).eps, color="grey", lw=1, ls=":")
-ax.text(err_table.index.values[0], np.finfo(np.float32).eps * 1.3, "float32 machine epsilon",
-        fontsize=9, color="grey")
+ax.text(
+    err_table.index.values[0],
+    np.finfo(np.float32).eps * 1.3,
+    "float32 machine epsilon",
+    fontsize=9,
+    color="grey",
+)
 plt.show()
 
 T_max = int(err_table.index.max())
@@ -425,8 +577,14 @@ glue("err_Tmax", T_max, display=False)
 glue("err_single", float(err_table.loc[T_max, "single pass"]), display=False)
 glue("err_chunk", float(err_table.loc[T_max, "chunks of 256"]), display=False)
 glue("err_slope", float(err_slope), display=False)
-glue("err_ratio", float(err_table.loc[T_max, "single pass"] / err_table.loc[T_max, "chunks of 256"]),
-     display=False);
+glue(
+    "err_ratio",
+    float(
+        err_table.loc[T_max, "single pass"]
+        / err_table.loc[T_max, "chunks of 256"]
+    ),
+    display=False,
+)
 
 # %% [markdown]
 # In a single pass, the error grows with $T$ (fitted log-log slope
@@ -458,15 +616,18 @@ glue("err_ratio", float(err_table.loc[T_max, "single pass"] / err_table.loc[T_ma
 # (almost) no parallel hardware? On log-log axes, a slope of 1 means time proportional to
 # $T$.
 
+
 # %%
 def best_ms(fn, repeats):
-    """Best of `repeats` timings (ms) of fn(), after one untimed warm-up call."""
+    """Best of `repeats` timings (ms) of fn(), after one untimed warm-up."""
     fn()
     return min(time_fn(fn, repeats=1, warmup=0) for _ in range(repeats))
 
 
 B_time, D_time = 4, 64
-time_lengths = pick(smoke=[16, 64], book=[2 ** k for k in range(6, 15)], dry=[16, 64])
+time_lengths = pick(
+    smoke=[16, 64], book=[2**k for k in range(6, 15)], dry=[16, 64]
+)
 repeats = pick(smoke=1, book=5, dry=1)
 scans = {
     "sequential loop": scan_sequential,
@@ -486,28 +647,44 @@ def fwd_bwd(fn, a, b):
     def run():
         a.grad = b.grad = None
         fn(a, b).sum().backward()
+
     return run
 
 
 rows = []
 for T in time_lengths:
     g = torch.Generator().manual_seed(T)
-    a = torch.rand(B_time, T, D_time, generator=g) * 0.9 + 0.05        # (B, T, D) in (0.05, 0.95)
-    b = torch.rand(B_time, T, D_time, generator=g) + 0.05              # (B, T, D) positive
+    # (B, T, D) in (0.05, 0.95)
+    a = torch.rand(B_time, T, D_time, generator=g) * 0.9 + 0.05
+    # (B, T, D) positive
+    b = torch.rand(B_time, T, D_time, generator=g) + 0.05
     for name, fn in scans.items():
-        rows.append({"T": T, "scan": name,
-                     "forward (ms)": best_ms(fwd(fn, a, b), repeats),
-                     "forward + backward (ms)": best_ms(fwd_bwd(fn, a, b), repeats)})
+        rows.append(
+            {
+                "T": T,
+                "scan": name,
+                "forward (ms)": best_ms(fwd(fn, a, b), repeats),
+                "forward + backward (ms)": best_ms(fwd_bwd(fn, a, b), repeats),
+            }
+        )
 time_df = pd.DataFrame(rows)
 
 fig, axes = plt.subplots(1, 2, figsize=(13, 4.5))
 scan_slopes = {}
 for ax, col in zip(axes, ["forward (ms)", "forward + backward (ms)"]):
     wide = time_df.pivot(index="T", columns="scan", values=col)[list(scans)]
-    _, scan_slopes[col] = plots.plot_loglog(wide.index.values, {k: wide[k].values for k in scans}, ax=ax,
-                                            xlabel="sequence length T (steps)", ylabel=f"time, {col}",
-                                            title=f"{col.split(' (')[0]}, B={B_time}, D={D_time}")
-fig.suptitle(f"Scans on {cpu_name()} ({torch.get_num_threads()} thread, budget: {get_budget()})")
+    _, scan_slopes[col] = plots.plot_loglog(
+        wide.index.values,
+        {k: wide[k].values for k in scans},
+        ax=ax,
+        xlabel="sequence length T (steps)",
+        ylabel=f"time, {col}",
+        title=f"{col.split(' (')[0]}, B={B_time}, D={D_time}",
+    )
+fig.suptitle(
+    f"Scans on {cpu_name()} ({torch.get_num_threads()} thread, budget: "
+    f"{get_budget()})"
+)
 fig.tight_layout()
 plt.show()
 
@@ -519,17 +696,36 @@ print(at_big.map(lambda v: f"{v:.2f}").to_string())
 # %% tags=["hide-input"]
 fb = "forward + backward (ms)"
 fastest = at_big[fb].idxmin()
-seq_over_log = at_big.loc["sequential loop", fb] / at_big.loc["log-space (chunks of 256)", fb]
+seq_over_log = (
+    at_big.loc["sequential loop", fb]
+    / at_big.loc["log-space (chunks of 256)", fb]
+)
 hs_vs_bl = at_big.loc["Hillis-Steele", fb] / at_big.loc["Blelloch", fb]
 glue("T_big", T_big, display=False)
 glue("fastest_scan", fastest, display=False)
 glue("seq_over_log", float(seq_over_log), display=False)
 glue("hs_vs_bl", float(hs_vs_bl), display=False)
 glue("hs_vs_bl_word", "slower" if hs_vs_bl > 1 else "faster", display=False)
-glue("slope_seq", float(scan_slopes[fb].get("sequential loop", float("nan"))), display=False)
-glue("slope_hs", float(scan_slopes[fb].get("Hillis-Steele", float("nan"))), display=False)
-glue("slope_bl", float(scan_slopes[fb].get("Blelloch", float("nan"))), display=False)
-glue("slope_log", float(scan_slopes[fb].get("log-space (chunks of 256)", float("nan"))), display=False);
+glue(
+    "slope_seq",
+    float(scan_slopes[fb].get("sequential loop", float("nan"))),
+    display=False,
+)
+glue(
+    "slope_hs",
+    float(scan_slopes[fb].get("Hillis-Steele", float("nan"))),
+    display=False,
+)
+glue(
+    "slope_bl",
+    float(scan_slopes[fb].get("Blelloch", float("nan"))),
+    display=False,
+)
+glue(
+    "slope_log",
+    float(scan_slopes[fb].get("log-space (chunks of 256)", float("nan"))),
+    display=False,
+)
 
 # %% [markdown]
 # What the measurement says, for forward + backward at $T$ = {glue:text}`T_big` on this
@@ -580,17 +776,23 @@ from rvt_lib.models.lstm import LSTM, LSTMConfig
 from rvt_lib.models.mingru import MinGRU, MinGRUConfig, MinLSTM, MinLSTMConfig
 
 B_m, H_m = 16, 64
-model_lengths = pick(smoke=[16, 64], book=[64, 256, 512, 1024, 4096], dry=[16, 64])
+model_lengths = pick(
+    smoke=[16, 64], book=[64, 256, 512, 1024, 4096], dry=[16, 64]
+)
 model_repeats = pick(smoke=1, book=3, dry=1)
 set_seed(0)
 cores = {
     "minGRU (parallel)": MinGRU(MinGRUConfig(H_m, H_m, mode="parallel")),
     "minGRU (sequential)": MinGRU(MinGRUConfig(H_m, H_m, mode="sequential")),
-    "minGRU (Blelloch)": MinGRU(MinGRUConfig(H_m, H_m, mode="parallel", scan="blelloch")),
+    "minGRU (Blelloch)": MinGRU(
+        MinGRUConfig(H_m, H_m, mode="parallel", scan="blelloch")
+    ),
     "GRU (rvt_lib)": GRU(GRUConfig(H_m, H_m)),
     "GRU (torch.nn)": torch.nn.GRU(H_m, H_m, batch_first=True),
     "minLSTM (parallel)": MinLSTM(MinLSTMConfig(H_m, H_m, mode="parallel")),
-    "minLSTM (sequential)": MinLSTM(MinLSTMConfig(H_m, H_m, mode="sequential")),
+    "minLSTM (sequential)": MinLSTM(
+        MinLSTMConfig(H_m, H_m, mode="sequential")
+    ),
     "LSTM (rvt_lib)": LSTM(LSTMConfig(H_m, H_m)),
     "LSTM (torch.nn)": torch.nn.LSTM(H_m, H_m, batch_first=True),
 }
@@ -599,75 +801,159 @@ cores = {
 def train_step(core, x):
     def run():
         core.zero_grad(set_to_none=True)
-        y, _ = core(x)                       # (B, T, H)
+        y, _ = core(x)  # (B, T, H)
         y.square().mean().backward()
+
     return run
 
 
 rows = []
 for T in model_lengths:
-    x = torch.randn(B_m, T, H_m, generator=torch.Generator().manual_seed(T))   # (B, T, H)
+    # (B, T, H)
+    x = torch.randn(B_m, T, H_m, generator=torch.Generator().manual_seed(T))
     for name, core in cores.items():
-        rows.append({"T": T, "model": name, "ms per step": best_ms(train_step(core, x), model_repeats)})
-model_df = pd.DataFrame(rows).pivot(index="T", columns="model", values="ms per step")[list(cores)]
+        rows.append(
+            {
+                "T": T,
+                "model": name,
+                "ms per step": best_ms(train_step(core, x), model_repeats),
+            }
+        )
+model_df = pd.DataFrame(rows).pivot(
+    index="T", columns="model", values="ms per step"
+)[list(cores)]
 
-speed = pd.DataFrame({
-    "minGRU: parallel vs sequential": model_df["minGRU (sequential)"] / model_df["minGRU (parallel)"],
-    "minGRU: Blelloch vs sequential": model_df["minGRU (sequential)"] / model_df["minGRU (Blelloch)"],
-    "minGRU vs GRU (rvt_lib)": model_df["GRU (rvt_lib)"] / model_df["minGRU (parallel)"],
-    "minGRU vs GRU (torch.nn)": model_df["GRU (torch.nn)"] / model_df["minGRU (parallel)"],
-    "minLSTM: parallel vs sequential": model_df["minLSTM (sequential)"] / model_df["minLSTM (parallel)"],
-    "minLSTM vs LSTM (rvt_lib)": model_df["LSTM (rvt_lib)"] / model_df["minLSTM (parallel)"],
-    "minLSTM vs LSTM (torch.nn)": model_df["LSTM (torch.nn)"] / model_df["minLSTM (parallel)"],
-})
-paper = pd.Series({512: "175x (GRU), 235x (LSTM)", 4096: "1324x (GRU), 1361x (LSTM)"})
+speed = pd.DataFrame(
+    {
+        "minGRU: parallel vs sequential": model_df["minGRU (sequential)"]
+        / model_df["minGRU (parallel)"],
+        "minGRU: Blelloch vs sequential": model_df["minGRU (sequential)"]
+        / model_df["minGRU (Blelloch)"],
+        "minGRU vs GRU (rvt_lib)": model_df["GRU (rvt_lib)"]
+        / model_df["minGRU (parallel)"],
+        "minGRU vs GRU (torch.nn)": model_df["GRU (torch.nn)"]
+        / model_df["minGRU (parallel)"],
+        "minLSTM: parallel vs sequential": model_df["minLSTM (sequential)"]
+        / model_df["minLSTM (parallel)"],
+        "minLSTM vs LSTM (rvt_lib)": model_df["LSTM (rvt_lib)"]
+        / model_df["minLSTM (parallel)"],
+        "minLSTM vs LSTM (torch.nn)": model_df["LSTM (torch.nn)"]
+        / model_df["minLSTM (parallel)"],
+    }
+)
+paper = pd.Series(
+    {512: "175x (GRU), 235x (LSTM)", 4096: "1324x (GRU), 1361x (LSTM)"}
+)
 speed["Feng et al. 2024, T4 GPU"] = [paper.get(T, "") for T in speed.index]
 print("time per training step (ms):")
 print(model_df.map(lambda v: f"{v:.2f}").to_string())
 print("\nspeed-up (how many times faster the parallel minRNN is):")
-print(speed.map(lambda v: f"{v:.1f}x" if isinstance(v, float) else v).to_string())
+print(
+    speed.map(lambda v: f"{v:.1f}x" if isinstance(v, float) else v).to_string()
+)
 
 # %%
 fig, ax = plt.subplots(figsize=(7.5, 4.5))
 for name in cores:
-    kind = name.split(" ")[0].lower()                       # mingru, gru, minlstm, lstm
-    style = {"(parallel)": "-", "(sequential)": "--", "(Blelloch)": "-.", "(rvt_lib)": "-",
-             "(torch.nn)": ":"}[name.split(" ")[1]]
+    # mingru, gru, minlstm, lstm
+    kind = name.split(" ")[0].lower()
+    style = {
+        "(parallel)": "-",
+        "(sequential)": "--",
+        "(Blelloch)": "-.",
+        "(rvt_lib)": "-",
+        "(torch.nn)": ":",
+    }[name.split(" ")[1]]
     marker = "o" if "min" in kind else "s"
-    ax.loglog(model_df.index, model_df[name], ls=style, marker=marker, ms=4,
-              color=plots.MODEL_COLORS[kind], label=name)
+    ax.loglog(
+        model_df.index,
+        model_df[name],
+        ls=style,
+        marker=marker,
+        ms=4,
+        color=plots.MODEL_COLORS[kind],
+        label=name,
+    )
 ax.set_xticks(model_lengths)
 ax.set_xticklabels([str(T) for T in model_lengths])
 ax.minorticks_off()
 ax.set_xlabel("sequence length T (steps)")
 ax.set_ylabel("time per training step (ms)")
-ax.set_title(f"One layer, B={B_m}, H={H_m}, forward + backward (budget: {get_budget()})")
+ax.set_title(
+    f"One layer, B={B_m}, H={H_m}, forward + backward (budget: {get_budget()})"
+)
 ax.legend(fontsize=8, ncol=2)
 plt.show()
 
 T_top = max(model_lengths)
 glue("T_top", T_top, display=False)
+
+
 def times(ratio: float) -> str:
-    """'12.3× faster' or '1.5× slower', for a speed-up ratio (other time / parallel time)."""
+    """'12.3× faster' or '1.5× slower', for a speed-up ratio (other time /
+    parallel time).
+    """
     return f"{ratio:.1f}× faster" if ratio >= 1 else f"{1 / ratio:.1f}× slower"
 
 
-glue("gru_speedup", float(speed.loc[T_top, "minGRU vs GRU (rvt_lib)"]), display=False)
-glue("gru_times", times(speed.loc[T_top, "minGRU vs GRU (rvt_lib)"]), display=False)
-glue("lstm_times", times(speed.loc[T_top, "minLSTM vs LSTM (rvt_lib)"]), display=False)
-glue("par_seq_times", times(speed.loc[T_top, "minGRU: parallel vs sequential"]), display=False)
-glue("blelloch_seq_times", times(speed.loc[T_top, "minGRU: Blelloch vs sequential"]), display=False)
-glue("torch_times", times(speed.loc[T_top, "minGRU vs GRU (torch.nn)"]), display=False)
+glue(
+    "gru_speedup",
+    float(speed.loc[T_top, "minGRU vs GRU (rvt_lib)"]),
+    display=False,
+)
+glue(
+    "gru_times",
+    times(speed.loc[T_top, "minGRU vs GRU (rvt_lib)"]),
+    display=False,
+)
+glue(
+    "lstm_times",
+    times(speed.loc[T_top, "minLSTM vs LSTM (rvt_lib)"]),
+    display=False,
+)
+glue(
+    "par_seq_times",
+    times(speed.loc[T_top, "minGRU: parallel vs sequential"]),
+    display=False,
+)
+glue(
+    "blelloch_seq_times",
+    times(speed.loc[T_top, "minGRU: Blelloch vs sequential"]),
+    display=False,
+)
+glue(
+    "torch_times",
+    times(speed.loc[T_top, "minGRU vs GRU (torch.nn)"]),
+    display=False,
+)
 T_512 = 512 if 512 in speed.index else T_top
 glue("T_512", T_512, display=False)
-glue("gru_speedup_512", float(speed.loc[T_512, "minGRU vs GRU (rvt_lib)"]), display=False)
+glue(
+    "gru_speedup_512",
+    float(speed.loc[T_512, "minGRU vs GRU (rvt_lib)"]),
+    display=False,
+)
 s512 = speed.loc[T_512, "minGRU vs GRU (rvt_lib)"]
-glue("vs_paper_phrase", "far smaller" if s512 < 175 / 3 else ("smaller" if s512 < 175 else "as large or larger"),
-     display=False)
+glue(
+    "vs_paper_phrase",
+    (
+        "far smaller"
+        if s512 < 175 / 3
+        else ("smaller" if s512 < 175 else "as large or larger")
+    ),
+    display=False,
+)
 s_min = speed["minGRU vs GRU (rvt_lib)"].iloc[0]
 glue("gru_speedup_min", float(s_min), display=False)
-glue("growth_phrase", "grows as well" if speed.loc[T_top, "minGRU vs GRU (rvt_lib)"] > 1.2 * s_min
-     else "does not grow much", display=False);
+glue(
+    "growth_phrase",
+    (
+        "grows as well"
+        if speed.loc[T_top, "minGRU vs GRU (rvt_lib)"] > 1.2 * s_min
+        else "does not grow much"
+    ),
+    display=False,
+)
 
 # %% [markdown]
 # Where does the parallel minGRU's time go? Its log-space scan is built from a few
@@ -675,26 +961,45 @@ glue("growth_phrase", "grows as well" if speed.loc[T_top, "minGRU vs GRU (rvt_li
 # costs on this CPU, at the longest length:
 
 # %%
-xp = torch.randn(B_m, T_top, H_m, generator=torch.Generator().manual_seed(0))   # (B, T, H)
+# (B, T, H)
+xp = torch.randn(B_m, T_top, H_m, generator=torch.Generator().manual_seed(0))
 primitives = {
     "multiply, x * x": lambda: xp * xp,
     "exp(x)": lambda: torch.exp(xp),
     "cumsum along time": lambda: torch.cumsum(xp, dim=1),
     "logcumsumexp along time": lambda: torch.logcumsumexp(xp, dim=1),
 }
-prim_ms = pd.Series({name: best_ms(fn, model_repeats) for name, fn in primitives.items()})
-prim = pd.DataFrame({"ms per pass": prim_ms.round(3),
-                     "in multiplies": (prim_ms / prim_ms["multiply, x * x"]).round(1)})
+prim_ms = pd.Series(
+    {name: best_ms(fn, model_repeats) for name, fn in primitives.items()}
+)
+prim = pd.DataFrame(
+    {
+        "ms per pass": prim_ms.round(3),
+        "in multiplies": (prim_ms / prim_ms["multiply, x * x"]).round(1),
+    }
+)
 print(f"one pass over a tensor of shape (B, T, H) = {tuple(xp.shape)}:")
 print(prim.to_string())
-glue("lcse_mults", float(prim_ms["logcumsumexp along time"] / prim_ms["multiply, x * x"]), display=False)
-glue("lcse_cumsums", float(prim_ms["logcumsumexp along time"] / prim_ms["cumsum along time"]), display=False)
+glue(
+    "lcse_mults",
+    float(prim_ms["logcumsumexp along time"] / prim_ms["multiply, x * x"]),
+    display=False,
+)
+glue(
+    "lcse_cumsums",
+    float(prim_ms["logcumsumexp along time"] / prim_ms["cumsum along time"]),
+    display=False,
+)
 
-# The part that no scan can remove: both modes compute the input projection (one Linear
-# layer for the gate and the candidate) and its gradients. Timing it alone gives the
-# largest speed-up that any parallel mode could reach on this machine (Amdahl's law).
+# The part that no scan can remove: both modes compute the input projection
+# (one Linear layer for the gate and the candidate) and its gradients. Timing
+# it alone gives the largest speed-up that any parallel mode could reach on
+# this machine (Amdahl's law).
 proj = cores["minGRU (parallel)"].layers[0].linear
-x_top = torch.randn(B_m, T_top, H_m, generator=torch.Generator().manual_seed(T_top))   # (B, T, H)
+# (B, T, H)
+x_top = torch.randn(
+    B_m, T_top, H_m, generator=torch.Generator().manual_seed(T_top)
+)
 
 
 def projection_step():
@@ -704,10 +1009,13 @@ def projection_step():
 
 proj_ms = best_ms(projection_step, model_repeats)
 bound = model_df.loc[T_top, "minGRU (sequential)"] / proj_ms
-print(f"\nT = {T_top}: input projection alone, forward + backward: {proj_ms:.2f} ms; "
-      f"sequential minGRU: {model_df.loc[T_top, 'minGRU (sequential)']:.2f} ms; "
-      f"largest possible speed-up: {bound:.1f}x")
-glue("amdahl_bound", float(bound), display=False);
+print(
+    f"\nT = {T_top}: input projection alone, forward + backward: "
+    f"{proj_ms:.2f} ms; "
+    f"sequential minGRU: {model_df.loc[T_top, 'minGRU (sequential)']:.2f} ms; "
+    f"largest possible speed-up: {bound:.1f}x"
+)
+glue("amdahl_bound", float(bound), display=False)
 
 # %% [markdown]
 # One `logcumsumexp` pass costs as much as {glue:text}`lcse_mults:.0f` elementwise

@@ -29,12 +29,17 @@
 # cache grows with the sequence), so it has no such limit {cite}`jelassi2024repeat`.
 
 # %% tags=["hide-cell"]
-# Colab only: install the course library at this course version (Colab's own torch,
-# numpy, pandas and matplotlib are kept).
-# Full budget on a Colab GPU: import os; os.environ["RVT_BUDGET"] = "full" before the next cell.
+# Colab only: install the course library at this course version (Colab's
+# own torch, numpy, pandas and matplotlib are kept). Full budget on a
+# Colab GPU: import os; os.environ["RVT_BUDGET"] = "full" before the next
+# cell.
 import sys
+
 if "google.colab" in sys.modules:
-    course = "rvt_lib[book] @ git+https://github.com/rvt-course/rnns-vs-transformers@v0.1.0"
+    course = (
+        "rvt_lib[book] @ "
+        "git+https://github.com/rvt-course/rnns-vs-transformers@v0.1.0"
+    )
     get_ipython().run_line_magic("pip", f'install -q "{course}"')
 
 # %%
@@ -51,22 +56,38 @@ from rvt_lib.book import glue, interact
 from rvt_lib.budget import get_budget, pick
 from rvt_lib.data.recall import IGNORE, MQARConfig, mqar_batch
 from rvt_lib.experiments.recall import memory_recall, run_recall
-from rvt_lib.models.deltanet import DeltaNet, DeltaNetConfig, delta_rule_chunked, delta_rule_sequential
-from rvt_lib.models.linear_attention import (LinearAttention, LinearAttentionConfig,
-                                             linear_attention_parallel, linear_attention_sequential)
+from rvt_lib.models.deltanet import (
+    DeltaNet,
+    DeltaNetConfig,
+    delta_rule_chunked,
+    delta_rule_sequential,
+)
+from rvt_lib.models.linear_attention import (
+    LinearAttention,
+    LinearAttentionConfig,
+    linear_attention_parallel,
+    linear_attention_sequential,
+)
 from rvt_lib.scan import scan_sequential
 from rvt_lib.train import TrainConfig, set_seed
 
 plots.style()
 set_seed(0)
-# One thread: the machine that builds this book is shared; the book budget is sized for one core.
+# One thread: the machine that builds this book is shared; the book budget is
+# sized for one core.
 torch.set_num_threads(1)
 
-# small models: the CPU is fast enough for smoke and book; the full budget uses a GPU if there is one
-device = torch.device("cuda" if torch.cuda.is_available() and get_budget() == "full" else "cpu")
-print(f"budget: {get_budget()}   device: {device}   "
-      f"{os.cpu_count()} CPU cores, {torch.get_num_threads()} thread, torch {torch.__version__}")
-glue("budget", get_budget(), display=False);
+# small models: the CPU is fast enough for smoke and book; the full budget uses
+# a GPU if there is one
+device = torch.device(
+    "cuda" if torch.cuda.is_available() and get_budget() == "full" else "cpu"
+)
+print(
+    f"budget: {get_budget()}   device: {device}   "
+    f"{os.cpu_count()} CPU cores, {torch.get_num_threads()} thread, torch "
+    f"{torch.__version__}"
+)
+glue("budget", get_budget(), display=False)
 
 # %% [markdown]
 # ## Linear attention is an RNN with a matrix state
@@ -120,9 +141,13 @@ glue("budget", get_budget(), display=False);
 # %%
 g = torch.Generator().manual_seed(0)
 B, H, T, dk, dv = 2, 2, 32, 8, 8
-q, k, v = (torch.randn(B, H, T, d, generator=g, dtype=torch.float64) for d in (dk, dk, dv))
+q, k, v = (
+    torch.randn(B, H, T, d, generator=g, dtype=torch.float64)
+    for d in (dk, dk, dv)
+)
 k_unit = torch.nn.functional.normalize(k, dim=-1)
-log_gamma_scalar = -torch.rand(B, H, T, generator=g, dtype=torch.float64)       # gamma in (e^-1, 1]
+# gamma in (e^-1, 1]
+log_gamma_scalar = -torch.rand(B, H, T, generator=g, dtype=torch.float64)
 log_gamma_diag = -torch.rand(B, H, T, dk, generator=g, dtype=torch.float64)
 beta = torch.rand(B, H, T, generator=g, dtype=torch.float64)
 
@@ -132,37 +157,60 @@ def max_diff(a, b) -> float:
 
 
 checks = {}
-for name, lg in (("linear attention, no decay", None), ("scalar decay (Mamba-2 / SSD)", log_gamma_scalar),
-                 ("diagonal decay (GLA)", log_gamma_diag)):
+for name, lg in (
+    ("linear attention, no decay", None),
+    ("scalar decay (Mamba-2 / SSD)", log_gamma_scalar),
+    ("diagonal decay (GLA)", log_gamma_diag),
+):
     y_loop, S_loop = linear_attention_sequential(q, k, v, lg)
     y_par, S_par = linear_attention_parallel(q, k, v, lg)
     checks[name] = max(max_diff(y_loop, y_par), max_diff(S_loop, S_par))
 y_loop, S_loop = delta_rule_sequential(q, k_unit, v, beta)
 y_par, S_par = delta_rule_chunked(q, k_unit, v, beta, chunk_size=8)
-checks["delta rule (DeltaNet), chunked scan"] = max(max_diff(y_loop, y_par), max_diff(S_loop, S_par))
+checks["delta rule (DeltaNet), chunked scan"] = max(
+    max_diff(y_loop, y_par), max_diff(S_loop, S_par)
+)
 
-# minGRU as linear attention with a one-dimensional key: h_t = (1 - z_t) h_{t-1} + z_t h~_t
-z = torch.rand(1, T, 4, generator=g, dtype=torch.float64)                      # (B, T, channels)
+# minGRU as linear attention with a one-dimensional key: h_t = (1 - z_t)
+# h_{t-1} + z_t h~_t (B, T, channels)
+z = torch.rand(1, T, 4, generator=g, dtype=torch.float64)
 h_tilde = torch.randn(1, T, 4, generator=g, dtype=torch.float64)
-h_mingru = scan_sequential(1 - z, z * h_tilde)                                  # (1, T, 4)
-ones = torch.ones(1, 4, T, 1, dtype=torch.float64)                              # channels as heads, d_k = 1
-y_la, _ = linear_attention_sequential(ones, ones, (z * h_tilde).transpose(1, 2).unsqueeze(-1),
-                                      torch.log(1 - z).transpose(1, 2))
-checks["minGRU = linear attention with d_k = 1"] = max_diff(h_mingru, y_la.squeeze(-1).transpose(1, 2))
+# (1, T, 4)
+h_mingru = scan_sequential(1 - z, z * h_tilde)
+# channels as heads, d_k = 1
+ones = torch.ones(1, 4, T, 1, dtype=torch.float64)
+y_la, _ = linear_attention_sequential(
+    ones,
+    ones,
+    (z * h_tilde).transpose(1, 2).unsqueeze(-1),
+    torch.log(1 - z).transpose(1, 2),
+)
+checks["minGRU = linear attention with d_k = 1"] = max_diff(
+    h_mingru, y_la.squeeze(-1).transpose(1, 2)
+)
 
 # whole layers: the same module in its two modes
 x = torch.randn(3, 20, 16, generator=g, dtype=torch.float64)
-la = LinearAttention(LinearAttentionConfig(16, 16, num_heads=4, decay="scalar")).double()
+la = LinearAttention(
+    LinearAttentionConfig(16, 16, num_heads=4, decay="scalar")
+).double()
 dn = DeltaNet(DeltaNetConfig(16, 16, num_heads=4)).double()
 with torch.no_grad():
-    checks["LinearAttention layer, parallel vs sequential"] = max_diff(la(x, mode="parallel")[0],
-                                                                       la(x, mode="sequential")[0])
-    checks["DeltaNet layer, parallel vs sequential"] = max_diff(dn(x, mode="parallel")[0], dn(x, mode="sequential")[0])
+    checks["LinearAttention layer, parallel vs sequential"] = max_diff(
+        la(x, mode="parallel")[0], la(x, mode="sequential")[0]
+    )
+    checks["DeltaNet layer, parallel vs sequential"] = max_diff(
+        dn(x, mode="parallel")[0], dn(x, mode="sequential")[0]
+    )
 
 agree = pd.Series(checks, name="max |loop - parallel|").to_frame()
 display(agree.style.format("{:.1e}"))
 glue("max_form_diff", float(agree.iloc[:, 0].max()), display=False)
-glue("mingru_diff", checks["minGRU = linear attention with d_k = 1"], display=False);
+glue(
+    "mingru_diff",
+    checks["minGRU = linear attention with d_k = 1"],
+    display=False,
+)
 
 # %% [markdown]
 # Every pair agrees to within {glue:text}`max_form_diff:.1e` (float64 rounding), and
@@ -186,21 +234,48 @@ glue("mingru_diff", checks["minGRU = linear attention with d_k = 1"], display=Fa
 
 # %%
 Ns = [2, 4, 8, 16, 32, 64]
-dks = pick(smoke=[4, 16], book=[4, 8, 16, 32], full=[4, 8, 16, 32, 64], dry=[4, 16])
+dks = pick(
+    smoke=[4, 16], book=[4, 8, 16, 32], full=[4, 8, 16, 32, 64], dry=[4, 16]
+)
 n_trials = pick(smoke=20, book=200, full=500, dry=20)
-capacity = pd.DataFrame([{"d_k": d, "N": N, "rule": rule, "accuracy": memory_recall(N, d, rule, n_trials)}
-                         for d in dks for N in Ns for rule in ("sum", "delta")])
+capacity = pd.DataFrame(
+    [
+        {
+            "d_k": d,
+            "N": N,
+            "rule": rule,
+            "accuracy": memory_recall(N, d, rule, n_trials),
+        }
+        for d in dks
+        for N in Ns
+        for rule in ("sum", "delta")
+    ]
+)
 
 try:
     import ipywidgets as widgets
 
     def show_memory(d_k=16, n_pairs=8):
-        acc = {rule: memory_recall(n_pairs, d_k, rule, n_trials) for rule in ("sum", "delta")}
-        print(f"d_k = {d_k}, N = {n_pairs} pairs in a {d_k}x{d_k} state ({d_k * d_k} floats): "
-              f"sum rule {acc['sum']:.3f}, delta rule {acc['delta']:.3f} of queries read back right")
+        acc = {
+            rule: memory_recall(n_pairs, d_k, rule, n_trials)
+            for rule in ("sum", "delta")
+        }
+        print(
+            f"d_k = {d_k}, N = {n_pairs} pairs in a {d_k}x{d_k} state "
+            f"({d_k * d_k} floats): "
+            f"sum rule {acc['sum']:.3f}, delta rule {acc['delta']:.3f} of "
+            "queries read back right"
+        )
 
-    interact(show_memory, d_k=widgets.SelectionSlider(options=dks, value=dks[-1], description="d_k"),
-             n_pairs=widgets.SelectionSlider(options=Ns, value=8, description="pairs N"))
+    interact(
+        show_memory,
+        d_k=widgets.SelectionSlider(
+            options=dks, value=dks[-1], description="d_k"
+        ),
+        n_pairs=widgets.SelectionSlider(
+            options=Ns, value=8, description="pairs N"
+        ),
+    )
 except ImportError:
     print("ipywidgets is not installed: see the static figure below")
 
@@ -209,19 +284,44 @@ fig, ax = plt.subplots(figsize=(7, 4))
 for d in dks:
     for rule, style in (("sum", "-"), ("delta", "--")):
         part = capacity[(capacity.d_k == d) & (capacity.rule == rule)]
-        ax.plot(part.N, part.accuracy, style, marker="o", color=plt.cm.viridis(dks.index(d) / max(1, len(dks) - 1)),
-                label=f"d_k = {d}, {rule} rule")
+        ax.plot(
+            part.N,
+            part.accuracy,
+            style,
+            marker="o",
+            color=plt.cm.viridis(dks.index(d) / max(1, len(dks) - 1)),
+            label=f"d_k = {d}, {rule} rule",
+        )
 ax.set_xscale("log", base=2)
 ax.set_xlabel("pairs stored N (log scale)")
 ax.set_ylabel("fraction of keys read back right")
-ax.set_title(f"A hand-written d_k x d_k memory, random unit keys ({n_trials} draws, budget: {get_budget()})")
+ax.set_title(
+    f"A hand-written d_k x d_k memory, random unit keys ({n_trials} draws, "
+    f"budget: {get_budget()})"
+)
 ax.legend(fontsize=7, ncol=2)
 plt.show()
 glue("cap_dk", dks[-1], display=False)
 glue("cap_n_small", Ns[0], display=False)
 glue("cap_n_large", Ns[-1], display=False)
-glue("cap_acc_small", float(capacity.query("d_k == @dks[-1] and N == @Ns[0] and rule == 'sum'").accuracy.iloc[0]), display=False)
-glue("cap_acc_large", float(capacity.query("d_k == @dks[-1] and N == @Ns[-1] and rule == 'sum'").accuracy.iloc[0]), display=False);
+glue(
+    "cap_acc_small",
+    float(
+        capacity.query(
+            "d_k == @dks[-1] and N == @Ns[0] and rule == 'sum'"
+        ).accuracy.iloc[0]
+    ),
+    display=False,
+)
+glue(
+    "cap_acc_large",
+    float(
+        capacity.query(
+            "d_k == @dks[-1] and N == @Ns[-1] and rule == 'sum'"
+        ).accuracy.iloc[0]
+    ),
+    display=False,
+)
 
 # %% [markdown]
 # With $d_k =$ {glue:text}`cap_dk`, the sum rule reads back a fraction
@@ -243,9 +343,13 @@ glue("cap_acc_large", float(capacity.query("d_k == @dks[-1] and N == @Ns[-1] and
 
 # %%
 x_ex, y_ex = mqar_batch(1, n_pairs=4, n_queries=4, vocab=16, seed=0)
-example = pd.DataFrame({"input": x_ex[0].numpy(),
-                        "role": ["key", "value"] * 4 + ["query"] * 4,
-                        "target": [("-" if t == IGNORE else int(t)) for t in y_ex[0]]}).T
+example = pd.DataFrame(
+    {
+        "input": x_ex[0].numpy(),
+        "role": ["key", "value"] * 4 + ["query"] * 4,
+        "target": [("-" if t == IGNORE else int(t)) for t in y_ex[0]],
+    }
+).T
 example
 
 # %% [markdown]
@@ -286,26 +390,65 @@ example
 # (`rvt_lib.runner.run_study`).
 
 # %%
-task = pick(smoke=MQARConfig(n_pairs=2, n_queries=2, vocab=8),
-            book=MQARConfig(n_pairs=8, n_queries=8, vocab=64),
-            full=MQARConfig(n_pairs=32, n_queries=32, vocab=256))
+task = pick(
+    smoke=MQARConfig(n_pairs=2, n_queries=2, vocab=8),
+    book=MQARConfig(n_pairs=8, n_queries=8, vocab=64),
+    full=MQARConfig(n_pairs=32, n_queries=32, vocab=256),
+)
 widths = pick(
-    smoke={"gpt": [8], "linear_attention": [4], "deltanet": [4], "mingru": [4], "lstm": [4]},
-    book={"gpt": [8, 16, 32], "linear_attention": [4, 8, 16], "deltanet": [4, 16], "mingru": [16, 64],
-          "lstm": [16, 64]},
-    full={"gpt": [16, 64], "linear_attention": [8, 16, 32, 64], "deltanet": [8, 16, 32, 64],
-          "mingru": [64, 256, 1024], "lstm": [64, 256, 512]})
+    smoke={
+        "gpt": [8],
+        "linear_attention": [4],
+        "deltanet": [4],
+        "mingru": [4],
+        "lstm": [4],
+    },
+    book={
+        "gpt": [8, 16, 32],
+        "linear_attention": [4, 8, 16],
+        "deltanet": [4, 16],
+        "mingru": [16, 64],
+        "lstm": [16, 64],
+    },
+    full={
+        "gpt": [16, 64],
+        "linear_attention": [8, 16, 32, 64],
+        "deltanet": [8, 16, 32, 64],
+        "mingru": [64, 256, 1024],
+        "lstm": [64, 256, 512],
+    },
+)
 steps = pick(smoke=3, book=500, full=4000)
 # a short linear warmup, then cosine decay: the same schedule for every model
-train_config = TrainConfig(steps=steps, batch_size=32, lr=3e-3, warmup=steps // 10, schedule="cosine",
-                           eval_every=steps)
-seeds = pick(smoke=(0, 1, 2), book=(0, 1, 2), full=(0, 1, 2, 3, 4), dry=(0, 1, 2))
-lr_grid = pick(smoke=(3e-3,), book=(3e-3, 1e-2), full=(1e-3, 3e-3, 1e-2), dry=(3e-3,))
-n_val, n_test = pick(smoke=(32, 32), book=(256, 512), full=(1024, 2048), dry=(32, 32))
+train_config = TrainConfig(
+    steps=steps,
+    batch_size=32,
+    lr=3e-3,
+    warmup=steps // 10,
+    schedule="cosine",
+    eval_every=steps,
+)
+seeds = pick(
+    smoke=(0, 1, 2), book=(0, 1, 2), full=(0, 1, 2, 3, 4), dry=(0, 1, 2)
+)
+lr_grid = pick(
+    smoke=(3e-3,), book=(3e-3, 1e-2), full=(1e-3, 3e-3, 1e-2), dry=(3e-3,)
+)
+n_val, n_test = pick(
+    smoke=(32, 32), book=(256, 512), full=(1024, 2048), dry=(32, 32)
+)
 
 start = time.perf_counter()
-result = run_recall(task, widths, train_config, seeds=seeds, lr_grid=lr_grid, n_val=n_val, n_test=n_test,
-                    device=device)
+result = run_recall(
+    task,
+    widths,
+    train_config,
+    seeds=seeds,
+    lr_grid=lr_grid,
+    n_val=n_val,
+    n_test=n_test,
+    device=device,
+)
 study_seconds = time.perf_counter() - start
 print(f"{len(result.runs)} runs in {study_seconds:.0f} s")
 glue("n_pairs", task.n_pairs, display=False)
@@ -313,7 +456,7 @@ glue("seq_len", task.seq_len, display=False)
 glue("n_seeds", len(seeds), display=False)
 glue("n_test_queries", n_test * task.n_queries, display=False)
 glue("steps", steps, display=False)
-glue("study_minutes", study_seconds / 60, display=False);
+glue("study_minutes", study_seconds / 60, display=False)
 
 # %% [markdown]
 # Each model saw $N =$ {glue:text}`n_pairs` pairs in sequences of length
@@ -322,38 +465,101 @@ glue("study_minutes", study_seconds / 60, display=False);
 # with the 95% t interval, per model and width:
 
 # %%
-chosen_lr = result.runs.groupby(["family", "d_model"], sort=False).lr.first().rename("learning rate")
+chosen_lr = (
+    result.runs.groupby(["family", "d_model"], sort=False)
+    .lr.first()
+    .rename("learning rate")
+)
 table = result.table.merge(chosen_lr.reset_index(), on=["family", "d_model"])
-table[["family", "d_model", "state_size", "learning rate", "n", "mean ± std", "ci_low", "ci_high"]]
+table[
+    [
+        "family",
+        "d_model",
+        "state_size",
+        "learning rate",
+        "n",
+        "mean ± std",
+        "ci_low",
+        "ci_high",
+    ]
+]
 
 # %%
 fig, ax = plt.subplots(figsize=(7.5, 4.5))
 for family, part in result.table.groupby("family", sort=False):
-    ax.errorbar(part.state_size, part["mean"], yerr=part["std"].fillna(0), marker="o", capsize=3,
-                label=family, color=plots.color_for(family))
-ax.axhline(1 / (task.vocab - task.vocab // 2), color="grey", lw=0.8, ls=":", label="chance")
+    ax.errorbar(
+        part.state_size,
+        part["mean"],
+        yerr=part["std"].fillna(0),
+        marker="o",
+        capsize=3,
+        label=family,
+        color=plots.color_for(family),
+    )
+ax.axhline(
+    1 / (task.vocab - task.vocab // 2),
+    color="grey",
+    lw=0.8,
+    ls=":",
+    label="chance",
+)
 ax.set_xscale("log")
-ax.set_xlabel("state carried per sequence (floats, log scale; the GPT's at the full length)")
+ax.set_xlabel(
+    "state carried per sequence (floats, log scale; the GPT's at the full "
+    "length)"
+)
 ax.set_ylabel("test accuracy on the queries")
 ax.set_ylim(-0.02, 1.02)
-ax.set_title(f"MQAR, N = {task.n_pairs} pairs, T = {task.seq_len}: accuracy vs state size "
-             f"(mean ± std over {len(seeds)} seeds, budget: {get_budget()})", fontsize=9)
+ax.set_title(
+    f"MQAR, N = {task.n_pairs} pairs, T = {task.seq_len}: accuracy vs state "
+    "size "
+    f"(mean ± std over {len(seeds)} seeds, budget: {get_budget()})",
+    fontsize=9,
+)
 ax.legend(fontsize=8)
 plt.show()
 
 # %% tags=["hide-input"]
 verdict = result.verdict
-claims = pd.concat([verdict["table"].assign(part="(a) smallest GPT vs smallest fixed state"),
-                    verdict["growth"].assign(part="(b) largest vs smallest width")])
-display(claims[["part", "comparison", "difference", "ci_low", "ci_high", "adjusted_p", "outcome"]]
-        .style.format({"difference": "{:+.3f}", "ci_low": "{:+.3f}", "ci_high": "{:+.3f}", "adjusted_p": "{:.3g}"}))
+claims = pd.concat(
+    [
+        verdict["table"].assign(
+            part="(a) smallest GPT vs smallest fixed state"
+        ),
+        verdict["growth"].assign(part="(b) largest vs smallest width"),
+    ]
+)
+display(
+    claims[
+        [
+            "part",
+            "comparison",
+            "difference",
+            "ci_low",
+            "ci_high",
+            "adjusted_p",
+            "outcome",
+        ]
+    ].style.format(
+        {
+            "difference": "{:+.3f}",
+            "ci_low": "{:+.3f}",
+            "ci_high": "{:+.3f}",
+            "adjusted_p": "{:.3g}",
+        }
+    )
+)
 glue("verdict", verdict["overall"], display=False)
 glue("n_claims", len(claims), display=False)
-glue("n_claims_supported", int((claims.outcome == "supported").sum()), display=False)
+glue(
+    "n_claims_supported",
+    int((claims.outcome == "supported").sum()),
+    display=False,
+)
 glue("verdict_texts", "; ".join(verdict["texts"]), display=False)
 gpt_small = result.table[result.table.family == "GPT"].iloc[0]
 glue("gpt_small_acc", float(gpt_small["mean"]), display=False)
-glue("gpt_small_state", int(gpt_small.state_size), display=False);
+glue("gpt_small_state", int(gpt_small.state_size), display=False)
 
 # %% [markdown]
 # The smallest GPT, whose cache holds {glue:text}`gpt_small_state` floats at the full

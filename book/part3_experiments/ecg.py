@@ -36,12 +36,17 @@
 #    UCR protocol of repeated train/test resamples.
 
 # %% tags=["hide-cell"]
-# Colab only: install the course library at this course version (Colab's own torch,
-# numpy, pandas and matplotlib are kept).
-# Full budget on a Colab GPU: import os; os.environ["RVT_BUDGET"] = "full" before the next cell.
+# Colab only: install the course library at this course version (Colab's
+# own torch, numpy, pandas and matplotlib are kept). Full budget on a
+# Colab GPU: import os; os.environ["RVT_BUDGET"] = "full" before the next
+# cell.
 import sys
+
 if "google.colab" in sys.modules:
-    course = "rvt_lib[book] @ git+https://github.com/rvt-course/rnns-vs-transformers@v0.1.0"
+    course = (
+        "rvt_lib[book] @ "
+        "git+https://github.com/rvt-course/rnns-vs-transformers@v0.1.0"
+    )
     get_ipython().run_line_magic("pip", f'install -q "{course}"')
 
 # %%
@@ -59,8 +64,15 @@ from rvt_lib import plots
 from rvt_lib.budget import get_budget, pick
 from rvt_lib import stats
 from rvt_lib.experiments import ecg
-from rvt_lib.experiments.ecg import (METRICS, ClassifierConfig, binary_metrics, nearest_neighbor, roc_points,
-                                     summarize, train_classifier)
+from rvt_lib.experiments.ecg import (
+    METRICS,
+    ClassifierConfig,
+    binary_metrics,
+    nearest_neighbor,
+    roc_points,
+    summarize,
+    train_classifier,
+)
 from rvt_lib.runner import run_study
 from rvt_lib.data.ecg import load_ecg200, load_ptb, ptb_available
 from rvt_lib.gradients import input_gradient_norms
@@ -72,16 +84,25 @@ set_seed(0)
 
 
 def glue_text(name, value):
-    """Store a number or phrase for the prose ({glue:text}`name`), NumPy scalars as plain Python."""
-    glue(name, value.item() if isinstance(value, np.generic) else value, display=False)
+    """Store a number or phrase for the prose ({glue:text}`name`), NumPy
+    scalars as plain Python.
+    """
+    glue(
+        name,
+        value.item() if isinstance(value, np.generic) else value,
+        display=False,
+    )
 
 
-# These models are tiny (width 32, batches of 20 beats): there is no work worth splitting
-# between threads, and synchronising them costs more than it saves. One thread is faster.
+# These models are tiny (width 32, batches of 20 beats): there is no work worth
+# splitting between threads, and synchronising them costs more than it saves.
+# One thread is faster.
 torch.set_num_threads(1)
 CHAPTER_START = time.perf_counter()
-print(f"budget: {get_budget()} | device: cpu | CPU cores: {os.cpu_count()} | "
-      f"torch threads: {torch.get_num_threads()} | torch {torch.__version__}")
+print(
+    f"budget: {get_budget()} | device: cpu | CPU cores: {os.cpu_count()} | "
+    f"torch threads: {torch.get_num_threads()} | torch {torch.__version__}"
+)
 
 # %% [markdown]
 # ## The data: ECG200
@@ -99,10 +120,13 @@ print(f"budget: {get_budget()} | device: cpu | CPU cores: {os.cpu_count()} | "
 # %%
 X_train, y_train, X_test, y_test = load_ecg200()
 balance = pd.DataFrame(
-    {"beats": [len(y_train), len(y_test)],
-     "normal (0)": [int((y_train == 0).sum()), int((y_test == 0).sum())],
-     "MI (1)": [int((y_train == 1).sum()), int((y_test == 1).sum())]},
-    index=["train", "test"])
+    {
+        "beats": [len(y_train), len(y_test)],
+        "normal (0)": [int((y_train == 0).sum()), int((y_test == 0).sum())],
+        "MI (1)": [int((y_train == 1).sum()), int((y_test == 1).sum())],
+    },
+    index=["train", "test"],
+)
 balance["MI share"] = (balance["MI (1)"] / balance["beats"]).round(2)
 print(f"X_train {X_train.shape}, X_test {X_test.shape}")
 balance
@@ -121,7 +145,9 @@ for ax, label, name in zip(axes, (0, 1), ("normal", "myocardial infarction")):
     beats = X_train[y_train == label]
     mean, std = beats.mean(0), beats.std(0)
     color = plots.PALETTE[0] if label == 0 else plots.PALETTE[3]
-    ax.fill_between(t, mean - std, mean + std, color=color, alpha=0.2, label="mean ± std")
+    ax.fill_between(
+        t, mean - std, mean + std, color=color, alpha=0.2, label="mean ± std"
+    )
     ax.plot(t, mean, color=color, lw=2.5, label="mean")
     for b in beats[:4]:
         ax.plot(t, b, color="0.35", lw=0.8, alpha=0.8)
@@ -180,7 +206,8 @@ plt.show()
 
 # %%
 nn_pred, nn_score = nearest_neighbor(X_train, y_train, X_test)
-nn_metrics = binary_metrics(y_test, nn_score)  # score >= 0.5 exactly where 1-NN says MI
+# score >= 0.5 exactly where 1-NN says MI
+nn_metrics = binary_metrics(y_test, nn_score)
 assert np.array_equal(nn_pred, (nn_score >= 0.5).astype(int))
 glue_text("nn_acc", nn_metrics["accuracy"])
 glue_text("nn_bal", nn_metrics["balanced_accuracy"])
@@ -224,26 +251,52 @@ pd.Series(nn_metrics, name="1-NN (Euclidean)").to_frame().T
 ABL_SEEDS = pick(smoke=[0], book=[0, 1, 2], dry=[0])
 ABL_EPOCHS = pick(smoke=1, book=60)
 PAD_TO = 187  # the length of a PTB beat in the Kaggle files
-X_train_pad = np.pad(X_train, ((0, 0), (0, PAD_TO - X_train.shape[1])))  # (100, 187), zeros at the end
+# (100, 187), zeros at the end
+X_train_pad = np.pad(X_train, ((0, 0), (0, PAD_TO - X_train.shape[1])))
 X_test_pad = np.pad(X_test, ((0, 0), (0, PAD_TO - X_test.shape[1])))
 
-# the reproduction's working recipe (fixed by hand, not tuned: this section diagnoses a failure);
-# the ablation starts from a broken copy
-RECIPE_EPOCHS = pick(smoke=1, book=200)  # the recipe as written; the ablation and PTB runs set their own
-recipe = ClassifierConfig(d_model=32, n_layer=1, n_head=4, pool="mean",
-                          class_weight="balanced", standardize="global",
-                          train=TrainConfig(epochs=RECIPE_EPOCHS, lr=3e-3, weight_decay=0.1, batch_size=20,
-                                            schedule="cosine"))
-failing = recipe.but(kind="rnn", pool="last", class_weight=None, epochs=ABL_EPOCHS)
-FIXES = ["coin toss", "class weights", "no padding (96 steps)", "GRU cell", "mean over time"]
-cumulative = {  # fix -> (config, padded input?), each row on top of the rows above
+# the reproduction's working recipe (fixed by hand, not tuned: this section
+# diagnoses a failure); the ablation starts from a broken copy the recipe as
+# written; the ablation and PTB runs set their own
+RECIPE_EPOCHS = pick(smoke=1, book=200)
+recipe = ClassifierConfig(
+    d_model=32,
+    n_layer=1,
+    n_head=4,
+    pool="mean",
+    class_weight="balanced",
+    standardize="global",
+    train=TrainConfig(
+        epochs=RECIPE_EPOCHS,
+        lr=3e-3,
+        weight_decay=0.1,
+        batch_size=20,
+        schedule="cosine",
+    ),
+)
+failing = recipe.but(
+    kind="rnn", pool="last", class_weight=None, epochs=ABL_EPOCHS
+)
+FIXES = [
+    "coin toss",
+    "class weights",
+    "no padding (96 steps)",
+    "GRU cell",
+    "mean over time",
+]
+# fix -> (config, padded input?), each row on top of the rows above
+cumulative = {
     "coin toss": (failing, True),
     "class weights": (failing.but(class_weight="balanced"), True),
     "no padding (96 steps)": (failing.but(class_weight="balanced"), False),
     "GRU cell": (failing.but(class_weight="balanced", kind="gru"), False),
-    "mean over time": (failing.but(class_weight="balanced", kind="gru", pool="mean"), False),
+    "mean over time": (
+        failing.but(class_weight="balanced", kind="gru", pool="mean"),
+        False,
+    ),
 }
-alone = {  # fix -> (config, padded input?), each applied to the coin toss by itself
+# fix -> (config, padded input?), each applied to the coin toss by itself
+alone = {
     "no padding (96 steps)": (failing, False),
     "GRU cell": (failing.but(kind="gru"), True),
     "mean over time": (failing.but(pool="mean"), True),
@@ -253,8 +306,16 @@ for how, table in (("cumulative", cumulative), ("alone", alone)):
     for fix, (cfg, padded) in table.items():
         Xa, Xb = (X_train_pad, X_test_pad) if padded else (X_train, X_test)
         for seed in ABL_SEEDS:
-            run = train_classifier(cfg, Xa, y_train, Xb, y_test, seed=seed, name=f"{how}: {fix}",
-                                   keep_model=(seed == ABL_SEEDS[0]))
+            run = train_classifier(
+                cfg,
+                Xa,
+                y_train,
+                Xb,
+                y_test,
+                seed=seed,
+                name=f"{how}: {fix}",
+                keep_model=(seed == ABL_SEEDS[0]),
+            )
             ablation_rows.append(run.row())
             first_seed.setdefault(f"{how}: {fix}", run)  # kept for the figures
 ablation = summarize(ablation_rows)
@@ -268,13 +329,23 @@ def cell(key):
 
 
 ablation_table = pd.DataFrame(
-    {"applied on top of the rows above": [cell(f"cumulative: {f}") for f in FIXES],
-     "applied alone to the coin toss": [cell(f"alone: {f}") if f in alone else "(same as cumulative)"
-                                        for f in FIXES]},
-    index=pd.Index(FIXES, name="fix"))
-print(f"balanced accuracy on the test set, mean ± std over seeds {ABL_SEEDS}; "
-      f"{ABL_EPOCHS} epochs; budget {get_budget()}")
+    {
+        "applied on top of the rows above": [
+            cell(f"cumulative: {f}") for f in FIXES
+        ],
+        "applied alone to the coin toss": [
+            cell(f"alone: {f}") if f in alone else "(same as cumulative)"
+            for f in FIXES
+        ],
+    },
+    index=pd.Index(FIXES, name="fix"),
+)
+print(
+    f"balanced accuracy on the test set, mean ± std over seeds {ABL_SEEDS}; "
+    f"{ABL_EPOCHS} epochs; budget {get_budget()}"
+)
 ablation_table
+
 
 # %%
 def bal(key):
@@ -283,8 +354,14 @@ def bal(key):
 
 cum = [bal(f"cumulative: {f}") for f in FIXES]
 glue_text("abl_fail_bal", cum[0])
-glue_text("abl_fail_acc", float(ablation.loc["cumulative: coin toss", "accuracy_mean"]))
-glue_text("abl_fail_auc", float(ablation.loc["cumulative: coin toss", "roc_auc_mean"]))
+glue_text(
+    "abl_fail_acc",
+    float(ablation.loc["cumulative: coin toss", "accuracy_mean"]),
+)
+glue_text(
+    "abl_fail_auc",
+    float(ablation.loc["cumulative: coin toss", "roc_auc_mean"]),
+)
 glue_text("abl_weights_bal", cum[1])
 glue_text("abl_nopad_bal", cum[2])
 glue_text("abl_gru_bal", cum[3])
@@ -292,17 +369,28 @@ glue_text("abl_mean_bal", cum[4])
 gains = np.diff(cum)
 glue_text("abl_biggest_step", FIXES[1 + int(np.argmax(gains))])
 glue_text("abl_biggest_gain", float(gains.max()))
-glue_text("abl_weights_phrase",
-     "barely move it (a model that cannot see the beat gains nothing from being told that MI matters)"
-     if abs(gains[0]) < 0.05 else ("raise it" if gains[0] > 0 else "lower it"))
+glue_text(
+    "abl_weights_phrase",
+    (
+        "barely move it (a model that cannot see the beat gains nothing from "
+        "being told that MI matters)"
+        if abs(gains[0]) < 0.05
+        else ("raise it" if gains[0] > 0 else "lower it")
+    ),
+)
 solo = {f: bal(f"alone: {f}") for f in alone}
 best_solo = max(solo, key=solo.get)
 glue_text("abl_best_alone", best_solo)
 glue_text("abl_best_alone_bal", solo[best_solo])
 glue_text("abl_mean_alone_bal", solo["mean over time"])
-glue_text("abl_mean_alone_phrase",
-     "is far from enough on its own" if solo["mean over time"] < cum[4] - 0.1 else
-     "already does most of the work on its own")
+glue_text(
+    "abl_mean_alone_phrase",
+    (
+        "is far from enough on its own"
+        if solo["mean over time"] < cum[4] - 0.1
+        else "already does most of the work on its own"
+    ),
+)
 glue_text("abl_n_alone_chance", int(sum(v < 0.6 for v in solo.values())))
 glue_text("abl_epochs", ABL_EPOCHS)
 
@@ -311,37 +399,86 @@ prior = float(y_train.mean())
 h_prior = -(prior * np.log(prior) + (1 - prior) * np.log(1 - prior))
 glue_text("h_prior", h_prior)
 glue_text("prior_mi", prior)
-fail_run, fixed_run = first_seed["cumulative: coin toss"], first_seed["cumulative: mean over time"]
+fail_run, fixed_run = (
+    first_seed["cumulative: coin toss"],
+    first_seed["cumulative: mean over time"],
+)
 glue_text("fail_final_loss", float(np.mean(fail_run.history.train_loss[-5:])))
 
-# how strongly each input step still reaches the last state, in the trained coin-toss RNN and in
-# the GRU trained the same way on the same padded beats ("GRU cell" alone)
-# (in float64: in float32 the RNN's values fall below the smallest representable number)
+# how strongly each input step still reaches the last state, in the trained
+# coin-toss RNN and in the GRU trained the same way on the same padded beats
+# ("GRU cell" alone) (in float64: in float32 the RNN's values fall below the
+# smallest representable number)
 grad_reach = {}
-for name, run in (("RNN (tanh)", fail_run), ("GRU", first_seed["alone: GRU cell"])):
+for name, run in (
+    ("RNN (tanh)", fail_run),
+    ("GRU", first_seed["alone: GRU cell"]),
+):
     model64 = copy.deepcopy(run.model).double()
-    with torch.no_grad():  # the core's input: the standardised beats after the input projection
-        x_core = model64.embed(torch.as_tensor(run.scaler.transform(X_train_pad[:32])[:, :, None],
-                                               dtype=torch.float64))  # (32, 187, d)
+    # the core's input: the standardised beats after the input projection
+    with torch.no_grad():
+        # (32, 187, d)
+        x_core = model64.embed(
+            torch.as_tensor(
+                run.scaler.transform(X_train_pad[:32])[:, :, None],
+                dtype=torch.float64,
+            )
+        )
     g = input_gradient_norms(model64.core, x_core).numpy()  # (187,)
     grad_reach[name] = g / g[-1]  # relative to the last step
 beat_reach = {name: float(g[:96].mean()) for name, g in grad_reach.items()}
 glue_text("rnn_beat_reach", beat_reach["RNN (tanh)"])
 glue_text("gru_beat_reach", beat_reach["GRU"])
 glue_text("gru_alone_bal", solo["GRU cell"])
-glue_text("gru_alone_phrase", "on padded beats the gated cell alone is no cure" if solo["GRU cell"] < 0.6
-          else "the gated cell alone already rescues part of the signal")
-glue_text("fixed_final_loss", float(np.mean(fixed_run.history.train_loss[-10:])))
+glue_text(
+    "gru_alone_phrase",
+    (
+        "on padded beats the gated cell alone is no cure"
+        if solo["GRU cell"] < 0.6
+        else "the gated cell alone already rescues part of the signal"
+    ),
+)
+glue_text(
+    "fixed_final_loss", float(np.mean(fixed_run.history.train_loss[-10:]))
+)
 
 fig, axes = plt.subplots(1, 2, figsize=(11.5, 3.9))
 ax = axes[0]
-for run, name, color in ((fail_run, "coin toss (first row, unweighted loss)", plots.MODEL_COLORS["rnn"]),
-                         (fixed_run, "all fixes (last row, weighted loss)", plots.MODEL_COLORS["gru"])):
+for run, name, color in (
+    (
+        fail_run,
+        "coin toss (first row, unweighted loss)",
+        plots.MODEL_COLORS["rnn"],
+    ),
+    (
+        fixed_run,
+        "all fixes (last row, weighted loss)",
+        plots.MODEL_COLORS["gru"],
+    ),
+):
     loss = pd.Series(run.history.train_loss, index=run.history.train_steps)
     ax.plot(loss.index, loss, color=color, lw=0.6, alpha=0.35)
-    ax.plot(loss.index, loss.rolling(10, min_periods=1).mean(), color=color, lw=1.8, label=name)
-ax.axhline(h_prior, color="0.2", ls="--", lw=1.2, label=f"constant p = π, unweighted: H(π) = {h_prior:.2f}")
-ax.axhline(np.log(2), color="0.2", ls=":", lw=1.2, label=f"constant p = 1/2, weighted: ln 2 = {np.log(2):.2f}")
+    ax.plot(
+        loss.index,
+        loss.rolling(10, min_periods=1).mean(),
+        color=color,
+        lw=1.8,
+        label=name,
+    )
+ax.axhline(
+    h_prior,
+    color="0.2",
+    ls="--",
+    lw=1.2,
+    label=f"constant p = π, unweighted: H(π) = {h_prior:.2f}",
+)
+ax.axhline(
+    np.log(2),
+    color="0.2",
+    ls=":",
+    lw=1.2,
+    label=f"constant p = 1/2, weighted: ln 2 = {np.log(2):.2f}",
+)
 ax.set_xlabel("training step (mini-batch of 20 beats)")
 ax.set_ylabel("training loss (nats per beat)")
 ax.set_title(f"training loss, seed {ABL_SEEDS[0]} (thick: mean of 10 steps)")
@@ -349,13 +486,19 @@ ax.legend(loc="upper right", fontsize=8)
 ax = axes[1]
 ax.axvspan(0, 95, color="0.85", label="the beat (samples 0-95)")
 for name, g in grad_reach.items():
-    ax.semilogy(np.arange(len(g)), np.maximum(g, 1e-300), label=f"trained {name}, last-state readout",
-                color=plots.color_for(name.split()[0]))
+    ax.semilogy(
+        np.arange(len(g)),
+        np.maximum(g, 1e-300),
+        label=f"trained {name}, last-state readout",
+        color=plots.color_for(name.split()[0]),
+    )
 ax.set_xlabel("input step t (beats zero-padded to 187)")
 ax.set_ylabel(r"$\|\partial L / \partial x_t\|$, relative to $t = 186$")
 ax.set_title("how much each step reaches the last state")
 ax.legend(loc="lower right", fontsize=9)
-fig.suptitle(f"The coin-toss configuration ({ABL_EPOCHS} epochs, budget {get_budget()})")
+fig.suptitle(
+    f"The coin-toss configuration ({ABL_EPOCHS} epochs, budget {get_budget()})"
+)
 fig.tight_layout()
 plt.show()
 
@@ -455,11 +598,22 @@ SEEDS = pick(smoke=(0,), book=(0, 1, 2, 3, 4), dry=(0,))
 LR_GRID = pick(smoke=(3e-3,), book=(3e-4, 1e-3, 3e-3, 1e-2, 3e-2), dry=(3e-3,))
 EPOCHS = pick(smoke=1, book=70)
 TARGET_PARAMS = 10_000
-task, split = ecg.make_task(X_train, y_train, X_test, y_test, val_size=0.3, split_seed=0)
+task, split = ecg.make_task(
+    X_train, y_train, X_test, y_test, val_size=0.3, split_seed=0
+)
 specs = ecg.model_specs(TARGET_PARAMS, seq_len=X_train.shape[1])
-study_config = TrainConfig(epochs=EPOCHS, batch_size=20, weight_decay=0.1, schedule="cosine")
+study_config = TrainConfig(
+    epochs=EPOCHS, batch_size=20, weight_decay=0.1, schedule="cosine"
+)
 t0 = time.perf_counter()
-study = run_study(specs, task, study_config, seeds=SEEDS, lr_grid=LR_GRID, trainer=ecg.fit_some_batched)
+study = run_study(
+    specs,
+    task,
+    study_config,
+    seeds=SEEDS,
+    lr_grid=LR_GRID,
+    trainer=ecg.fit_some_batched,
+)
 glue_text("main_minutes", (time.perf_counter() - t0) / 60)
 NAMES = list(specs)
 glue_text("n_fit", split["n_fit"])
@@ -468,55 +622,111 @@ glue_text("target_params", f"{TARGET_PARAMS:,}")
 glue_text("lr_grid_text", "{" + ", ".join(f"{lr:g}" for lr in LR_GRID) + "}")
 glue_text("n_seeds", len(SEEDS))
 glue_text("epochs", EPOCHS)
-sizes = pd.DataFrame({"width d": [s.kwargs["d_model"] for s in specs.values()],
-                      "parameters": [s.n_params() for s in specs.values()],
-                      "block": [s.kwargs.get("block", "(GPT block)" if s.kind == "gpt" else "bare")
-                                for s in specs.values()],
-                      "chosen lr": [study.chosen[n] for n in NAMES],
-                      "at the grid's edge": [len(LR_GRID) > 1 and study.chosen[n] in (min(LR_GRID), max(LR_GRID))
-                                             for n in NAMES]}, index=NAMES)
-print(f"{EPOCHS} epochs on {split['n_fit']} beats, lr chosen on {split['n_val']} validation beats; "
-      f"seeds {SEEDS}; budget {get_budget()}; {(time.perf_counter() - t0) / 60:.1f} min")
+sizes = pd.DataFrame(
+    {
+        "width d": [s.kwargs["d_model"] for s in specs.values()],
+        "parameters": [s.n_params() for s in specs.values()],
+        "block": [
+            s.kwargs.get("block", "(GPT block)" if s.kind == "gpt" else "bare")
+            for s in specs.values()
+        ],
+        "chosen lr": [study.chosen[n] for n in NAMES],
+        "at the grid's edge": [
+            len(LR_GRID) > 1
+            and study.chosen[n] in (min(LR_GRID), max(LR_GRID))
+            for n in NAMES
+        ],
+    },
+    index=NAMES,
+)
+print(
+    f"{EPOCHS} epochs on {split['n_fit']} beats, lr chosen on "
+    f"{split['n_val']} validation beats; "
+    f"seeds {SEEDS}; budget {get_budget()}; "
+    f"{(time.perf_counter() - t0) / 60:.1f} min"
+)
 sizes
 
 # %%
-table = study.summary(["test_accuracy", "test_balanced_accuracy", "test_roc_auc", "val_accuracy"], text=True)
+table = study.summary(
+    [
+        "test_accuracy",
+        "test_balanced_accuracy",
+        "test_roc_auc",
+        "val_accuracy",
+    ],
+    text=True,
+)
 acc = study.summary("test_accuracy")
-nn_correct = (nn_pred == y_test)
-table.insert(2, "test accuracy, 95% CI over seeds",
-             [f"[{acc.loc[n, 'ci_low']:.3f}, {acc.loc[n, 'ci_high']:.3f}]" for n in table.index])
-table.loc["1-NN (Euclidean)"] = [1, f"{nn_metrics['accuracy']:.3f}", "(deterministic)",
-                                 f"{nn_metrics['balanced_accuracy']:.3f}", f"{nn_metrics['roc_auc']:.3f}",
-                                 "(no tuning)"]
-print(f"test split: {len(y_test)} beats, scored once; mean ± std over seeds (1-NN is deterministic)")
+nn_correct = nn_pred == y_test
+table.insert(
+    2,
+    "test accuracy, 95% CI over seeds",
+    [
+        f"[{acc.loc[n, 'ci_low']:.3f}, {acc.loc[n, 'ci_high']:.3f}]"
+        for n in table.index
+    ],
+)
+table.loc["1-NN (Euclidean)"] = [
+    1,
+    f"{nn_metrics['accuracy']:.3f}",
+    "(deterministic)",
+    f"{nn_metrics['balanced_accuracy']:.3f}",
+    f"{nn_metrics['roc_auc']:.3f}",
+    "(no tuning)",
+]
+print(
+    f"test split: {len(y_test)} beats, scored once; mean ± std over seeds "
+    "(1-NN is deterministic)"
+)
 table
 
 # %% tags=["hide-input"]
 vs_nn = ecg.versus_baseline(study, nn_correct)
 best = acc["mean"].idxmax()
-opponent, claim = ecg.claim_transformer_better(study, [n for n in NAMES if n != "GPT"])
+opponent, claim = ecg.claim_transformer_better(
+    study, [n for n in NAMES if n != "GPT"]
+)
 glue_text("best_model", best)
 glue_text("best_acc", float(acc.loc[best, "mean"]))
 glue_text("best_acc_std", float(acc.loc[best, "std"]))
-glue_text("best_ci", f"[{acc.loc[best, 'ci_low']:.3f}, {acc.loc[best, 'ci_high']:.3f}]")
+glue_text(
+    "best_ci",
+    f"[{acc.loc[best, 'ci_low']:.3f}, {acc.loc[best, 'ci_high']:.3f}]",
+)
 glue_text("best_vs_nn", vs_nn[best].text)
 n_nn_better = sum(v.winner == "1-NN (Euclidean)" for v in vs_nn.values())
-n_net_better = sum(v.winner not in (None, "1-NN (Euclidean)") for v in vs_nn.values())
-glue_text("vs_nn_count", f"{n_net_better} of the {len(NAMES)} networks are ahead of 1-NN and "
-                         f"{n_nn_better} behind it, by McNemar's test with Holm's adjustment; "
-                         f"for the other {len(NAMES) - n_nn_better - n_net_better} the test finds "
-                         f"{stats.NO_CLEAR_DIFFERENCE}")
+n_net_better = sum(
+    v.winner not in (None, "1-NN (Euclidean)") for v in vs_nn.values()
+)
+glue_text(
+    "vs_nn_count",
+    f"{n_net_better} of the {len(NAMES)} networks are ahead of 1-NN and "
+    f"{n_nn_better} behind it, by McNemar's test with Holm's adjustment; "
+    f"for the other {len(NAMES) - n_nn_better - n_net_better} the test finds "
+    f"{stats.NO_CLEAR_DIFFERENCE}",
+)
 glue_text("claim_opponent", opponent)
 glue_text("claim_ecg_word", claim.claim)
 glue_text("claim_ecg", claim.text)
 all_acc = study.runs
-spread = all_acc.groupby("model")["test_accuracy"].agg(lambda a: a.max() - a.min())
+spread = all_acc.groupby("model")["test_accuracy"].agg(
+    lambda a: a.max() - a.min()
+)
 glue_text("max_spread_pts", 100 * float(spread.max()))
 glue_text("max_spread_model", spread.idxmax())
-nn_wilson = stats.wilson_interval(int(round(nn_metrics["accuracy"] * len(y_test))), len(y_test))
+nn_wilson = stats.wilson_interval(
+    int(round(nn_metrics["accuracy"] * len(y_test))), len(y_test)
+)
 glue_text("best_wilson", f"[{nn_wilson.low:.2f}, {nn_wilson.high:.2f}]")
-pd.DataFrame({"verdict against 1-NN (McNemar over test beats, Holm-adjusted)": [vs_nn[n].text for n in NAMES]},
-             index=NAMES)
+pd.DataFrame(
+    {
+        "verdict against 1-NN (McNemar over test beats, Holm-adjusted)": [
+            vs_nn[n].text for n in NAMES
+        ]
+    },
+    index=NAMES,
+)
 
 # %%
 fig, ax = plt.subplots(figsize=(9, 4.2))
@@ -524,18 +734,41 @@ jitter = np.linspace(-0.12, 0.12, len(SEEDS))
 for i, name in enumerate(NAMES):
     vals = all_acc.loc[all_acc.model == name, "test_accuracy"].to_numpy()
     color = plots.color_for(name) or plots.MODEL_COLORS["gpt"]
-    ax.scatter(i + jitter[:len(vals)], vals, color=color, s=22, alpha=0.8, zorder=3)
+    ax.scatter(
+        i + jitter[: len(vals)], vals, color=color, s=22, alpha=0.8, zorder=3
+    )
     lo, hi = acc.loc[name, "ci_low"], acc.loc[name, "ci_high"]
-    yerr = None if not np.isfinite(lo) else [[vals.mean() - lo], [hi - vals.mean()]]
-    ax.errorbar(i + 0.28, vals.mean(), yerr=yerr, fmt="D", color=color, ms=6, capsize=4, zorder=4)
-ax.axhline(nn_metrics["accuracy"], color=plots.MODEL_COLORS["baseline"], ls="--", lw=1.2,
-           label=f"1-NN Euclidean ({nn_metrics['accuracy']:.2f})")
+    yerr = (
+        None
+        if not np.isfinite(lo)
+        else [[vals.mean() - lo], [hi - vals.mean()]]
+    )
+    ax.errorbar(
+        i + 0.28,
+        vals.mean(),
+        yerr=yerr,
+        fmt="D",
+        color=color,
+        ms=6,
+        capsize=4,
+        zorder=4,
+    )
+ax.axhline(
+    nn_metrics["accuracy"],
+    color=plots.MODEL_COLORS["baseline"],
+    ls="--",
+    lw=1.2,
+    label=f"1-NN Euclidean ({nn_metrics['accuracy']:.2f})",
+)
 ax.axhline(1 - mi_share_test, color="0.6", lw=1, label="always 'normal'")
 ax.set_xticks(range(len(NAMES)))
 ax.set_xticklabels(NAMES)
 ax.set_ylabel("test accuracy (1 beat = 0.01)")
-ax.set_title(f"ECG200 test split: dots = seeds, diamond = mean with 95% interval "
-             f"({len(SEEDS)} seeds, {EPOCHS} epochs, budget {get_budget()})", fontsize=10)
+ax.set_title(
+    f"ECG200 test split: dots = seeds, diamond = mean with 95% interval "
+    f"({len(SEEDS)} seeds, {EPOCHS} epochs, budget {get_budget()})",
+    fontsize=10,
+)
 ax.legend(loc="lower right", fontsize=8)
 fig.tight_layout()
 plt.show()
@@ -573,8 +806,11 @@ plt.show()
 
 # %%
 costs = study.summary(["params", "train_seconds", "peak_MB"], text=True)
-print(f"{EPOCHS} epochs of {split['n_fit']} beats x {X_train.shape[1]} samples, batch 20, "
-      f"{torch.get_num_threads()} CPU thread; times are noisy on a busy machine")
+print(
+    f"{EPOCHS} epochs of {split['n_fit']} beats x {X_train.shape[1]} samples, "
+    "batch 20, "
+    f"{torch.get_num_threads()} CPU thread; times are noisy on a busy machine"
+)
 costs
 
 # %% [markdown]
@@ -600,26 +836,52 @@ p_test = {name: ecg.probabilities_on_test(study, task, name) for name in NAMES}
 
 
 def show_threshold(model=NAMES[0], threshold=0.5):
-    """ROC curve of one model (first seed), the point for `threshold`, and its confusion matrix."""
+    """ROC curve of one model (first seed), the point for `threshold`, and its
+    confusion matrix.
+    """
     p = nn_score if model == "1-NN (Euclidean)" else p_test[model][0]
     fpr, tpr, _ = roc_points(y_test, p)
     m = binary_metrics(y_test, p, threshold)
     fig, ax = plt.subplots(figsize=(5.2, 4.6))
-    ax.plot(fpr, tpr, color=plots.color_for(model) or "0.4", label=f"{model} (AUC {m['roc_auc']:.3f})")
+    ax.plot(
+        fpr,
+        tpr,
+        color=plots.color_for(model) or "0.4",
+        label=f"{model} (AUC {m['roc_auc']:.3f})",
+    )
     ax.plot([0, 1], [0, 1], color="0.7", ls=":", label="chance")
-    ax.plot(1 - m["specificity"], m["sensitivity"], "o", color="black", ms=9, label=f"τ = {threshold:.2f}")
+    ax.plot(
+        1 - m["specificity"],
+        m["sensitivity"],
+        "o",
+        color="black",
+        ms=9,
+        label=f"τ = {threshold:.2f}",
+    )
     ax.set_xlabel("false-positive rate (1 - specificity)")
     ax.set_ylabel("true-positive rate (sensitivity)")
-    ax.set_title(f"sens {m['sensitivity']:.2f}, spec {m['specificity']:.2f}, acc {m['accuracy']:.2f}\n"
-                 f"TN {m['tn']}  FP {m['fp']}  FN {m['fn']}  TP {m['tp']}", fontsize=10)
+    ax.set_title(
+        f"sens {m['sensitivity']:.2f}, spec {m['specificity']:.2f}, acc "
+        f"{m['accuracy']:.2f}\n"
+        f"TN {m['tn']}  FP {m['fp']}  FN {m['fn']}  TP {m['tp']}",
+        fontsize=10,
+    )
     ax.legend(loc="lower right", fontsize=9)
     plt.show()
 
 
-interact(show_threshold,
-         model=widgets.Dropdown(options=NAMES + ["1-NN (Euclidean)"], value=best),
-         threshold=widgets.FloatSlider(value=0.5, min=0.01, max=0.99, step=0.01,
-                                       description="threshold τ", continuous_update=False));
+interact(
+    show_threshold,
+    model=widgets.Dropdown(options=NAMES + ["1-NN (Euclidean)"], value=best),
+    threshold=widgets.FloatSlider(
+        value=0.5,
+        min=0.01,
+        max=0.99,
+        step=0.01,
+        description="threshold τ",
+        continuous_update=False,
+    ),
+)
 
 # %%
 fig, axes = plt.subplots(1, 2, figsize=(12, 4.6))
@@ -629,8 +891,14 @@ for label in NAMES + ["1-NN (Euclidean)"]:
     fpr, tpr, _ = roc_points(y_test, p)
     m = binary_metrics(y_test, p)
     color = plots.color_for(label) or plots.MODEL_COLORS["baseline"]
-    ax.plot(fpr, tpr, color=color, ls="--" if label.startswith("1-NN") else "-", lw=1.5,
-            label=f"{label} (AUC {m['roc_auc']:.2f})")
+    ax.plot(
+        fpr,
+        tpr,
+        color=color,
+        ls="--" if label.startswith("1-NN") else "-",
+        lw=1.5,
+        label=f"{label} (AUC {m['roc_auc']:.2f})",
+    )
     ax.plot(1 - m["specificity"], m["sensitivity"], "o", color=color, ms=6)
 ax.plot([0, 1], [0, 1], color="0.7", ls=":", lw=1)
 ax.set_xlabel("false-positive rate (1 - specificity)")
@@ -640,9 +908,25 @@ ax.legend(loc="lower right", fontsize=8)
 ax = axes[1]
 taus = np.linspace(0.01, 0.99, 99)
 sweep = [binary_metrics(y_test, p_test[best][0], tau) for tau in taus]
-ax.plot(taus, [s["sensitivity"] for s in sweep], label="sensitivity (MI caught)", color=plots.PALETTE[3])
-ax.plot(taus, [s["specificity"] for s in sweep], label="specificity (normal cleared)", color=plots.PALETTE[0])
-ax.plot(taus, [s["balanced_accuracy"] for s in sweep], label="balanced accuracy", color="black", ls="--")
+ax.plot(
+    taus,
+    [s["sensitivity"] for s in sweep],
+    label="sensitivity (MI caught)",
+    color=plots.PALETTE[3],
+)
+ax.plot(
+    taus,
+    [s["specificity"] for s in sweep],
+    label="specificity (normal cleared)",
+    color=plots.PALETTE[0],
+)
+ax.plot(
+    taus,
+    [s["balanced_accuracy"] for s in sweep],
+    label="balanced accuracy",
+    color="black",
+    ls="--",
+)
 ax.axvline(0.5, color="0.6", lw=1)
 ax.set_xlabel("threshold τ on P(MI)")
 ax.set_ylabel("rate on the test split")
@@ -674,14 +958,24 @@ WINDOWS = pick(smoke=[0, 2], book=list(range(0, 11)), dry=[0, 2])
 window, loo = ecg.choose_window(X_train, y_train, WINDOWS)
 dtw_pred = ecg.nn_predict(ecg.dtw_distances(X_train, X_test, window), y_train)
 dtw_correct = dtw_pred == y_test
-dtw_vs_euc = stats.verdict(stats.mcnemar(dtw_correct, nn_correct), "1-NN DTW", "1-NN (Euclidean)",
-                           lower_is_better=False, items="test beats")
+dtw_vs_euc = stats.verdict(
+    stats.mcnemar(dtw_correct, nn_correct),
+    "1-NN DTW",
+    "1-NN (Euclidean)",
+    lower_is_better=False,
+    items="test beats",
+)
 glue_text("dtw_window", window)
 glue_text("dtw_window_pct", 100 * window / X_train.shape[1])
 glue_text("dtw_acc", float(dtw_correct.mean()))
 glue_text("dtw_vs_euc", dtw_vs_euc.text)
-print(f"leave-one-out accuracy on the {len(y_train)} training beats by band half-width w:")
-pd.Series(loo, name="LOO accuracy").rename_axis("w (samples)").to_frame().T.round(3)
+print(
+    f"leave-one-out accuracy on the {len(y_train)} training beats by band "
+    "half-width w:"
+)
+pd.Series(loo, name="LOO accuracy").rename_axis(
+    "w (samples)"
+).to_frame().T.round(3)
 
 # %% [markdown]
 # Leave-one-out on the training heartbeats chooses a band of $w =$ {glue:text}`dtw_window`
@@ -709,30 +1003,63 @@ pd.Series(loo, name="LOO accuracy").rename_axis("w (samples)").to_frame().T.roun
 # %%
 N_RESAMPLES = pick(smoke=3, book=30, dry=3)
 N_NET_RESAMPLES = pick(smoke=1, book=3, dry=1)
-X_pool, y_pool = np.concatenate([X_train, X_test]), np.concatenate([y_train, y_test])
+X_pool, y_pool = np.concatenate([X_train, X_test]), np.concatenate(
+    [y_train, y_test]
+)
 splits = ecg.ucr_resamples(y_train, y_test, N_RESAMPLES, seed=0)
-resampled = {"1-NN (Euclidean)": ecg.resample_accuracies(ecg.euclidean_distances(X_pool, X_pool), y_pool, splits),
-             "1-NN DTW": ecg.resample_accuracies(ecg.dtw_distances(X_pool, X_pool, window), y_pool, splits)}
+resampled = {
+    "1-NN (Euclidean)": ecg.resample_accuracies(
+        ecg.euclidean_distances(X_pool, X_pool), y_pool, splits
+    ),
+    "1-NN DTW": ecg.resample_accuracies(
+        ecg.dtw_distances(X_pool, X_pool, window), y_pool, splits
+    ),
+}
 ucr_model = study.runs.groupby("model")["val_loss"].mean().idxmin()
 glue_text("ucr_model", ucr_model)
 net_acc = []
 for tr, te in splits[:N_NET_RESAMPLES]:
-    t_r, _ = ecg.make_task(X_pool[tr], y_pool[tr], X_pool[te], y_pool[te], val_size=0.3, split_seed=0)
-    r = run_study({ucr_model: specs[ucr_model]}, t_r, study_config, seeds=SEEDS[:1],
-                  lr_grid=(study.chosen[ucr_model],),
-                  trainer=ecg.fit_some_batched)
+    t_r, _ = ecg.make_task(
+        X_pool[tr],
+        y_pool[tr],
+        X_pool[te],
+        y_pool[te],
+        val_size=0.3,
+        split_seed=0,
+    )
+    r = run_study(
+        {ucr_model: specs[ucr_model]},
+        t_r,
+        study_config,
+        seeds=SEEDS[:1],
+        lr_grid=(study.chosen[ucr_model],),
+        trainer=ecg.fit_some_batched,
+    )
     net_acc.append(float(r.runs["test_accuracy"].iloc[0]))
-rows = [{"model": name, "resample": i, "accuracy": a} for name, accs in resampled.items()
-        for i, a in enumerate(accs)]
-rows += [{"model": f"{ucr_model} (lr {study.chosen[ucr_model]:g}, seed {SEEDS[0]})", "resample": i, "accuracy": a}
-         for i, a in enumerate(net_acc)]
+rows = [
+    {"model": name, "resample": i, "accuracy": a}
+    for name, accs in resampled.items()
+    for i, a in enumerate(accs)
+]
+rows += [
+    {
+        "model": f"{ucr_model} (lr {study.chosen[ucr_model]:g}, seed "
+        f"{SEEDS[0]})",
+        "resample": i,
+        "accuracy": a,
+    }
+    for i, a in enumerate(net_acc)
+]
 ucr = stats.summarize(pd.DataFrame(rows), "accuracy")
 glue_text("n_resamples", N_RESAMPLES)
 glue_text("n_net_resamples", N_NET_RESAMPLES)
 glue_text("ucr_euc", ucr.loc["1-NN (Euclidean)", "mean ± std"])
 glue_text("ucr_dtw", ucr.loc["1-NN DTW", "mean ± std"])
 glue_text("ucr_net", ucr["mean ± std"].iloc[-1])
-print(f"test accuracy over resamples (resample 0 = the archive's split); budget {get_budget()}")
+print(
+    "test accuracy over resamples (resample 0 = the archive's split); budget "
+    f"{get_budget()}"
+)
 ucr[["n", "mean ± std", "ci_low", "ci_high"]].round(3)
 
 # %% [markdown]
@@ -779,22 +1106,46 @@ if ptb_available():
     X_ptb, y_ptb = load_ptb()
     n_sub = pick(smoke=300, book=3000, dry=300)
     idx = np.random.default_rng(0).permutation(len(y_ptb))[:n_sub]
-    Xp_tr, Xp_te, yp_tr, yp_te = train_test_split(X_ptb[idx], y_ptb[idx], test_size=0.3,
-                                                  stratify=y_ptb[idx], random_state=0)
-    print(f"PTB: {len(y_ptb)} beats found; using {len(yp_tr)} to train and {len(yp_te)} "
-          f"to test (stratified), {yp_tr.mean():.0%} abnormal")
+    Xp_tr, Xp_te, yp_tr, yp_te = train_test_split(
+        X_ptb[idx],
+        y_ptb[idx],
+        test_size=0.3,
+        stratify=y_ptb[idx],
+        random_state=0,
+    )
+    print(
+        f"PTB: {len(y_ptb)} beats found; using {len(yp_tr)} to train and "
+        f"{len(yp_te)} "
+        f"to test (stratified), {yp_tr.mean():.0%} abnormal"
+    )
     ptb_epochs = pick(smoke=1, book=15)
     ptb_rows = []
     for kind, label in (("gru", "GRU"), ("gpt", "Transformer")):
-        run = train_classifier(recipe.but(kind=kind, epochs=ptb_epochs, batch_size=64),
-                               Xp_tr, yp_tr, Xp_te, yp_te, seed=0, name=label)
+        run = train_classifier(
+            recipe.but(kind=kind, epochs=ptb_epochs, batch_size=64),
+            Xp_tr,
+            yp_tr,
+            Xp_te,
+            yp_te,
+            seed=0,
+            name=label,
+        )
         ptb_rows.append({**run.row()})
     _, s = nearest_neighbor(Xp_tr, yp_tr, Xp_te)
-    ptb_rows.append({"model": "1-NN (Euclidean)", "seed": 0, **binary_metrics(yp_te, s)})
-    display(pd.DataFrame(ptb_rows).set_index("model")[list(METRICS) + ["train_time_s"]].round(3))
+    ptb_rows.append(
+        {"model": "1-NN (Euclidean)", "seed": 0, **binary_metrics(yp_te, s)}
+    )
+    display(
+        pd.DataFrame(ptb_rows)
+        .set_index("model")[list(METRICS) + ["train_time_s"]]
+        .round(3)
+    )
 else:
-    print("PTB heartbeat files not found (ptbdb_normal.csv, ptbdb_abnormal.csv): "
-          "this section was skipped. See the three ways to get them above.")
+    print(
+        "PTB heartbeat files not found (ptbdb_normal.csv, "
+        "ptbdb_abnormal.csv): "
+        "this section was skipped. See the three ways to get them above."
+    )
 
 # %% [markdown]
 # ## Exercises
@@ -929,6 +1280,8 @@ else:
 
 # %%
 glue_text("chapter_minutes", (time.perf_counter() - CHAPTER_START) / 60)
-print(f"chapter ran in {(time.perf_counter() - CHAPTER_START) / 60:.1f} min of wall time, "
-      f"{time.process_time() / 60:.1f} min of CPU time (budget {get_budget()})")
-
+print(
+    f"chapter ran in {(time.perf_counter() - CHAPTER_START) / 60:.1f} min of "
+    "wall time, "
+    f"{time.process_time() / 60:.1f} min of CPU time (budget {get_budget()})"
+)

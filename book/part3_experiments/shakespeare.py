@@ -51,12 +51,17 @@
 # and on the hardware printed by the next cell.
 
 # %% tags=["hide-cell"]
-# Colab only: install the course library at this course version (Colab's own torch,
-# numpy, pandas and matplotlib are kept).
-# Full budget on a Colab GPU: import os; os.environ["RVT_BUDGET"] = "full" before the next cell.
+# Colab only: install the course library at this course version (Colab's
+# own torch, numpy, pandas and matplotlib are kept). Full budget on a
+# Colab GPU: import os; os.environ["RVT_BUDGET"] = "full" before the next
+# cell.
 import sys
+
 if "google.colab" in sys.modules:
-    course = "rvt_lib[book] @ git+https://github.com/rvt-course/rnns-vs-transformers@v0.1.0"
+    course = (
+        "rvt_lib[book] @ "
+        "git+https://github.com/rvt-course/rnns-vs-transformers@v0.1.0"
+    )
     get_ipython().run_line_magic("pip", f'install -q "{course}"')
 
 # %%
@@ -73,11 +78,22 @@ from rvt_lib.book import glue, interact
 
 from rvt_lib.budget import get_budget, pick
 from rvt_lib.data.text import load_shakespeare
-from rvt_lib.experiments.shakespeare import (curve_table, generation_tokens_per_second,
-                                             known_word_fraction, lm_task, lr_sensitivity,
-                                             mixer_specs, mode_speeds, ranking_claim, sample,
-                                             spec_table, split_text, state_floats,
-                                             training_tokens_per_second, words)
+from rvt_lib.experiments.shakespeare import (
+    curve_table,
+    generation_tokens_per_second,
+    known_word_fraction,
+    lm_task,
+    lr_sensitivity,
+    mixer_specs,
+    mode_speeds,
+    ranking_claim,
+    sample,
+    spec_table,
+    split_text,
+    state_floats,
+    training_tokens_per_second,
+    words,
+)
 from rvt_lib.models.heads import KIND_NAMES, ModelSpec
 from rvt_lib.plots import color_for, loss_curves, style
 from rvt_lib.runner import run_study
@@ -86,10 +102,16 @@ from rvt_lib.train import TrainConfig, set_seed
 chapter_start, chapter_cpu_start = time.perf_counter(), time.process_time()
 style()
 set_seed(0)
-device = torch.device("cpu")  # every number on this page was measured on the CPU
-hardware = f"{device}: {os.cpu_count()} CPU cores, torch threads: {torch.get_num_threads()}"
+# every number on this page was measured on the CPU
+device = torch.device("cpu")
+hardware = (
+    f"{device}: {os.cpu_count()} CPU cores, "
+    f"torch threads: {torch.get_num_threads()}"
+)
 pd.set_option("display.max_colwidth", 120)
-print(f"budget: {get_budget()} | device: {hardware} | torch {torch.__version__}")
+print(
+    f"budget: {get_budget()} | device: {hardware} | torch {torch.__version__}"
+)
 glue("budget", get_budget(), display=False)
 glue("hardware", hardware, display=False)
 
@@ -123,8 +145,11 @@ counts = torch.bincount(splits.train, minlength=ds.vocab_size).double()
 freq = counts[counts > 0] / counts.sum()
 unigram_loss = float(-(freq * freq.log()).sum())
 print({k: f"{v:,}" for k, v in splits.sizes().items()})
-print(f"uniform guess: ln {ds.vocab_size} = {math.log(ds.vocab_size):.3f} nats/char; "
-      f"character frequencies only: {unigram_loss:.3f} nats/char")
+print(
+    f"uniform guess: ln {ds.vocab_size} = {math.log(ds.vocab_size):.3f} "
+    "nats/char; "
+    f"character frequencies only: {unigram_loss:.3f} nats/char"
+)
 print("digits in the text:", [c for c in ds.chars if c.isdigit()])
 print(repr(ds.text[:120]))
 glue("n_chars", f"{len(ds.text):,}", display=False)
@@ -169,24 +194,86 @@ glue("unigram_loss", f"{unigram_loss:.2f}", display=False)
 
 # %%
 BUDGETS = {
-    "smoke": dict(d_model=16, n_layer=1, n_head=2, block_size=16, batch_size=4, steps=8,
-                  warmup=2, eval_every=4, val_batches=1, test_windows=16, dropout=0.0,
-                  gen_tokens=24, lr_grid=(3e-3, 1e-2), seeds=(0, 1, 2),
-                  report_width=16, report_block=20),
-    "book": dict(d_model=64, n_layer=2, n_head=4, block_size=64, batch_size=16, steps=250,
-                 warmup=25, eval_every=25, val_batches=8, test_windows=384, dropout=0.0,
-                 gen_tokens=256, lr_grid=(3e-3, 1e-2, 3e-2), seeds=(0, 1, 2),
-                 report_width=128, report_block=100),
-    "full": dict(d_model=384, n_layer=6, n_head=6, block_size=256, batch_size=64, steps=5000,
-                 warmup=100, eval_every=250, val_batches=40, test_windows=None, dropout=0.2,
-                 gen_tokens=1024, lr_grid=(3e-4, 1e-3, 3e-3), seeds=(0, 1, 2, 3, 4),
-                 report_width=128, report_block=100),
+    "smoke": dict(
+        d_model=16,
+        n_layer=1,
+        n_head=2,
+        block_size=16,
+        batch_size=4,
+        steps=8,
+        warmup=2,
+        eval_every=4,
+        val_batches=1,
+        test_windows=16,
+        dropout=0.0,
+        gen_tokens=24,
+        lr_grid=(3e-3, 1e-2),
+        seeds=(0, 1, 2),
+        report_width=16,
+        report_block=20,
+    ),
+    "book": dict(
+        d_model=64,
+        n_layer=2,
+        n_head=4,
+        block_size=64,
+        batch_size=16,
+        steps=250,
+        warmup=25,
+        eval_every=25,
+        val_batches=8,
+        test_windows=384,
+        dropout=0.0,
+        gen_tokens=256,
+        lr_grid=(3e-3, 1e-2, 3e-2),
+        seeds=(0, 1, 2),
+        report_width=128,
+        report_block=100,
+    ),
+    "full": dict(
+        d_model=384,
+        n_layer=6,
+        n_head=6,
+        block_size=256,
+        batch_size=64,
+        steps=5000,
+        warmup=100,
+        eval_every=250,
+        val_batches=40,
+        test_windows=None,
+        dropout=0.2,
+        gen_tokens=1024,
+        lr_grid=(3e-4, 1e-3, 3e-3),
+        seeds=(0, 1, 2, 3, 4),
+        report_width=128,
+        report_block=100,
+    ),
 }
-# the dry budget rehearses the full shapes with the fewest runs and samples (rvt_lib.budget)
-BUDGETS["dry"] = {**BUDGETS["full"], **{k: BUDGETS["smoke"][k] for k in
-                  ("batch_size", "val_batches", "test_windows", "gen_tokens", "lr_grid", "seeds")}}
-B = pick(smoke=BUDGETS["smoke"], book=BUDGETS["book"], full=BUDGETS["full"], dry=BUDGETS["dry"])
-pd.DataFrame({name: pd.Series(values, dtype=object) for name, values in BUDGETS.items()})
+# the dry budget rehearses the full shapes with the fewest runs and samples
+# (rvt_lib.budget)
+BUDGETS["dry"] = {
+    **BUDGETS["full"],
+    **{
+        k: BUDGETS["smoke"][k]
+        for k in (
+            "batch_size",
+            "val_batches",
+            "test_windows",
+            "gen_tokens",
+            "lr_grid",
+            "seeds",
+        )
+    },
+}
+B = pick(
+    smoke=BUDGETS["smoke"],
+    book=BUDGETS["book"],
+    full=BUDGETS["full"],
+    dry=BUDGETS["dry"],
+)
+pd.DataFrame(
+    {name: pd.Series(values, dtype=object) for name, values in BUDGETS.items()}
+)
 
 # %% [markdown]
 # Shared by every run: AdamW ($\beta = (0.9, 0.99)$, weight decay 0.1 on matrices only),
@@ -200,30 +287,65 @@ pd.DataFrame({name: pd.Series(values, dtype=object) for name, values in BUDGETS.
 # %%
 KINDS = ["gpt", "lstm", "gru", "minlstm", "mingru"]
 SEEDS, LR_GRID = B["seeds"], B["lr_grid"]
-config = TrainConfig(steps=B["steps"], batch_size=B["batch_size"], warmup=B["warmup"],
-                     schedule="cosine", min_lr_ratio=0.1, eval_every=B["eval_every"],
-                     weight_decay=0.1, clip=1.0)
+config = TrainConfig(
+    steps=B["steps"],
+    batch_size=B["batch_size"],
+    warmup=B["warmup"],
+    schedule="cosine",
+    min_lr_ratio=0.1,
+    eval_every=B["eval_every"],
+    weight_decay=0.1,
+    clip=1.0,
+)
 tokens_per_step = B["batch_size"] * B["block_size"]
-task = lm_task(splits, block_size=B["block_size"], batch_size=B["batch_size"],
-               val_batches=B["val_batches"], test_windows=B["test_windows"])
-reference = ModelSpec("gpt", vocab_size=ds.vocab_size, d_model=B["d_model"], n_layer=B["n_layer"],
-                      n_head=B["n_head"], block_size=B["block_size"], dropout=B["dropout"])
+task = lm_task(
+    splits,
+    block_size=B["block_size"],
+    batch_size=B["batch_size"],
+    val_batches=B["val_batches"],
+    test_windows=B["test_windows"],
+)
+reference = ModelSpec(
+    "gpt",
+    vocab_size=ds.vocab_size,
+    d_model=B["d_model"],
+    n_layer=B["n_layer"],
+    n_head=B["n_head"],
+    block_size=B["block_size"],
+    dropout=B["dropout"],
+)
 target = reference.n_params()
-specs = mixer_specs(KINDS, reference, block="residual")   # {"GPT": ..., "LSTM block": ..., ...}
+# {"GPT": ..., "LSTM block": ..., ...}
+specs = mixer_specs(KINDS, reference, block="residual")
 NAMES = list(specs)
-GPT, LSTM, MINLSTM = (next(n for n, s in specs.items() if s.kind == k) for k in ("gpt", "lstm", "minlstm"))
+GPT, LSTM, MINLSTM = (
+    next(n for n, s in specs.items() if s.kind == k)
+    for k in ("gpt", "lstm", "minlstm")
+)
 sizes = spec_table(specs, target_params=target)
-print(f"target: {target:,} parameters (the GPT); every model trains {config.steps:,} steps "
-      f"of {B['batch_size']} x {B['block_size']} = {tokens_per_step:,} characters")
+print(
+    f"target: {target:,} parameters (the GPT); every model trains "
+    f"{config.steps:,} steps "
+    f"of {B['batch_size']} x {B['block_size']} = {tokens_per_step:,} "
+    "characters"
+)
 sizes
 
 # %% tags=["hide-input"]
 gap = float(sizes["vs target (%)"].abs().max())
 glue("target_params", f"{target:,}", display=False)
 glue("max_gap", f"{gap:.1f}", display=False)
-glue("width_ratio", specs["minGRU block"]["d_model"] / specs["GPT"]["d_model"], display=False)
+glue(
+    "width_ratio",
+    specs["minGRU block"]["d_model"] / specs["GPT"]["d_model"],
+    display=False,
+)
 glue("tokens_total", f"{config.steps * tokens_per_step:,}", display=False)
-glue("epochs_seen", config.steps * tokens_per_step / len(splits.train), display=False)
+glue(
+    "epochs_seen",
+    config.steps * tokens_per_step / len(splits.train),
+    display=False,
+)
 glue("n_seeds", len(SEEDS), display=False)
 glue("n_lrs", len(LR_GRID), display=False)
 glue("n_layer", B["n_layer"], display=False)
@@ -254,15 +376,24 @@ glue("att_pct", f"{100 * att_flops / (6 * target):.0f}", display=False)
 # %%
 mode_rows = []
 for name in ("minGRU block", "minLSTM block"):
-    speeds = mode_speeds(specs[name], ds, batch_size=B["batch_size"], block_size=B["block_size"])
+    speeds = mode_speeds(
+        specs[name], ds, batch_size=B["batch_size"], block_size=B["block_size"]
+    )
     specs[name] = specs[name].but(mode=max(speeds, key=speeds.get))
-    mode_rows.append({"model": name, **{f"{m} (tokens/s)": round(v) for m, v in speeds.items()},
-                      "chosen": specs[name]["mode"]})
+    mode_rows.append(
+        {
+            "model": name,
+            **{f"{m} (tokens/s)": round(v) for m, v in speeds.items()},
+            "chosen": specs[name]["mode"],
+        }
+    )
 modes = pd.DataFrame(mode_rows).set_index("model")
 modes
 
 # %%
-par_over_seq = float((modes["parallel (tokens/s)"] / modes["sequential (tokens/s)"]).mean())
+par_over_seq = float(
+    (modes["parallel (tokens/s)"] / modes["sequential (tokens/s)"]).mean()
+)
 glue("par_over_seq", par_over_seq, display=False)
 glue("par_word", "faster" if par_over_seq > 1 else "slower", display=False)
 
@@ -282,11 +413,29 @@ glue("par_word", "faster" if par_over_seq > 1 else "slower", display=False)
 # then, and only then, every model and seed is scored on the test windows.
 
 # %%
-# measure_cost=False: training seconds still come from each run's History; no memory sampling
-res = run_study(specs, task, config, seeds=SEEDS, lr_grid=LR_GRID, tune_seeds=(SEEDS[0],),
-                measure_cost=False)
-summary = res.summary(["test_loss", "val_loss", "train_seconds"], nan="omit")  # a diverged seed is left out, n says so
-summary[["test_loss_n", "test_loss", "test_loss_ci_low", "test_loss_ci_high", "val_loss", "train_seconds"]].round(3)
+# measure_cost=False: training seconds still come from each run's History; no
+# memory sampling
+res = run_study(
+    specs,
+    task,
+    config,
+    seeds=SEEDS,
+    lr_grid=LR_GRID,
+    tune_seeds=(SEEDS[0],),
+    measure_cost=False,
+)
+# a diverged seed is left out, n says so
+summary = res.summary(["test_loss", "val_loss", "train_seconds"], nan="omit")
+summary[
+    [
+        "test_loss_n",
+        "test_loss",
+        "test_loss_ci_low",
+        "test_loss_ci_high",
+        "val_loss",
+        "train_seconds",
+    ]
+].round(3)
 
 # %% tags=["hide-input"]
 test_mean = res.runs.groupby("model", sort=False)["test_loss"].mean()
@@ -297,16 +446,33 @@ glue("best_loss", f"{test_mean[best]:.3f}", display=False)
 glue("worst", worst, display=False)
 glue("worst_loss", f"{test_mean[worst]:.3f}", display=False)
 glue("gpt_loss", f"{test_mean[GPT]:.3f}", display=False)
-glue("gpt_rank", ["first", "second", "third", "fourth", "fifth"][order.index(GPT)], display=False)
+glue(
+    "gpt_rank",
+    ["first", "second", "third", "fourth", "fifth"][order.index(GPT)],
+    display=False,
+)
 key = {n: specs[n].kind for n in NAMES}
 for name in NAMES:
     row = summary.loc[name]
-    glue(f"test_{key[name]}", f"{row.test_loss_mean:.3f} ± {row.test_loss_std:.3f} "
-         f"(95% interval {row.test_loss_ci_low:.3f} to {row.test_loss_ci_high:.3f})", display=False)
-glue("best_test", f"{summary.loc[best, 'test_loss_mean']:.3f} ± {summary.loc[best, 'test_loss_std']:.3f}",
-     display=False)
-glue("best_ci", f"{summary.loc[best, 'test_loss_ci_low']:.3f} to {summary.loc[best, 'test_loss_ci_high']:.3f}",
-     display=False)
+    glue(
+        f"test_{key[name]}",
+        f"{row.test_loss_mean:.3f} ± {row.test_loss_std:.3f} "
+        f"(95% interval {row.test_loss_ci_low:.3f} to "
+        f"{row.test_loss_ci_high:.3f})",
+        display=False,
+    )
+glue(
+    "best_test",
+    f"{summary.loc[best, 'test_loss_mean']:.3f} ± "
+    f"{summary.loc[best, 'test_loss_std']:.3f}",
+    display=False,
+)
+glue(
+    "best_ci",
+    f"{summary.loc[best, 'test_loss_ci_low']:.3f} to "
+    f"{summary.loc[best, 'test_loss_ci_high']:.3f}",
+    display=False,
+)
 
 # %% [markdown]
 # The table gives, per model, the mean ± standard deviation over the
@@ -331,13 +497,28 @@ sens = lr_sensitivity(res.tuning)
 fig, ax = plt.subplots(figsize=(6.8, 4.2))
 for name, g in res.tuning.groupby("model", sort=False):
     g = g.sort_values("lr")
-    ax.plot(g["lr"], g["val_loss"], marker="o", color=color_for(name.split()[0]), label=name)
-    ax.scatter(g.loc[g.chosen, "lr"], g.loc[g.chosen, "val_loss"], s=90, color=color_for(name.split()[0]),
-               edgecolor="black", zorder=3)
+    ax.plot(
+        g["lr"],
+        g["val_loss"],
+        marker="o",
+        color=color_for(name.split()[0]),
+        label=name,
+    )
+    ax.scatter(
+        g.loc[g.chosen, "lr"],
+        g.loc[g.chosen, "val_loss"],
+        s=90,
+        color=color_for(name.split()[0]),
+        edgecolor="black",
+        zorder=3,
+    )
 ax.set_xscale("log")
 ax.set_xlabel("peak learning rate")
 ax.set_ylabel("validation loss (nats/char)")
-ax.set_title(f"Learning-rate sweep, seed {SEEDS[0]} ({get_budget()} budget, {config.steps} steps)")
+ax.set_title(
+    f"Learning-rate sweep, seed {SEEDS[0]} ({get_budget()} budget, "
+    f"{config.steps} steps)"
+)
 ax.legend(fontsize=9)
 plt.show()
 sens.round(4)
@@ -348,12 +529,30 @@ glue("tune_easiest", flattest, display=False)
 glue("tune_hardest", sens["spread"].idxmax(), display=False)
 for name in NAMES:
     glue(f"lr_{key[name]}", f"{sens.loc[name, 'chosen lr']:g}", display=False)
-    glue(f"lr_spread_{key[name]}", f"{sens.loc[name, 'spread']:.3f}", display=False)
-glue("minlstm_vs_lstm_spread",
-     "flatter" if sens.loc[MINLSTM, "spread"] < sens.loc[LSTM, "spread"] else "not flatter",
-     display=False)
-glue("lr_edge", ", ".join(n for n in NAMES if sens.loc[n, "chosen lr"] in (min(LR_GRID), max(LR_GRID)))
-     or "none", display=False)
+    glue(
+        f"lr_spread_{key[name]}",
+        f"{sens.loc[name, 'spread']:.3f}",
+        display=False,
+    )
+glue(
+    "minlstm_vs_lstm_spread",
+    (
+        "flatter"
+        if sens.loc[MINLSTM, "spread"] < sens.loc[LSTM, "spread"]
+        else "not flatter"
+    ),
+    display=False,
+)
+glue(
+    "lr_edge",
+    ", ".join(
+        n
+        for n in NAMES
+        if sens.loc[n, "chosen lr"] in (min(LR_GRID), max(LR_GRID))
+    )
+    or "none",
+    display=False,
+)
 
 # %% [markdown]
 # Over the grid the validation loss of the {glue:text}`tune_easiest` moves least, that of
@@ -376,15 +575,24 @@ glue("lr_edge", ", ".join(n for n in NAMES if sens.loc[n, "chosen lr"] in (min(L
 # %%
 histories = {name: res.histories[(name, SEEDS[0])] for name in NAMES}
 fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), sharey=True)
-loss_curves(histories, x="step", ax=axes[0], ylabel="validation loss (nats/char)")
-loss_curves(histories, x="seconds", ax=axes[1], ylabel="validation loss (nats/char)")
+loss_curves(
+    histories, x="step", ax=axes[0], ylabel="validation loss (nats/char)"
+)
+loss_curves(
+    histories, x="seconds", ax=axes[1], ylabel="validation loss (nats/char)"
+)
 axes[0].set_title(f"per step ({get_budget()} budget)")
-axes[1].set_title(f"per second (CPU, torch threads: {torch.get_num_threads()})")
+axes[1].set_title(
+    f"per second (CPU, torch threads: {torch.get_num_threads()})"
+)
 low = min(min(h.val_loss) for h in histories.values())
 high = max(h.val_loss[0] for h in histories.values())
 axes[0].set_ylim(low - 0.05, min(high, math.log(ds.vocab_size)) + 0.05)
 axes[1].get_legend().remove()
-fig.suptitle(f"Tiny Shakespeare, {target:,} parameters each, same block, batches and steps")
+fig.suptitle(
+    f"Tiny Shakespeare, {target:,} parameters each, same block, batches and "
+    "steps"
+)
 fig.tight_layout()
 plt.show()
 
@@ -398,8 +606,13 @@ plt.show()
 # curves to read.
 
 # %% tags=["hide-input"]
-seconds = curve_table(res)["train seconds"]            # mean training seconds per model
-t_common, fastest, slowest = float(seconds.min()), seconds.idxmin(), seconds.idxmax()
+# mean training seconds per model
+seconds = curve_table(res)["train seconds"]
+t_common, fastest, slowest = (
+    float(seconds.min()),
+    seconds.idxmin(),
+    seconds.idxmax(),
+)
 curves = curve_table(res, seconds=t_common)
 within_col = f"best val within {t_common:.0f} s"
 best_per_step = curves["final val loss"].idxmin()
@@ -407,15 +620,38 @@ best_per_second = curves[within_col].idxmin()
 glue("t_common", f"{t_common:.0f}", display=False)
 glue("fastest", fastest, display=False)
 glue("slowest", slowest, display=False)
-glue("slow_ratio", curves.loc[slowest, "train seconds"] / curves.loc[fastest, "train seconds"], display=False)
+glue(
+    "slow_ratio",
+    curves.loc[slowest, "train seconds"]
+    / curves.loc[fastest, "train seconds"],
+    display=False,
+)
 glue("best_per_step", best_per_step, display=False)
 glue("best_per_second", best_per_second, display=False)
-glue("best_per_second_loss", f"{curves.loc[best_per_second, within_col]:.3f}", display=False)
-glue("same_winner", "the same model" if best_per_second == best_per_step else "a different model",
-     display=False)
-glue("gpt_steps_to_best", f"{curves.loc[GPT, 'steps to best']:.0f}", display=False)
-glue("n_best_at_end", f"{int((curves['steps to best'] >= config.steps).sum())} of {len(curves)}",
-     display=False)
+glue(
+    "best_per_second_loss",
+    f"{curves.loc[best_per_second, within_col]:.3f}",
+    display=False,
+)
+glue(
+    "same_winner",
+    (
+        "the same model"
+        if best_per_second == best_per_step
+        else "a different model"
+    ),
+    display=False,
+)
+glue(
+    "gpt_steps_to_best",
+    f"{curves.loc[GPT, 'steps to best']:.0f}",
+    display=False,
+)
+glue(
+    "n_best_at_end",
+    f"{int((curves['steps to best'] >= config.steps).sum())} of {len(curves)}",
+    display=False,
+)
 glue("max_gen_gap", f"{curves['val - train'].max():.3f}", display=False)
 curves.round(3)
 
@@ -445,9 +681,18 @@ curves.round(3)
 # recurrent block against the GPT:
 
 # %%
-vs_gpt = {name: res.compare(name, GPT, "loss", lower_is_better=True, unit="nats/char",
-                            items="test windows")
-          for name in NAMES if name != GPT}
+vs_gpt = {
+    name: res.compare(
+        name,
+        GPT,
+        "loss",
+        lower_is_better=True,
+        unit="nats/char",
+        items="test windows",
+    )
+    for name in NAMES
+    if name != GPT
+}
 for name, v in vs_gpt.items():
     glue(f"verdict_{key[name]}_vs_gpt", str(v), display=False)
     print(v)
@@ -474,8 +719,13 @@ ranking, ranking_pairs = ranking_claim(res, [GPT, MINLSTM, LSTM])
 for v in ranking_pairs:
     print(v)
 glue("ranking_outcome", ranking, display=False)
-glue("ranking_verdict", f"is {ranking} on the test split of the fair rerun ("
-     + "; ".join(str(v) for v in ranking_pairs) + ")", display=False)
+glue(
+    "ranking_verdict",
+    f"is {ranking} on the test split of the fair rerun ("
+    + "; ".join(str(v) for v in ranking_pairs)
+    + ")",
+    display=False,
+)
 glue("ranking_pair_1", str(ranking_pairs[0]), display=False)
 glue("ranking_pair_2", str(ranking_pairs[1]), display=False)
 
@@ -495,36 +745,83 @@ glue("ranking_pair_2", str(ranking_pairs[1]), display=False)
 # tells whether an LSTM of that shape trains to a lower loss.
 
 # %%
-report_ref = ModelSpec("lstm", vocab_size=ds.vocab_size, d_model=B["report_width"], n_layer=2,
-                       block="bare")
-report_specs = {f"{KIND_NAMES[k]} (report setup)": report_ref.but(kind=k) for k in ("minlstm", "lstm")}
-report_task = lm_task(splits, block_size=B["report_block"], batch_size=B["batch_size"],
-                      val_batches=B["val_batches"], test_windows=B["test_windows"], name="report setup")
-report = run_study(report_specs, report_task, config, seeds=SEEDS, lr_grid=LR_GRID, tune_seeds=(SEEDS[0],),
-                   measure_cost=False)
+report_ref = ModelSpec(
+    "lstm",
+    vocab_size=ds.vocab_size,
+    d_model=B["report_width"],
+    n_layer=2,
+    block="bare",
+)
+report_specs = {
+    f"{KIND_NAMES[k]} (report setup)": report_ref.but(kind=k)
+    for k in ("minlstm", "lstm")
+}
+report_task = lm_task(
+    splits,
+    block_size=B["report_block"],
+    batch_size=B["batch_size"],
+    val_batches=B["val_batches"],
+    test_windows=B["test_windows"],
+    name="report setup",
+)
+report = run_study(
+    report_specs,
+    report_task,
+    config,
+    seeds=SEEDS,
+    lr_grid=LR_GRID,
+    tune_seeds=(SEEDS[0],),
+    measure_cost=False,
+)
 report_curves = curve_table(report)
-report_table = report.summary(["test_loss", "params"], nan="omit").join(report_curves[["final train loss", "final val loss"]])
+report_table = report.summary(["test_loss", "params"], nan="omit").join(
+    report_curves[["final train loss", "final val loss"]]
+)
 report_table
 
 # %%
-REPORT_LSTM_TRAIN = 2.42   # the report's final training loss of its LSTM (Besel et al. 2024)
+# the report's final training loss of its LSTM (Besel et al. 2024)
+REPORT_LSTM_TRAIN = 2.42
 rep_lstm = "LSTM (report setup)"
 rep_train = report_curves.loc[rep_lstm, "final train loss"]
-glue("report_params_minlstm", f"{report_specs['minLSTM (report setup)'].n_params():,}", display=False)
-glue("report_params_lstm", f"{report_specs[rep_lstm].n_params():,}", display=False)
+glue(
+    "report_params_minlstm",
+    f"{report_specs['minLSTM (report setup)'].n_params():,}",
+    display=False,
+)
+glue(
+    "report_params_lstm",
+    f"{report_specs[rep_lstm].n_params():,}",
+    display=False,
+)
 glue("report_lstm_train", f"{rep_train:.2f}", display=False)
-report_pair = report.compare("minLSTM (report setup)", rep_lstm, "loss", lower_is_better=True,
-                             unit="nats/char", items="test windows")
+report_pair = report.compare(
+    "minLSTM (report setup)",
+    rep_lstm,
+    "loss",
+    lower_is_better=True,
+    unit="nats/char",
+    items="test windows",
+)
 glue("report_pair", str(report_pair), display=False)
 glue("lstm_loss", f"{test_mean[LSTM]:.3f}", display=False)
-glue("lstm_verdict",
-     f"At the report's own shape our LSTM reaches a training loss of {rep_train:.2f} after only "
-     f"{config.steps:,} steps, below the report's {REPORT_LSTM_TRAIN}, so that number points to the report's "
-     "training (learning rate, initialisation or a bug), not to the LSTM."
-     if rep_train < REPORT_LSTM_TRAIN else
-     f"At the report's own shape our LSTM's training loss is {rep_train:.2f} after {config.steps:,} "
-     f"steps, not below the report's {REPORT_LSTM_TRAIN}, so this page cannot tell a training problem from an "
-     "architectural one.", display=False)
+glue(
+    "lstm_verdict",
+    (
+        "At the report's own shape our LSTM reaches a training loss of "
+        f"{rep_train:.2f} after only "
+        f"{config.steps:,} steps, below the report's {REPORT_LSTM_TRAIN}, so "
+        "that number points to the report's "
+        "training (learning rate, initialisation or a bug), not to the LSTM."
+        if rep_train < REPORT_LSTM_TRAIN
+        else "At the report's own shape our LSTM's training loss is "
+        f"{rep_train:.2f} after {config.steps:,} "
+        f"steps, not below the report's {REPORT_LSTM_TRAIN}, so this page "
+        "cannot tell a training problem from an "
+        "architectural one."
+    ),
+    display=False,
+)
 
 # %% [markdown]
 # Our reproduction's models have {glue:text}`report_params_minlstm` (minLSTM) and
@@ -545,17 +842,28 @@ glue("lstm_verdict",
 # no longer extend it and re-reads its last `block_size` characters for every new one.
 
 # %%
-models = {name: res.models[(name, SEEDS[0])] for name in NAMES}   # the seed-0 runs
+# the seed-0 runs
+models = {name: res.models[(name, SEEDS[0])] for name in NAMES}
 speed_rows = []
 for name, model in models.items():
     spec = specs[name]
-    speed_rows.append({
-        "model": name,
-        "train tokens/s": training_tokens_per_second(model, ds, batch_size=B["batch_size"],
-                                                     block_size=B["block_size"]),
-        "generation tokens/s": generation_tokens_per_second(model, new_tokens=B["gen_tokens"]),
-        f"state floats after {B['gen_tokens']} chars": state_floats(spec, B["gen_tokens"]),
-    })
+    speed_rows.append(
+        {
+            "model": name,
+            "train tokens/s": training_tokens_per_second(
+                model,
+                ds,
+                batch_size=B["batch_size"],
+                block_size=B["block_size"],
+            ),
+            "generation tokens/s": generation_tokens_per_second(
+                model, new_tokens=B["gen_tokens"]
+            ),
+            f"state floats after {B['gen_tokens']} chars": state_floats(
+                spec, B["gen_tokens"]
+            ),
+        }
+    )
 speed = pd.DataFrame(speed_rows).set_index("model").round(0).astype(int)
 speed
 
@@ -567,7 +875,10 @@ for ax, col in zip(axes, ["train tokens/s", "generation tokens/s"]):
     ax.set_xlabel("model")
 axes[0].set_title(f"training, batch {B['batch_size']} x {B['block_size']}")
 axes[1].set_title(f"generation, 1 sequence, {B['gen_tokens']} new characters")
-fig.suptitle(f"Throughput ({hardware}; {get_budget()} budget, {target:,} parameters each)")
+fig.suptitle(
+    f"Throughput ({hardware}; {get_budget()} budget, {target:,} parameters "
+    "each)"
+)
 fig.tight_layout()
 plt.show()
 
@@ -575,20 +886,42 @@ plt.show()
 fast_train = speed["train tokens/s"].idxmax()
 fast_gen = speed["generation tokens/s"].idxmax()
 glue("fast_train", fast_train, display=False)
-glue("fast_train_ratio", speed["train tokens/s"].max() / speed["train tokens/s"].min(), display=False)
+glue(
+    "fast_train_ratio",
+    speed["train tokens/s"].max() / speed["train tokens/s"].min(),
+    display=False,
+)
 glue("slow_train", speed["train tokens/s"].idxmin(), display=False)
 glue("fast_gen", fast_gen, display=False)
 glue("gen_gpt", f"{speed.loc['GPT', 'generation tokens/s']:,}", display=False)
-glue("gen_best_rnn", f"{speed.drop(index=GPT)['generation tokens/s'].max():,}", display=False)
-glue("gen_best_rnn_name", speed.drop(index=GPT)["generation tokens/s"].idxmax(), display=False)
+glue(
+    "gen_best_rnn",
+    f"{speed.drop(index=GPT)['generation tokens/s'].max():,}",
+    display=False,
+)
+glue(
+    "gen_best_rnn_name",
+    speed.drop(index=GPT)["generation tokens/s"].idxmax(),
+    display=False,
+)
 glue("gen_tokens", f"{B['gen_tokens']:,}", display=False)
-n_full = B["gen_tokens"] - B["block_size"]   # 1-character prompt: characters sampled after the cache was full
-glue("gpt_gen_note",
-     f"Here {n_full} of the GPT's {B['gen_tokens']} characters came after its cache was full "
-     f"({B['block_size']} positions), each from a fresh pass over the last {B['block_size']} "
-     f"characters." if n_full > 0 else
-     f"All of the GPT's {B['gen_tokens']} characters fit in its cache of {B['block_size']} "
-     f"positions.", display=False)
+# 1-character prompt: characters sampled after the cache was full
+n_full = B["gen_tokens"] - B["block_size"]
+glue(
+    "gpt_gen_note",
+    (
+        f"Here {n_full} of the GPT's {B['gen_tokens']} characters came after "
+        "its cache was full "
+        f"({B['block_size']} positions), each from a fresh pass over the last "
+        f"{B['block_size']} "
+        f"characters."
+        if n_full > 0
+        else f"All of the GPT's {B['gen_tokens']} characters fit in its cache "
+        f"of {B['block_size']} "
+        f"positions."
+    ),
+    display=False,
+)
 glue("state_gpt", f"{speed.loc['GPT'].iloc[2]:,}", display=False)
 glue("state_mingru", f"{speed.loc['minGRU block'].iloc[2]:,}", display=False)
 
@@ -612,8 +945,10 @@ glue("state_mingru", f"{speed.loc['minGRU block'].iloc[2]:,}", display=False)
 # %%
 PROMPT = "ROMEO:\n"
 N_SAMPLE = pick(smoke=60, book=300, full=500, dry=60)
+test_losses = res.runs.set_index(["model", "seed"])["test_loss"]
 for name, model in models.items():
-    print(f"----- {name} (test loss, seed {SEEDS[0]}: {res.runs.set_index(['model', 'seed']).loc[(name, SEEDS[0]), 'test_loss']:.3f}) -----")
+    loss = test_losses.loc[(name, SEEDS[0])]
+    print(f"----- {name} (test loss, seed {SEEDS[0]}: {loss:.3f}) -----")
     print(sample(model, ds, PROMPT, N_SAMPLE, temperature=0.8, seed=0))
     print()
 
@@ -623,17 +958,29 @@ for name, model in models.items():
 # safe and repeats its favourite words, above 1 it takes risks and misspells. (The widget
 # needs a live kernel; the static results follow it.)
 
+
 # %%
 def show_sample(name=best, temperature=0.8, seed=0):
-    print(sample(models[name], ds, PROMPT, N_SAMPLE, temperature=temperature, seed=seed))
+    print(
+        sample(
+            models[name],
+            ds,
+            PROMPT,
+            N_SAMPLE,
+            temperature=temperature,
+            seed=seed,
+        )
+    )
 
 
-interact(show_sample,
-         name=widgets.Dropdown(options=NAMES, value=best,
-                               description="model"),
-         temperature=widgets.FloatSlider(value=0.8, min=0.1, max=2.0, step=0.1,
-                                         description="temperature"),
-         seed=widgets.IntSlider(value=0, min=0, max=9, description="seed"));
+interact(
+    show_sample,
+    name=widgets.Dropdown(options=NAMES, value=best, description="model"),
+    temperature=widgets.FloatSlider(
+        value=0.8, min=0.1, max=2.0, step=0.1, description="temperature"
+    ),
+    seed=widgets.IntSlider(value=0, min=0, max=9, description="seed"),
+)
 
 # %% [markdown]
 # The static version: the best model at three temperatures, then a measurement of what
@@ -645,31 +992,68 @@ interact(show_sample,
 # %%
 for temperature in (0.5, 1.0, 1.5):
     print(f"----- {best}, temperature {temperature} -----")
-    print(sample(models[best], ds, PROMPT, N_SAMPLE // 2, temperature=temperature, seed=0))
+    print(
+        sample(
+            models[best],
+            ds,
+            PROMPT,
+            N_SAMPLE // 2,
+            temperature=temperature,
+            seed=0,
+        )
+    )
     print()
 
 # %%
 known = set(words(ds.decode(splits.train)))
 val_ceiling = known_word_fraction(ds.decode(splits.val), known)
 temperatures = [0.5, 0.8, 1.1, 1.4]
-score = {name: [known_word_fraction(sample(model, ds, PROMPT, N_SAMPLE, temperature=t,
-                                                    seed=1)[len(PROMPT):], known)
-                         for t in temperatures]
-         for name, model in models.items()}
+score = {
+    name: [
+        known_word_fraction(
+            sample(model, ds, PROMPT, N_SAMPLE, temperature=t, seed=1)[
+                len(PROMPT) :
+            ],
+            known,
+        )
+        for t in temperatures
+    ]
+    for name, model in models.items()
+}
 fig, ax = plt.subplots(figsize=(6.4, 4.0))
 for name, values in score.items():
-    ax.plot(temperatures, [100 * v for v in values], marker="o", color=color_for(name), label=name)
-ax.axhline(100 * val_ceiling, color="grey", linestyle=":", label="validation text itself")
+    ax.plot(
+        temperatures,
+        [100 * v for v in values],
+        marker="o",
+        color=color_for(name),
+        label=name,
+    )
+ax.axhline(
+    100 * val_ceiling,
+    color="grey",
+    linestyle=":",
+    label="validation text itself",
+)
 ax.set_xlabel("sampling temperature")
 ax.set_ylabel("words found in the training text (%)")
-ax.set_title(f"Spelling of {N_SAMPLE}-character samples ({get_budget()} budget)")
+ax.set_title(
+    f"Spelling of {N_SAMPLE}-character samples ({get_budget()} budget)"
+)
 ax.legend(fontsize=9)
 plt.show()
 glue("val_ceiling", f"{100 * val_ceiling:.0f}", display=False)
 glue("spell_best", max(score, key=lambda n: score[n][1]), display=False)
 n_drop = sum(values[-1] < values[0] for values in score.values())
-glue("n_drop", f"all {len(score)}" if n_drop == len(score) else f"{n_drop} of the {len(score)}",
-     display=False)
+glue(
+    "n_drop",
+    (
+        f"all {len(score)}"
+        if n_drop == len(score)
+        else f"{n_drop} of the {len(score)}"
+    ),
+    display=False,
+)
 
 # %% [markdown]
 # At temperature 0.8 the {glue:text}`spell_best` spells best by this score (one sample
@@ -685,25 +1069,80 @@ glue("n_drop", f"all {len(score)}" if n_drop == len(score) else f"{n_drop} of th
 # each other**, and the reasons are the lesson of this chapter:
 
 # %%
-ours = [{"source": f"this page ({get_budget()} budget)", "model": name,
-         "loss": f"test (mean of {len(SEEDS)} seeds)", "value": round(float(test_mean[name]), 3),
-         "setup": f"{specs[name].n_params():,} params, {config.steps:,} steps x {tokens_per_step:,} chars, CPU"}
-        for name in NAMES]
-anchors = pd.DataFrame([
-    {"source": "Besel et al. 2024 (seed report)", "model": "minLSTM", "loss": "train", "value": 1.41,
-     "setup": "2 layers, ~116k params, 27,000 iterations, GTX 1050 (~10 h)"},
-    {"source": "Besel et al. 2024 (seed report)", "model": "nanoGPT", "loss": "train", "value": 1.22,
-     "setup": "27,000 iterations, CPU"},
-    {"source": "Besel et al. 2024 (seed report)", "model": "LSTM", "loss": "train", "value": 2.42,
-     "setup": "2 layers, ~270k params, 27,000 iterations, GTX 1650 Ti"},
-    {"source": "Feng et al. 2024", "model": "minGRU", "loss": "test", "value": 1.548, "setup": "GPU, trained to convergence"},
-    {"source": "Feng et al. 2024", "model": "minLSTM", "loss": "test", "value": 1.555, "setup": "GPU, trained to convergence"},
-    {"source": "Feng et al. 2024", "model": "Transformer", "loss": "test", "value": 1.547, "setup": "GPU, trained to convergence"},
-    {"source": "nanoGPT (Karpathy 2022)", "model": "GPT", "loss": "validation", "value": 1.4697,
-     "setup": "6 layers, width 384, block 256, 5,000 iters, A100"},
-    {"source": "nanoGPT (Karpathy 2022)", "model": "GPT", "loss": "validation", "value": 1.88,
-     "setup": "CPU recipe: 4 layers, width 128, block 64, 2,000 iters (approx.)"},
-] + ours)
+ours = [
+    {
+        "source": f"this page ({get_budget()} budget)",
+        "model": name,
+        "loss": f"test (mean of {len(SEEDS)} seeds)",
+        "value": round(float(test_mean[name]), 3),
+        "setup": f"{specs[name].n_params():,} params, {config.steps:,} steps "
+        f"x {tokens_per_step:,} chars, CPU",
+    }
+    for name in NAMES
+]
+anchors = pd.DataFrame(
+    [
+        {
+            "source": "Besel et al. 2024 (seed report)",
+            "model": "minLSTM",
+            "loss": "train",
+            "value": 1.41,
+            "setup": "2 layers, ~116k params, 27,000 iterations, GTX 1050 "
+            "(~10 h)",
+        },
+        {
+            "source": "Besel et al. 2024 (seed report)",
+            "model": "nanoGPT",
+            "loss": "train",
+            "value": 1.22,
+            "setup": "27,000 iterations, CPU",
+        },
+        {
+            "source": "Besel et al. 2024 (seed report)",
+            "model": "LSTM",
+            "loss": "train",
+            "value": 2.42,
+            "setup": "2 layers, ~270k params, 27,000 iterations, GTX 1650 Ti",
+        },
+        {
+            "source": "Feng et al. 2024",
+            "model": "minGRU",
+            "loss": "test",
+            "value": 1.548,
+            "setup": "GPU, trained to convergence",
+        },
+        {
+            "source": "Feng et al. 2024",
+            "model": "minLSTM",
+            "loss": "test",
+            "value": 1.555,
+            "setup": "GPU, trained to convergence",
+        },
+        {
+            "source": "Feng et al. 2024",
+            "model": "Transformer",
+            "loss": "test",
+            "value": 1.547,
+            "setup": "GPU, trained to convergence",
+        },
+        {
+            "source": "nanoGPT (Karpathy 2022)",
+            "model": "GPT",
+            "loss": "validation",
+            "value": 1.4697,
+            "setup": "6 layers, width 384, block 256, 5,000 iters, A100",
+        },
+        {
+            "source": "nanoGPT (Karpathy 2022)",
+            "model": "GPT",
+            "loss": "validation",
+            "value": 1.88,
+            "setup": "CPU recipe: 4 layers, width 128, block 64, 2,000 iters "
+            "(approx.)",
+        },
+    ]
+    + ours
+)
 anchors.set_index(["source", "model"])
 
 # %% [markdown]
@@ -754,8 +1193,11 @@ glue("nanogpt_ratio", f"{10.65e6 / target:.0f}", display=False)
 elapsed = time.perf_counter() - chapter_start
 cpu_used = time.process_time() - chapter_cpu_start
 glue("elapsed", f"{elapsed / 60:.1f}", display=False)
-print(f"this page took {elapsed / 60:.1f} minutes to run, using {cpu_used / 60:.1f} minutes of CPU time "
-      f"({get_budget()} budget, {hardware})")
+print(
+    f"this page took {elapsed / 60:.1f} minutes to run, using "
+    f"{cpu_used / 60:.1f} minutes of CPU time "
+    f"({get_budget()} budget, {hardware})"
+)
 
 # %% [markdown]
 # ## Exercises

@@ -41,12 +41,17 @@
 #    days {cite}`diebold1995comparing`.
 
 # %% tags=["hide-cell"]
-# Colab only: install the course library at this course version (Colab's own torch,
-# numpy, pandas and matplotlib are kept).
-# Full budget on a Colab GPU: import os; os.environ["RVT_BUDGET"] = "full" before the next cell.
+# Colab only: install the course library at this course version (Colab's
+# own torch, numpy, pandas and matplotlib are kept). Full budget on a
+# Colab GPU: import os; os.environ["RVT_BUDGET"] = "full" before the next
+# cell.
 import sys
+
 if "google.colab" in sys.modules:
-    course = "rvt_lib[book] @ git+https://github.com/rvt-course/rnns-vs-transformers@v0.1.0"
+    course = (
+        "rvt_lib[book] @ "
+        "git+https://github.com/rvt-course/rnns-vs-transformers@v0.1.0"
+    )
     get_ipython().run_line_magic("pip", f'install -q "{course}"')
 
 # %%
@@ -62,15 +67,24 @@ from rvt_lib.book import glue, interact
 import rvt_lib.experiments.stocks as fc
 from rvt_lib import plots, stats
 from rvt_lib.budget import get_budget, pick
-from rvt_lib.data.stocks import clean_prices, download_prices, load_price_csv, load_sp500_snapshot
+from rvt_lib.data.stocks import (
+    clean_prices,
+    download_prices,
+    load_price_csv,
+    load_sp500_snapshot,
+)
 from rvt_lib.train import TrainConfig, set_seed
 
 plots.style()
 set_seed(0)
 pd.set_option("display.width", 120)
-device = torch.device("cpu")  # small models and batches of 25: the CPU is the fair place to time them
-print(f"budget: {get_budget()} | device: {device} | CPU cores: {os.cpu_count()} | "
-      f"torch threads: {torch.get_num_threads()}")
+# small models and batches of 25: the CPU is the fair place to time them
+device = torch.device("cpu")
+print(
+    f"budget: {get_budget()} | device: {device} | CPU cores: {os.cpu_count()} "
+    "| "
+    f"torch threads: {torch.get_num_threads()}"
+)
 
 # %% [markdown]
 # The experiment sizes depend on the budget. The seed trained every model for 30 epochs
@@ -81,28 +95,45 @@ print(f"budget: {get_budget()} | device: {device} | CPU cores: {os.cpu_count()} 
 # {glue:text}`n_roll_seeds` seeds (five under `full`).
 
 # %%
-EPOCHS = pick(smoke=1, book=6, full=30)               # seed reproduction: passes over the windows (seed: 30)
+# seed reproduction: passes over the windows (seed: 30)
+EPOCHS = pick(smoke=1, book=6, full=30)
 SEEDS = pick(smoke=[0, 1], book=[0, 1, 2], full=[0, 1, 2, 3, 4], dry=[0, 1])
 MAX_TICKERS = pick(smoke=40, book=None, full=None, dry=40)  # None: every stock
-WEEK_SEED_EPOCHS = pick(smoke=1, book=30, full=30)    # one week -> next day, one window per stock
-BATCH = 25                                             # the seed's batch size
+# one week -> next day, one window per stock
+WEEK_SEED_EPOCHS = pick(smoke=1, book=30, full=30)
+BATCH = 25  # the seed's batch size
 # the rolling-origin study (the second half)
-ROLL_CONTEXT = pick(smoke=10, book=40, full=60)       # days each forecast reads
-ROLL_FOLDS = pick(smoke=1, book=3, full=4)            # expanding-window folds
-ROLL_TEST = pick(smoke=25, book=20, full=20)           # test origins per fold (consecutive days)
-ROLL_VAL = pick(smoke=5, book=20, full=20)            # validation origins per fold
-ROLL_SERIES = pick(smoke=20, book=200, full=None, dry=20)  # stocks in the global model (None: all)
-ROLL_PARAMS = pick(smoke=4_000, book=8_000, full=8_000)  # matched parameter count of the networks
-ROLL_SEEDS = pick(smoke=(0, 1), book=(0, 1, 2), full=(0, 1, 2, 3, 4), dry=(0, 1))
-ROLL_LRS = pick(smoke=(1e-3,), book=(1e-3, 3e-3), full=(3e-4, 1e-3, 3e-3), dry=(1e-3,))
-ROLL_TRAIN = TrainConfig(steps=pick(smoke=2, book=100, full=1000), batch_size=pick(smoke=16, book=64, full=128),
-                         eval_every=pick(smoke=2, book=100, full=250))
+# days each forecast reads
+ROLL_CONTEXT = pick(smoke=10, book=40, full=60)
+ROLL_FOLDS = pick(smoke=1, book=3, full=4)  # expanding-window folds
+# test origins per fold (consecutive days)
+ROLL_TEST = pick(smoke=25, book=20, full=20)
+# validation origins per fold
+ROLL_VAL = pick(smoke=5, book=20, full=20)
+# stocks in the global model (None: all)
+ROLL_SERIES = pick(smoke=20, book=200, full=None, dry=20)
+# matched parameter count of the networks
+ROLL_PARAMS = pick(smoke=4_000, book=8_000, full=8_000)
+ROLL_SEEDS = pick(
+    smoke=(0, 1), book=(0, 1, 2), full=(0, 1, 2, 3, 4), dry=(0, 1)
+)
+ROLL_LRS = pick(
+    smoke=(1e-3,), book=(1e-3, 3e-3), full=(3e-4, 1e-3, 3e-3), dry=(1e-3,)
+)
+ROLL_TRAIN = TrainConfig(
+    steps=pick(smoke=2, book=100, full=1000),
+    batch_size=pick(smoke=16, book=64, full=128),
+    eval_every=pick(smoke=2, book=100, full=250),
+)
 glue("epochs", EPOCHS, display=False)
 glue("n_seeds", len(SEEDS), display=False)
 glue("n_roll_seeds", len(ROLL_SEEDS), display=False)
 glue("budget", get_budget(), display=False)
-print(f"reproduction: {EPOCHS} epochs, seeds {SEEDS}, batch {BATCH}; rolling study: {ROLL_FOLDS} folds, "
-      f"seeds {ROLL_SEEDS}, learning rates {ROLL_LRS}, {ROLL_TRAIN.steps} steps")
+print(
+    f"reproduction: {EPOCHS} epochs, seeds {SEEDS}, batch {BATCH}; rolling "
+    f"study: {ROLL_FOLDS} folds, "
+    f"seeds {ROLL_SEEDS}, learning rates {ROLL_LRS}, {ROLL_TRAIN.steps} steps"
+)
 
 # %% [markdown]
 # ## The data
@@ -131,21 +162,35 @@ print(f"reproduction: {EPOCHS} epochs, seeds {SEEDS}, batch {BATCH}; rolling stu
 # seed's 20 days; the seed's forecast origin is placed 20 days before the end of the table.
 
 # %%
-PRICE_SOURCE = os.environ.get("RVT_PRICES", "snapshot")  # "snapshot", "yfinance", or a path to a CSV file
-YF_TICKERS = ["AAPL", "MSFT", "NVDA", "KO", "JPM", "XOM", "PG", "JNJ", "WMT", "CAT"]  # for "yfinance"
-YF_START, YF_END = "2023-08-01", "2024-08-01"            # for "yfinance" (end exclusive)
-HORIZON = 20                                              # days forecast (the seed's)
-MIN_DAYS = ROLL_CONTEXT + 2 * HORIZON + ROLL_VAL + ROLL_FOLDS * ROLL_TEST + 10  # what the rolling folds need
+# "snapshot", "yfinance", or a path to a CSV file
+PRICE_SOURCE = os.environ.get("RVT_PRICES", "snapshot")
+# for "yfinance"
+YF_TICKERS = "AAPL MSFT NVDA KO JPM XOM PG JNJ WMT CAT".split()
+# for "yfinance" (end exclusive)
+YF_START, YF_END = "2023-08-01", "2024-08-01"
+# days forecast (the seed's)
+HORIZON = 20
+# what the rolling folds need
+MIN_DAYS = ROLL_CONTEXT + 2 * HORIZON + ROLL_VAL + ROLL_FOLDS * ROLL_TEST + 10
 
 if PRICE_SOURCE == "snapshot":
-    prices_all, price_report = clean_prices(load_sp500_snapshot(), min_days=MIN_DAYS,
-                                            source="the pinned S&P 500 snapshot")
+    prices_all, price_report = clean_prices(
+        load_sp500_snapshot(),
+        min_days=MIN_DAYS,
+        source="the pinned S&P 500 snapshot",
+    )
 elif PRICE_SOURCE == "yfinance":
-    prices_all, price_report = clean_prices(download_prices(YF_TICKERS, YF_START, YF_END), min_days=MIN_DAYS,
-                                            source=f"yfinance ({len(YF_TICKERS)} tickers)")
+    prices_all, price_report = clean_prices(
+        download_prices(YF_TICKERS, YF_START, YF_END),
+        min_days=MIN_DAYS,
+        source=f"yfinance ({len(YF_TICKERS)} tickers)",
+    )
 else:
     prices_all, price_report = load_price_csv(PRICE_SOURCE, min_days=MIN_DAYS)
-prices = prices_all if MAX_TICKERS is None else prices_all.iloc[:, :MAX_TICKERS]  # (days, tickers)
+# (days, tickers)
+prices = (
+    prices_all if MAX_TICKERS is None else prices_all.iloc[:, :MAX_TICKERS]
+)
 n_days, n_tickers = prices.shape
 glue("n_days", n_days, display=False)
 glue("n_tickers", n_tickers, display=False)
@@ -154,8 +199,16 @@ glue("price_source", price_report.source, display=False)
 glue("price_summary", price_report.summary(), display=False)
 glue("first_day", str(prices.index[0].date()), display=False)
 glue("last_day", str(prices.index[-1].date()), display=False)
-glue("tickers_used", f"the first {n_tickers} (alphabetically) of the {prices_all.shape[1]} complete ones"
-     if n_tickers < prices_all.shape[1] else f"all {n_tickers} complete ones", display=False)
+glue(
+    "tickers_used",
+    (
+        f"the first {n_tickers} (alphabetically) of the {prices_all.shape[1]} "
+        "complete ones"
+        if n_tickers < prices_all.shape[1]
+        else f"all {n_tickers} complete ones"
+    ),
+    display=False,
+)
 print(price_report.summary())
 print(f"used: {n_tickers} tickers x {n_days} days ({get_budget()} budget)")
 prices.iloc[:3, :6]
@@ -170,8 +223,14 @@ prices.iloc[:3, :6]
 
 # %%
 rng = np.random.default_rng(0)
-sample = sorted(rng.choice(prices.columns, size=min(10, n_tickers), replace=False))
-glue("price_range", float(prices[sample].iloc[-1].max() / prices[sample].iloc[-1].min()), display=False)
+sample = sorted(
+    rng.choice(prices.columns, size=min(10, n_tickers), replace=False)
+)
+glue(
+    "price_range",
+    float(prices[sample].iloc[-1].max() / prices[sample].iloc[-1].min()),
+    display=False,
+)
 fig, ax = plt.subplots(figsize=(9, 4.5))
 for t in sample:
     ax.plot(prices.index, prices[t], lw=1.3, label=t)
@@ -206,6 +265,7 @@ plt.show()
 # the data, and to judge forecasts in each stock's own units rather than in dollars.
 
 # %% [markdown]
+#
 # %% [markdown]
 # ## The task: 231 days in, 20 days out
 #
@@ -230,12 +290,22 @@ plt.show()
 # with `Dense(1)` they give the counts of its one-day experiment:
 
 # %%
-theirs_params = pd.DataFrame({
-    "their table, 20 days": {"RNN": 16750, "LSTM": 54190, "Transformer": 2019},
-    "Keras layers, n_out=20": fc.keras_parameter_counts(n_out=20),
-    "their table, 1 day": {"RNN": 15781, "LSTM": 53221, "Transformer": 1050},
-    "Keras layers, n_out=1": fc.keras_parameter_counts(n_out=1),
-})
+theirs_params = pd.DataFrame(
+    {
+        "their table, 20 days": {
+            "RNN": 16750,
+            "LSTM": 54190,
+            "Transformer": 2019,
+        },
+        "Keras layers, n_out=20": fc.keras_parameter_counts(n_out=20),
+        "their table, 1 day": {
+            "RNN": 15781,
+            "LSTM": 53221,
+            "Transformer": 1050,
+        },
+        "Keras layers, n_out=1": fc.keras_parameter_counts(n_out=1),
+    }
+)
 theirs_params
 
 # %% [markdown]
@@ -257,11 +327,18 @@ theirs_params
 # reconstruction, one of the few that fit:
 
 # %%
-keras_counts = pd.DataFrame({
-    "their table": {"Transformer": 2019, "Transformer (complicated)": 16248},
-    "rebuilt (KerasTransformer)": {name: fc.SEED_MODELS[name].n_params()
-                                   for name in ("Transformer", "Transformer (complicated)")},
-})
+keras_counts = pd.DataFrame(
+    {
+        "their table": {
+            "Transformer": 2019,
+            "Transformer (complicated)": 16248,
+        },
+        "rebuilt (KerasTransformer)": {
+            name: fc.SEED_MODELS[name].n_params()
+            for name in ("Transformer", "Transformer (complicated)")
+        },
+    }
+)
 keras_counts
 
 # %% [markdown]
@@ -270,11 +347,14 @@ keras_counts
 # whatever the price:
 
 # %%
-ln = torch.nn.LayerNorm(1)  # normalise a single feature, as the seed's first layer did
+# normalise a single feature, as the seed's first layer did
+ln = torch.nn.LayerNorm(1)
 with torch.no_grad():
-    ln.bias.fill_(0.7)      # whatever beta was learned
-    days = torch.tensor([[[20.0], [35.5], [6300.0]]])  # (batch=1, time=3, features=1): three prices
-    print(ln(days).flatten())  # the same value on every day: the prices are gone
+    ln.bias.fill_(0.7)  # whatever beta was learned
+    # (batch=1, time=3, features=1): three prices
+    days = torch.tensor([[[20.0], [35.5], [6300.0]]])
+    # the same value on every day: the prices are gone
+    print(ln(days).flatten())
 
 # %% [markdown]
 # The attention then reads a constant sequence and adds the same vector to every day;
@@ -294,15 +374,28 @@ with torch.no_grad():
 # projects each day's price into a 64-dimensional vector first:
 
 # %% tags=["hide-input"]
-horizon, cut = HORIZON, n_days - HORIZON  # for the pinned snapshot: 231 days in, 20 out, as in the seed
+# for the pinned snapshot: 231 days in, 20 out, as in the seed
+horizon, cut = HORIZON, n_days - HORIZON
 glue("cut", cut, display=False)
 glue("horizon", horizon, display=False)
-seed_task = fc.make_task(prices, context=cut, horizon=horizon, train_cuts=[cut], test_cuts=[cut])
-ours_params = {name: fc.forecaster_spec(name, cut, horizon).n_params() for name in fc.SEED_MODELS}
-print(f"training windows {seed_task.x_train.shape}, test windows {seed_task.x_test.shape}")
+seed_task = fc.make_task(
+    prices, context=cut, horizon=horizon, train_cuts=[cut], test_cuts=[cut]
+)
+ours_params = {
+    name: fc.forecaster_spec(name, cut, horizon).n_params()
+    for name in fc.SEED_MODELS
+}
+print(
+    f"training windows {seed_task.x_train.shape}, test windows "
+    f"{seed_task.x_test.shape}"
+)
 print("our parameter counts:", ours_params)
 glue("n_train", len(seed_task.x_train), display=False)
-glue("frac_up", 100 * np.mean(seed_task.y_test[:, -1] > seed_task.x_test[:, -1]), display=False)
+glue(
+    "frac_up",
+    100 * np.mean(seed_task.y_test[:, -1] > seed_task.x_test[:, -1]),
+    display=False,
+)
 glue("n_test", len(seed_task.x_test), display=False)
 glue("test_first", str(prices.index[cut].date()), display=False)
 
@@ -323,25 +416,49 @@ glue("test_first", str(prices.index[cut].date()), display=False)
 # %%
 SEED_NAMES = ["RNN", "LSTM", "Transformer"]
 SEED_TRAIN = fc.SEED_TRAIN.but(epochs=EPOCHS, batch_size=BATCH)
-raw_study, raw_runs, raw_preds = fc.seed_study(seed_task, SEED_NAMES, SEEDS, normalise=False, train=SEED_TRAIN)
+raw_study, raw_runs, raw_preds = fc.seed_study(
+    seed_task, SEED_NAMES, SEEDS, normalise=False, train=SEED_TRAIN
+)
 baselines = fc.baseline_forecasts(seed_task)
-raw_base = pd.DataFrame({name: fc.scores(pred, seed_task) for name, pred in baselines.items()}).T
+raw_base = pd.DataFrame(
+    {name: fc.scores(pred, seed_task) for name, pred in baselines.items()}
+).T
 
-COST = {"rmse": "RMSE (USD)", "peak_MB": "peak train memory (MB)", "train_seconds": "train time (s)",
-        "params": "parameters", "param_KB": "parameter memory (KB)"}
-ours_raw = stats.summarize(raw_runs, list(COST), fmt=".3g", text=True)[list(COST)].rename(columns=COST)
+COST = {
+    "rmse": "RMSE (USD)",
+    "peak_MB": "peak train memory (MB)",
+    "train_seconds": "train time (s)",
+    "params": "parameters",
+    "param_KB": "parameter memory (KB)",
+}
+ours_raw = stats.summarize(raw_runs, list(COST), fmt=".3g", text=True)[
+    list(COST)
+].rename(columns=COST)
 for name in ("persistence", "drift"):
     ours_raw.loc[name, "RMSE (USD)"] = f"{raw_base.loc[name, 'rmse']:.3g}"
-print(f"Ours: raw prices, {EPOCHS} epochs, mean ± std over {len(SEEDS)} seeds, {device}")
+print(
+    f"Ours: raw prices, {EPOCHS} epochs, mean ± std over {len(SEEDS)} seeds, "
+    f"{device}"
+)
 ours_raw.fillna("")
 
 # %%
-SEED_COLUMNS = ["RMSE", "memory in training (their 'KB')", "time to train (s)", "parameters",
-                "memory for parameters (KiB)"]
-theirs_raw = pd.DataFrame([[155.61, 16575097, 151.76, 54190, 211.68],
-                           [149.07, 4856823, 67.25, 16750, 65.43],
-                           [36.46, 3165225, 87.00, 2019, 7.89]],
-                          index=["LSTM", "RNN", "Transformer"], columns=SEED_COLUMNS)
+SEED_COLUMNS = [
+    "RMSE",
+    "memory in training (their 'KB')",
+    "time to train (s)",
+    "parameters",
+    "memory for parameters (KiB)",
+]
+theirs_raw = pd.DataFrame(
+    [
+        [155.61, 16575097, 151.76, 54190, 211.68],
+        [149.07, 4856823, 67.25, 16750, 65.43],
+        [36.46, 3165225, 87.00, 2019, 7.89],
+    ],
+    index=["LSTM", "RNN", "Transformer"],
+    columns=SEED_COLUMNS,
+)
 print("Theirs (Parent, 2023), raw prices, 30 epochs, Keras on Google Colab")
 theirs_raw
 
@@ -370,35 +487,69 @@ raw_mean = raw_runs.groupby("model", sort=False)["rmse"].mean()
 glue("raw_best_model", raw_mean.idxmin(), display=False)
 glue("raw_best_rmse", raw_mean.min(), display=False)
 glue("raw_pers_rmse", raw_base.loc["persistence", "rmse"], display=False)
-glue("raw_ratio", raw_mean.min() / raw_base.loc["persistence", "rmse"], display=False)
+glue(
+    "raw_ratio",
+    raw_mean.min() / raw_base.loc["persistence", "rmse"],
+    display=False,
+)
 pers_rmse = raw_base.loc["persistence", "rmse"]
 losers = [n for n, v in raw_mean.items() if v > pers_rmse]
 if len(losers) == len(raw_mean):
-    raw_verdict = (f"Persistence has a lower mean RMSE than every trained model: the best, the "
-                   f"{raw_mean.idxmin()}, reaches {raw_mean.min():.3g} USD against {pers_rmse:.3g} USD.")
-    raw_conclusion = (f"every trained model has a higher RMSE than persistence (the best has "
-                      f"{raw_mean.min() / pers_rmse:.1f} times its RMSE)")
+    raw_verdict = (
+        "Persistence has a lower mean RMSE than every trained model: the "
+        "best, the "
+        f"{raw_mean.idxmin()}, reaches {raw_mean.min():.3g} USD against "
+        f"{pers_rmse:.3g} USD."
+    )
+    raw_conclusion = (
+        "every trained model has a higher RMSE than persistence (the best "
+        "has "
+        f"{raw_mean.min() / pers_rmse:.1f} times its RMSE)"
+    )
 else:
     winners = [n for n in raw_mean.index if n not in losers]
-    raw_verdict = (f"Persistence ({pers_rmse:.3g} USD) has a higher mean RMSE than: {', '.join(winners)} "
-                   f"(best {raw_mean.min():.3g} USD).")
-    raw_conclusion = f"only {', '.join(winners)} have a lower mean RMSE than persistence"
+    raw_verdict = (
+        f"Persistence ({pers_rmse:.3g} USD) has a higher mean RMSE than: "
+        f"{', '.join(winners)} "
+        f"(best {raw_mean.min():.3g} USD)."
+    )
+    raw_conclusion = (
+        f"only {', '.join(winners)} have a lower mean RMSE than persistence"
+    )
 glue("raw_verdict", raw_verdict, display=False)
 glue("raw_conclusion", raw_conclusion, display=False)
-# how much the forecasts differ between stocks, compared with how much the prices do
-spread = np.mean([raw_preds[(n, s)][:, 0].std() for n in SEED_NAMES for s in SEEDS])
+# how much the forecasts differ between stocks, compared with how much the
+# prices do
+spread = np.mean(
+    [raw_preds[(n, s)][:, 0].std() for n in SEED_NAMES for s in SEEDS]
+)
 glue("raw_spread", 100 * spread / seed_task.y_test[:, 0].std(), display=False)
 # the prediction: the rebuilt Transformer sees only each window's mean
-mean_gap = max(fc.mean_only_gap(raw_study.models[("Transformer", s)], seed_task.x_test) for s in SEEDS)
+mean_gap = max(
+    fc.mean_only_gap(raw_study.models[("Transformer", s)], seed_task.x_test)
+    for s in SEEDS
+)
 tf_spread = np.mean([raw_preds[("Transformer", s)][:, 0].std() for s in SEEDS])
 glue("mean_gap", mean_gap, display=False)
 glue("tf_spread", float(tf_spread), display=False)
-glue("mean_only_phrase", "The seed's Transformer forecast every stock from its average price over the window, "
-     "and from nothing else." if mean_gap < 1e-4 * max(tf_spread, 1e-12) else
-     "That is not float rounding: the explanation fails on this run, and the rebuilt model needs a second look.",
-     display=False)
-print(f"largest change of a trained Transformer's forecast (USD) when each window is flattened to its mean: "
-      f"{mean_gap:.2g}; spread of its forecasts across stocks: {tf_spread:.3g} USD")
+glue(
+    "mean_only_phrase",
+    (
+        "The seed's Transformer forecast every stock from its average price "
+        "over the window, "
+        "and from nothing else."
+        if mean_gap < 1e-4 * max(tf_spread, 1e-12)
+        else "That is not float rounding: the explanation fails on this run, "
+        "and the rebuilt model needs a second look."
+    ),
+    display=False,
+)
+print(
+    "largest change of a trained Transformer's forecast (USD) when each "
+    "window is flattened to its mean: "
+    f"{mean_gap:.2g}; spread of its forecasts across stocks: {tf_spread:.3g} "
+    "USD"
+)
 
 # %% [markdown]
 # The test of the explanation: flattening every test window to its own mean changes the
@@ -409,21 +560,28 @@ print(f"largest change of a trained Transformer's forecast (USD) when each windo
 # The forecasts show what the raw-price models learned. Below, the whole year of four
 # test stocks, the origin (dotted line) and the forecasts of the first seed:
 
+
 # %%
 def draw_year(ax, task, row, forecasts, title=None):
-    """The whole series of one test stock with the forecasts after the origin."""
-    fc.plot_window(task, row, forecasts, ax=ax, history=task.context, title=title)
+    """One test stock's whole series, with the forecasts after the origin."""
+    fc.plot_window(
+        task, row, forecasts, ax=ax, history=task.context, title=title
+    )
 
 
-raw_rows = np.argsort(seed_task.x_test[:, -1])[[0, len(seed_task.x_test) // 3,
-                                                2 * len(seed_task.x_test) // 3, -1]]
+raw_rows = np.argsort(seed_task.x_test[:, -1])[
+    [0, len(seed_task.x_test) // 3, 2 * len(seed_task.x_test) // 3, -1]
+]
 fig, axes = plt.subplots(2, 2, figsize=(11, 7), sharex=True)
 for ax, row in zip(axes.flat, raw_rows):
     fcs = {name: raw_preds[(name, SEEDS[0])] for name in SEED_NAMES}
     fcs["persistence"] = baselines["persistence"]
     draw_year(ax, seed_task, row, fcs, title=seed_task.tickers_test[row])
 axes.flat[0].legend(fontsize=8)
-fig.suptitle(f"Trained on raw prices ({EPOCHS} epochs, seed {SEEDS[0]}): forecasts of four test stocks")
+fig.suptitle(
+    f"Trained on raw prices ({EPOCHS} epochs, seed {SEEDS[0]}): forecasts of "
+    "four test stocks"
+)
 fig.tight_layout()
 plt.show()
 
@@ -447,28 +605,55 @@ plt.show()
 
 # %%
 best_raw = raw_mean.idxmin()
-share_model = fc.error_share(raw_preds[(best_raw, SEEDS[0])], seed_task.y_test, seed_task.tickers_test)
-share_pers = fc.error_share(baselines["persistence"], seed_task.y_test, seed_task.tickers_test)
+share_model = fc.error_share(
+    raw_preds[(best_raw, SEEDS[0])], seed_task.y_test, seed_task.tickers_test
+)
+share_pers = fc.error_share(
+    baselines["persistence"], seed_task.y_test, seed_task.tickers_test
+)
 last_price = pd.Series(seed_task.x_test[:, -1], index=seed_task.tickers_test)
-print(f"the five test stocks with the largest share of squared error (of {len(share_pers)})")
+print(
+    "the five test stocks with the largest share of squared error (of "
+    f"{len(share_pers)})"
+)
 
 
 def top_five(share):
     top = share.head(5)
-    return pd.DataFrame({"ticker": top.index, "last price (USD)": last_price[top.index].round(1).to_numpy(),
-                         "RMSE (USD)": top["rmse"].round(1).to_numpy(),
-                         "share": top["share"].round(3).to_numpy()}, index=pd.RangeIndex(1, len(top) + 1, name="rank"))
+    return pd.DataFrame(
+        {
+            "ticker": top.index,
+            "last price (USD)": last_price[top.index].round(1).to_numpy(),
+            "RMSE (USD)": top["rmse"].round(1).to_numpy(),
+            "share": top["share"].round(3).to_numpy(),
+        },
+        index=pd.RangeIndex(1, len(top) + 1, name="rank"),
+    )
 
 
 outlier = share_model.index[0]
 glue("outlier", outlier, display=False)
 glue("outlier_price", float(last_price[outlier]), display=False)
 glue("outlier_share", 100 * share_model["share"].iloc[0], display=False)
-glue("top3_model", 100 * share_model["cumulative share"].iloc[min(2, len(share_model) - 1)], display=False)
-glue("top3_pers", 100 * share_pers["cumulative share"].iloc[min(2, len(share_pers) - 1)], display=False)
+glue(
+    "top3_model",
+    100 * share_model["cumulative share"].iloc[min(2, len(share_model) - 1)],
+    display=False,
+)
+glue(
+    "top3_pers",
+    100 * share_pers["cumulative share"].iloc[min(2, len(share_pers) - 1)],
+    display=False,
+)
 glue("pers_top", ", ".join(share_pers.index[:3]), display=False)
 glue("n_test_stocks", len(share_pers), display=False)
-pd.concat({f"{best_raw} (raw, seed {SEEDS[0]})": top_five(share_model), "persistence": top_five(share_pers)}, axis=1)
+pd.concat(
+    {
+        f"{best_raw} (raw, seed {SEEDS[0]})": top_five(share_model),
+        "persistence": top_five(share_pers),
+    },
+    axis=1,
+)
 
 # %% [markdown]
 # For the raw-price {glue:text}`raw_best_model`, one stock, {glue:text}`outlier` (last
@@ -485,9 +670,15 @@ row = int(np.flatnonzero(seed_task.tickers_test == outlier)[0])
 fig, ax = plt.subplots(figsize=(9, 4.5))
 fcs = {name: raw_preds[(name, SEEDS[0])] for name in SEED_NAMES}
 fcs["persistence"] = baselines["persistence"]
-draw_year(ax, seed_task, row, fcs,
-          title=f"The outlier {outlier}: {share_model['share'].iloc[0]:.0%} of the raw squared error "
-                f"of the {best_raw}")
+draw_year(
+    ax,
+    seed_task,
+    row,
+    fcs,
+    title=f"The outlier {outlier}: {share_model['share'].iloc[0]:.0%} of the "
+    "raw squared error "
+    f"of the {best_raw}",
+)
 ax.legend(fontsize=8)
 plt.show()
 
@@ -541,27 +732,49 @@ plt.show()
 
 # %%
 ALL_NAMES = list(fc.SEED_MODELS)
-norm_study, norm_runs, norm_preds = fc.seed_study(seed_task, ALL_NAMES, SEEDS, normalise=True, train=SEED_TRAIN)
-norm_base = pd.DataFrame({name: fc.scores(pred, seed_task) for name, pred in baselines.items()}).T
+norm_study, norm_runs, norm_preds = fc.seed_study(
+    seed_task, ALL_NAMES, SEEDS, normalise=True, train=SEED_TRAIN
+)
+norm_base = pd.DataFrame(
+    {name: fc.scores(pred, seed_task) for name, pred in baselines.items()}
+).T
 
-COST_N = {"rmse_norm": "normalised RMSE", "rel_persistence": "RMSE / persistence", "rmse": "RMSE (USD)",
-          "peak_MB": "peak train memory (MB)", "train_seconds": "train time (s)", "params": "parameters",
-          "param_KB": "parameter memory (KB)"}
-ours_norm = stats.summarize(norm_runs, list(COST_N), fmt=".3g", text=True)[list(COST_N)].rename(columns=COST_N)
+COST_N = {
+    "rmse_norm": "normalised RMSE",
+    "rel_persistence": "RMSE / persistence",
+    "rmse": "RMSE (USD)",
+    "peak_MB": "peak train memory (MB)",
+    "train_seconds": "train time (s)",
+    "params": "parameters",
+    "param_KB": "parameter memory (KB)",
+}
+ours_norm = stats.summarize(norm_runs, list(COST_N), fmt=".3g", text=True)[
+    list(COST_N)
+].rename(columns=COST_N)
 for name in norm_base.index:
     for key in ("rmse_norm", "rel_persistence", "rmse"):
         ours_norm.loc[name, COST_N[key]] = f"{norm_base.loc[name, key]:.3g}"
-print(f"Ours: normalised windows, {EPOCHS} epochs, mean ± std over {len(SEEDS)} seeds, {device}")
+print(
+    f"Ours: normalised windows, {EPOCHS} epochs, mean ± std over {len(SEEDS)} "
+    f"seeds, {device}"
+)
 ours_norm.fillna("")
 
 # %%
-theirs_norm = pd.DataFrame([[0.125, 8233179, 128.25, 54190, 211.68],
-                            [0.121, 4147757, 87.58, 16750, 65.43],
-                            [0.281, 3148379, 87.38, 2019, 7.89],
-                            [0.282, 40052260, 1243.01, 16248, 63.47]],
-                           index=["LSTM", "RNN", "Transformer", "Transformer (complicated)"],
-                           columns=SEED_COLUMNS)
-print("Theirs (Parent, 2023), normalised data (normalisation not specified), 30 epochs")
+theirs_norm = pd.DataFrame(
+    [
+        [0.125, 8233179, 128.25, 54190, 211.68],
+        [0.121, 4147757, 87.58, 16750, 65.43],
+        [0.281, 3148379, 87.38, 2019, 7.89],
+        [0.282, 40052260, 1243.01, 16248, 63.47],
+    ],
+    index=["LSTM", "RNN", "Transformer", "Transformer (complicated)"],
+    columns=SEED_COLUMNS,
+)
+print(
+    "Theirs (Parent, 2023), normalised data (normalisation not specified), 30 "
+    "epochs"
+)
 theirs_norm
 
 # %% [markdown]
@@ -580,43 +793,102 @@ theirs_norm
 # persistence's by a paired bootstrap over the test stocks, with Holm's correction over
 # the models {cite}`holm1979simple`:
 
+
 # %%
 def stock_losses(task, preds_by_seed):
-    """Per test stock: squared error in units of the stock's sigma, mean over days and seeds."""
-    err = [((p - task.y_test) / task.std_test[:, None]) ** 2 for p in preds_by_seed]  # each (stocks, days)
+    """Per test stock: squared error in units of the stock's sigma, mean over
+    days and seeds.
+    """
+    # each (stocks, days)
+    err = [
+        ((p - task.y_test) / task.std_test[:, None]) ** 2
+        for p in preds_by_seed
+    ]
     return np.mean(err, axis=0).mean(axis=1)  # (stocks,)
 
 
 def against_persistence(task, preds, names, extra):
-    """A verdict per forecaster against persistence, over the test stocks (Holm-adjusted)."""
+    """A verdict per forecaster against persistence, over the test stocks
+    (Holm-adjusted).
+    """
     base = stock_losses(task, [baselines["persistence"]])
-    losses = {n: stock_losses(task, [preds[(n, s)] for s in SEEDS]) for n in names}
+    losses = {
+        n: stock_losses(task, [preds[(n, s)] for s in SEEDS]) for n in names
+    }
     losses.update({n: stock_losses(task, [p]) for n, p in extra.items()})
-    tests = {n: stats.paired_bootstrap(v, base, lower_is_better=True) for n, v in losses.items()}
+    tests = {
+        n: stats.paired_bootstrap(v, base, lower_is_better=True)
+        for n, v in losses.items()
+    }
     adjusted = stats.holm([t.p_value for t in tests.values()])
-    return {n: stats.verdict(t, n, "persistence", p_value=float(p), unit="σ²", items="test stocks")
-            for (n, t), p in zip(tests.items(), adjusted)}
+    return {
+        n: stats.verdict(
+            t,
+            n,
+            "persistence",
+            p_value=float(p),
+            unit="σ²",
+            items="test stocks",
+        )
+        for (n, t), p in zip(tests.items(), adjusted)
+    }
 
 
-ver_seed = against_persistence(seed_task, norm_preds, ALL_NAMES,
-                               {k: v for k, v in baselines.items() if k != "persistence"})
+ver_seed = against_persistence(
+    seed_task,
+    norm_preds,
+    ALL_NAMES,
+    {k: v for k, v in baselines.items() if k != "persistence"},
+)
 for name, v in ver_seed.items():
     print(f"{name}: {v.text}")
 
 
 def winners_phrase(verdicts, names):
     won = [n for n in names if verdicts[n].winner == n]
-    return f"{len(won)} of {len(names)} ({', '.join(won)})" if won else f"none of the {len(names)}"
+    return (
+        f"{len(won)} of {len(names)} ({', '.join(won)})"
+        if won
+        else f"none of the {len(names)}"
+    )
 
 
-rel_mean = norm_runs.groupby("model", sort=False)["rel_persistence"].agg(["mean", "std"])
-glue("norm_rel_summary", ", ".join(f"{n} {r['mean']:.2f} ± {r['std']:.2f}" for n, r in rel_mean.iterrows()),
-     display=False)
-glue("ar_seed", float(norm_base.loc["linear AR(5)", "rel_persistence"]), display=False)
-glue("tf_pair_gap", float(abs(rel_mean.loc["Transformer", "mean"] - rel_mean.loc["Transformer (complicated)", "mean"])),
-     display=False)
-glue("mean_gap_c", max(fc.mean_only_gap(norm_study.models[("Transformer (complicated)", s)], seed_task.normalised()[2])
-                       for s in SEEDS), display=False)
+rel_mean = norm_runs.groupby("model", sort=False)["rel_persistence"].agg(
+    ["mean", "std"]
+)
+glue(
+    "norm_rel_summary",
+    ", ".join(
+        f"{n} {r['mean']:.2f} ± {r['std']:.2f}" for n, r in rel_mean.iterrows()
+    ),
+    display=False,
+)
+glue(
+    "ar_seed",
+    float(norm_base.loc["linear AR(5)", "rel_persistence"]),
+    display=False,
+)
+glue(
+    "tf_pair_gap",
+    float(
+        abs(
+            rel_mean.loc["Transformer", "mean"]
+            - rel_mean.loc["Transformer (complicated)", "mean"]
+        )
+    ),
+    display=False,
+)
+glue(
+    "mean_gap_c",
+    max(
+        fc.mean_only_gap(
+            norm_study.models[("Transformer (complicated)", s)],
+            seed_task.normalised()[2],
+        )
+        for s in SEEDS
+    ),
+    display=False,
+)
 glue("better_seed", winners_phrase(ver_seed, ALL_NAMES), display=False)
 
 # %% [markdown]
@@ -638,7 +910,10 @@ glue("better_seed", winners_phrase(ver_seed, ALL_NAMES), display=False)
 
 # %%
 glue("lookahead_seed", seed_task.lookahead_days, display=False)
-print(f"test-period days among the training targets: {seed_task.lookahead_days} of {horizon}")
+print(
+    f"test-period days among the training targets: {seed_task.lookahead_days} "
+    f"of {horizon}"
+)
 
 # %% [markdown]
 # ## Step 3: forecasting as forecasters do
@@ -671,29 +946,53 @@ print(f"test-period days among the training targets: {seed_task.lookahead_days} 
 
 # %%
 roll_prices = prices if ROLL_SERIES is None else prices.iloc[:, :ROLL_SERIES]
-folds = fc.rolling_folds(n_days, context=ROLL_CONTEXT, horizon=HORIZON, n_folds=ROLL_FOLDS,
-                         test_origins=ROLL_TEST, val_origins=ROLL_VAL)
+folds = fc.rolling_folds(
+    n_days,
+    context=ROLL_CONTEXT,
+    horizon=HORIZON,
+    n_folds=ROLL_FOLDS,
+    test_origins=ROLL_TEST,
+    val_origins=ROLL_VAL,
+)
 glue("roll_context", ROLL_CONTEXT, display=False)
 glue("roll_steps", ROLL_TRAIN.steps, display=False)
 glue("roll_folds", ROLL_FOLDS, display=False)
 glue("roll_test", ROLL_TEST, display=False)
 glue("roll_val", ROLL_VAL, display=False)
 glue("roll_series", roll_prices.shape[1], display=False)
-glue("roll_first_test", str(prices.index[folds[0].test[0] + 1].date()), display=False)
-glue("roll_last_test", str(prices.index[folds[-1].test[-1] + HORIZON].date()), display=False)
+glue(
+    "roll_first_test",
+    str(prices.index[folds[0].test[0] + 1].date()),
+    display=False,
+)
+glue(
+    "roll_last_test",
+    str(prices.index[folds[-1].test[-1] + HORIZON].date()),
+    display=False,
+)
 fig, ax = plt.subplots(figsize=(9, 0.9 + 0.55 * len(folds)))
 parts = [("train", "#9ecae1"), ("val", "#fdae6b"), ("test", "#74c476")]
 for f in folds:
     for part, color in parts:
         days = getattr(f, part)
         start, end = prices.index[days[0]], prices.index[days[-1]]
-        ax.barh(f.index, (end - start).days + 1, left=start, color=color, edgecolor="black", lw=0.5,
-                label=f"{part} origins" if f.index == 0 else None)
+        ax.barh(
+            f.index,
+            (end - start).days + 1,
+            left=start,
+            color=color,
+            edgecolor="black",
+            lw=0.5,
+            label=f"{part} origins" if f.index == 0 else None,
+        )
 ax.set_yticks([f.index for f in folds])
 ax.set_yticklabels([f"fold {f.index + 1}" for f in folds])
 ax.invert_yaxis()
 ax.set_xlabel("forecast origin (date)")
-ax.set_title(f"Expanding-window folds: {ROLL_TEST} test origins each, horizon {HORIZON} days")
+ax.set_title(
+    f"Expanding-window folds: {ROLL_TEST} test origins each, horizon "
+    f"{HORIZON} days"
+)
 ax.legend(loc="lower left", fontsize=8, ncol=3)
 fig.tight_layout()
 plt.show()
@@ -717,8 +1016,15 @@ plt.show()
 # %%
 roll_specs = fc.rolling_specs(ROLL_CONTEXT, HORIZON, ROLL_PARAMS)
 NETS = [n for n in roll_specs if n not in ("NLinear", "DLinear")]
-pd.DataFrame({"parameters": {n: s.n_params() for n, s in roll_specs.items()},
-              "width": {n: getattr(s, "kwargs", {}).get("d_model", "") for n, s in roll_specs.items()}})
+pd.DataFrame(
+    {
+        "parameters": {n: s.n_params() for n, s in roll_specs.items()},
+        "width": {
+            n: getattr(s, "kwargs", {}).get("d_model", "")
+            for n, s in roll_specs.items()
+        },
+    }
+)
 
 # %% [markdown]
 # **The metrics.** Errors are in log-return units, divided by each stock's in-sample
@@ -746,22 +1052,48 @@ pd.DataFrame({"parameters": {n: s.n_params() for n, s in roll_specs.items()},
 # forecasters compared, and `rvt_lib.stats.verdict` writes the words.
 
 # %%
-roll = fc.run_rolling(roll_prices, roll_specs, ROLL_TRAIN, seeds=ROLL_SEEDS, lr_grid=ROLL_LRS,
-                      context=ROLL_CONTEXT, horizon=HORIZON, n_folds=ROLL_FOLDS, test_origins=ROLL_TEST,
-                      val_origins=ROLL_VAL)
+roll = fc.run_rolling(
+    roll_prices,
+    roll_specs,
+    ROLL_TRAIN,
+    seeds=ROLL_SEEDS,
+    lr_grid=ROLL_LRS,
+    context=ROLL_CONTEXT,
+    horizon=HORIZON,
+    n_folds=ROLL_FOLDS,
+    test_origins=ROLL_TEST,
+    val_origins=ROLL_VAL,
+)
 METRICS = {"rmsse": "RMSSE", "mase": "MASE", "r2_rw": "R² vs random walk"}
-roll_table = stats.summarize(roll.runs, list(METRICS), fmt=".4f", text=True)[list(METRICS)].rename(columns=METRICS)
+roll_table = stats.summarize(roll.runs, list(METRICS), fmt=".4f", text=True)[
+    list(METRICS)
+].rename(columns=METRICS)
 r2 = stats.summarize(roll.runs, "r2_rw")
-roll_table["R² 95% interval"] = [f"[{lo:.4f}, {hi:.4f}]" for lo, hi in zip(r2["ci_low"], r2["ci_high"])]
-roll_table["parameters"] = roll.runs.groupby("model", sort=False)["params"].first().map("{:,}".format)
-roll_table["learning rate per fold"] = roll.runs.groupby("model", sort=False)["lrs"].first().map(
-    lambda v: ", ".join(f"{x:g}" for x in v))
+roll_table["R² 95% interval"] = [
+    f"[{lo:.4f}, {hi:.4f}]" for lo, hi in zip(r2["ci_low"], r2["ci_high"])
+]
+roll_table["parameters"] = (
+    roll.runs.groupby("model", sort=False)["params"].first().map("{:,}".format)
+)
+roll_table["learning rate per fold"] = (
+    roll.runs.groupby("model", sort=False)["lrs"]
+    .first()
+    .map(lambda v: ", ".join(f"{x:g}" for x in v))
+)
 for _, row in roll.baselines.iterrows():
-    roll_table.loc[row["model"], list(METRICS.values())] = [f"{row[k]:.4f}" for k in METRICS]
+    roll_table.loc[row["model"], list(METRICS.values())] = [
+        f"{row[k]:.4f}" for k in METRICS
+    ]
     if row["ar_orders"] is not None:
-        roll_table.loc[row["model"], "learning rate per fold"] = "p = " + ", ".join(map(str, row["ar_orders"]))
-print(f"{roll_prices.shape[1]} stocks, {len(roll.origins)} test origins in {ROLL_FOLDS} folds; networks: "
-      f"mean ± std over {len(ROLL_SEEDS)} seeds (seed 0's learning rate chosen on validation, per fold)")
+        roll_table.loc[row["model"], "learning rate per fold"] = (
+            "p = " + ", ".join(map(str, row["ar_orders"]))
+        )
+print(
+    f"{roll_prices.shape[1]} stocks, {len(roll.origins)} test origins in "
+    f"{ROLL_FOLDS} folds; networks: "
+    f"mean ± std over {len(ROLL_SEEDS)} seeds (seed 0's learning rate chosen "
+    "on validation, per fold)"
+)
 roll_table.fillna("")
 
 # %% [markdown]
@@ -771,9 +1103,19 @@ roll_table.fillna("")
 
 # %%
 fig, ax = plt.subplots(figsize=(8, 4))
-curve = roll.tuning.groupby(["model", "lr"], sort=False)["val_loss"].mean().reset_index()
+curve = (
+    roll.tuning.groupby(["model", "lr"], sort=False)["val_loss"]
+    .mean()
+    .reset_index()
+)
 for name, grp in curve.groupby("model", sort=False):
-    ax.plot(grp["lr"], grp["val_loss"], "o-", label=name, color=plots.color_for(name))
+    ax.plot(
+        grp["lr"],
+        grp["val_loss"],
+        "o-",
+        label=name,
+        color=plots.color_for(name),
+    )
 ax.set_xscale("log")
 ax.set_xlabel("learning rate")
 ax.set_ylabel("validation MSE (units of each window's σ², mean over folds)")
@@ -787,19 +1129,38 @@ plt.show()
 # %%
 ROLL_ALL = NETS + ["NLinear", "DLinear", "drift", "AR(p)"]
 ver_roll = fc.versus(roll, ROLL_ALL)
-ver_roll[["delta", "lo", "hi", "p", "p_holm", "boot_lo", "boot_hi", "verdict"]].round(4)
+ver_roll[
+    ["delta", "lo", "hi", "p", "p_holm", "boot_lo", "boot_hi", "verdict"]
+].round(4)
 
 # %% tags=["hide-input"]
 for name in ROLL_ALL:
     print(f"{name}: {ver_roll.loc[name, 'text']}")
 better_roll = [n for n in ROLL_ALL if ver_roll.loc[n, "winner"] == n]
-worse_roll = [n for n in ROLL_ALL if ver_roll.loc[n, "winner"] == "persistence"]
-glue("better_time", f"{len(better_roll)} of {len(ROLL_ALL)} ({', '.join(better_roll)})" if better_roll
-     else f"none of the {len(ROLL_ALL)}", display=False)
-glue("worse_time", ", ".join(worse_roll) if worse_roll else "none", display=False)
+worse_roll = [
+    n for n in ROLL_ALL if ver_roll.loc[n, "winner"] == "persistence"
+]
+glue(
+    "better_time",
+    (
+        f"{len(better_roll)} of {len(ROLL_ALL)} ({', '.join(better_roll)})"
+        if better_roll
+        else f"none of the {len(ROLL_ALL)}"
+    ),
+    display=False,
+)
+glue(
+    "worse_time",
+    ", ".join(worse_roll) if worse_roll else "none",
+    display=False,
+)
 best_roll = roll.runs.groupby("model", sort=False)["r2_rw"].mean().idxmax()
 glue("best_roll", best_roll, display=False)
-glue("best_roll_r2", float(roll.runs.groupby("model")["r2_rw"].mean()[best_roll]), display=False)
+glue(
+    "best_roll_r2",
+    float(roll.runs.groupby("model")["r2_rw"].mean()[best_roll]),
+    display=False,
+)
 glue("best_roll_text", ver_roll.loc[best_roll, "text"], display=False)
 glue("ar_roll_text", ver_roll.loc["AR(p)", "text"], display=False)
 
@@ -819,14 +1180,22 @@ fig, ax = plt.subplots(figsize=(9, 4.5))
 days = prices.index[roll.origins]
 base_daily = roll.pooled_daily("persistence")
 for name in ROLL_ALL:
-    ax.plot(days, np.cumsum(roll.pooled_daily(name) - base_daily), lw=1.5, label=name,
-            color=plots.color_for(name), ls="--" if name in ("drift", "AR(p)", "NLinear", "DLinear") else "-")
+    ax.plot(
+        days,
+        np.cumsum(roll.pooled_daily(name) - base_daily),
+        lw=1.5,
+        label=name,
+        color=plots.color_for(name),
+        ls="--" if name in ("drift", "AR(p)", "NLinear", "DLinear") else "-",
+    )
 for f in folds[1:]:
     ax.axvline(prices.index[f.test[0]], color="#999999", lw=0.8, ls=":")
 ax.axhline(0, color="black", lw=1)
 ax.set_xlabel("forecast origin (date); dotted lines: fold boundaries")
 ax.set_ylabel("cumulative loss − persistence's (scaled²)")
-ax.set_title("Cumulative daily loss relative to persistence (networks: mean over seeds)")
+ax.set_title(
+    "Cumulative daily loss relative to persistence (networks: mean over seeds)"
+)
 ax.legend(fontsize=8, ncol=3)
 plt.show()
 
@@ -847,28 +1216,51 @@ plt.show()
 #   Transformer; per test stock the squared error in the stock's own units (so that a few
 #   expensive stocks cannot decide), paired bootstrap over the test stocks.
 
+
 # %%
 def dm_claim(a, b):
-    test = stats.diebold_mariano(roll.pooled_daily(a), roll.pooled_daily(b), horizon=HORIZON)
-    return stats.verdict_claim(test, f"the {a}", f"the {b}", wording="replication", items="test days")
+    test = stats.diebold_mariano(
+        roll.pooled_daily(a), roll.pooled_daily(b), horizon=HORIZON
+    )
+    return stats.verdict_claim(
+        test, f"the {a}", f"the {b}", wording="replication", items="test days"
+    )
 
 
 def raw_claim(a, b):
     la = stock_losses(seed_task, [raw_preds[(a, s)] for s in SEEDS])
     lb = stock_losses(seed_task, [raw_preds[(b, s)] for s in SEEDS])
     test = stats.paired_bootstrap(la, lb, lower_is_better=True)
-    return stats.verdict_claim(test, f"the {a}", f"the {b}", wording="replication", unit="σ²",
-                               items="test stocks")
+    return stats.verdict_claim(
+        test,
+        f"the {a}",
+        f"the {b}",
+        wording="replication",
+        unit="σ²",
+        items="test stocks",
+    )
 
 
-claims = {"claim_rnn_vs_tf": dm_claim("RNN", "GPT"), "claim_lstm_vs_tf": dm_claim("LSTM", "GPT"),
-          "claim_raw_tf_vs_rnn": raw_claim("Transformer", "RNN"),
-          "claim_raw_tf_vs_lstm": raw_claim("Transformer", "LSTM")}
-seconds = roll.runs.pivot(index="seed", columns="model", values="train_seconds")
+claims = {
+    "claim_rnn_vs_tf": dm_claim("RNN", "GPT"),
+    "claim_lstm_vs_tf": dm_claim("LSTM", "GPT"),
+    "claim_raw_tf_vs_rnn": raw_claim("Transformer", "RNN"),
+    "claim_raw_tf_vs_lstm": raw_claim("Transformer", "LSTM"),
+}
+seconds = roll.runs.pivot(
+    index="seed", columns="model", values="train_seconds"
+)
 for name in ("RNN", "LSTM"):
     claims[f"claim_{name.lower()}_faster"] = stats.verdict_claim(
-        stats.paired_seeds(seconds[name], seconds["GPT"], lower_is_better=True), f"the {name}", "the GPT",
-        wording="replication", unit="s", items="seeds")
+        stats.paired_seeds(
+            seconds[name], seconds["GPT"], lower_is_better=True
+        ),
+        f"the {name}",
+        "the GPT",
+        wording="replication",
+        unit="s",
+        items="seeds",
+    )
 for key, v in claims.items():
     glue(key, v.text, display=False)
     glue(key + "_word", v.claim, display=False)
@@ -892,61 +1284,135 @@ for key, v in claims.items():
 # the rolling-origin study: five days in, one day out, every origin.
 
 # %%
-week_seed = fc.make_task(prices, context=5, horizon=1, train_cuts=[cut], test_cuts=[cut])
+week_seed = fc.make_task(
+    prices, context=5, horizon=1, train_cuts=[cut], test_cuts=[cut]
+)
 week_train = fc.SEED_TRAIN.but(epochs=WEEK_SEED_EPOCHS, batch_size=BATCH)
-_, week_runs, week_preds = fc.seed_study(week_seed, SEED_NAMES, SEEDS, normalise=True, train=week_train)
-glue("week_tf_params", int(week_runs.query("model == 'Transformer'")["params"].iloc[0]), display=False)
-week_table = stats.summarize(week_runs, list(COST_N), fmt=".3g", text=True)[list(COST_N)].rename(columns=COST_N)
+_, week_runs, week_preds = fc.seed_study(
+    week_seed, SEED_NAMES, SEEDS, normalise=True, train=week_train
+)
+glue(
+    "week_tf_params",
+    int(week_runs.query("model == 'Transformer'")["params"].iloc[0]),
+    display=False,
+)
+week_table = stats.summarize(week_runs, list(COST_N), fmt=".3g", text=True)[
+    list(COST_N)
+].rename(columns=COST_N)
 for name, pred in fc.baseline_forecasts(week_seed).items():
     s = fc.scores(pred, week_seed)
-    week_table.loc[name, [COST_N[k] for k in ("rmse_norm", "rel_persistence", "rmse")]] = \
-        [f"{s[k]:.3g}" for k in ("rmse_norm", "rel_persistence", "rmse")]
-print(f"seed-style: {len(week_seed.x_train)} training windows, {len(week_seed.x_test)} test windows, "
-      f"{WEEK_SEED_EPOCHS} epochs")
+    week_table.loc[
+        name, [COST_N[k] for k in ("rmse_norm", "rel_persistence", "rmse")]
+    ] = [f"{s[k]:.3g}" for k in ("rmse_norm", "rel_persistence", "rmse")]
+print(
+    f"seed-style: {len(week_seed.x_train)} training windows, "
+    f"{len(week_seed.x_test)} test windows, "
+    f"{WEEK_SEED_EPOCHS} epochs"
+)
 week_table.fillna("")
 
 # %%
-theirs_week = pd.DataFrame([[0.386, 9588885, 19.00, 53221, 207.89],
-                            [0.381, 4197690, 13.45, 15781, 61.64],
-                            [0.384, 2707340, 11.45, 1050, 4.1]],
-                           index=["LSTM", "RNN", "Transformer"], columns=SEED_COLUMNS)
-print("Theirs (Parent, 2023), one week -> next day, normalised data, 30 epochs")
+theirs_week = pd.DataFrame(
+    [
+        [0.386, 9588885, 19.00, 53221, 207.89],
+        [0.381, 4197690, 13.45, 15781, 61.64],
+        [0.384, 2707340, 11.45, 1050, 4.1],
+    ],
+    index=["LSTM", "RNN", "Transformer"],
+    columns=SEED_COLUMNS,
+)
+print(
+    "Theirs (Parent, 2023), one week -> next day, normalised data, 30 epochs"
+)
 theirs_week
 
 # %%
 week_specs = fc.rolling_specs(5, 1, ROLL_PARAMS)
-week_roll = fc.run_rolling(roll_prices, week_specs, ROLL_TRAIN, seeds=ROLL_SEEDS, lr_grid=ROLL_LRS, context=5,
-                           horizon=1, n_folds=ROLL_FOLDS, test_origins=ROLL_TEST, val_origins=ROLL_VAL)
+week_roll = fc.run_rolling(
+    roll_prices,
+    week_specs,
+    ROLL_TRAIN,
+    seeds=ROLL_SEEDS,
+    lr_grid=ROLL_LRS,
+    context=5,
+    horizon=1,
+    n_folds=ROLL_FOLDS,
+    test_origins=ROLL_TEST,
+    val_origins=ROLL_VAL,
+)
 ver_week = fc.versus(week_roll, ROLL_ALL)
 week_r2 = stats.summarize(week_roll.runs, "r2_rw", fmt=".4f")
-week_r2 = week_r2.assign(**{"R² 95% interval": [f"[{lo:.4f}, {hi:.4f}]"
-                                                 for lo, hi in zip(week_r2["ci_low"], week_r2["ci_high"])]})
+week_r2 = week_r2.assign(
+    **{
+        "R² 95% interval": [
+            f"[{lo:.4f}, {hi:.4f}]"
+            for lo, hi in zip(week_r2["ci_low"], week_r2["ci_high"])
+        ]
+    }
+)
 week_r2 = week_r2[["mean ± std", "R² 95% interval"]]
 for _, row in week_roll.baselines.iterrows():
     week_r2.loc[row["model"], "mean ± std"] = f"{row['r2_rw']:.4f}"
-week_r2.join(ver_week[["p_holm", "verdict"]].round(4)).astype(object).fillna("")
+week_r2.join(ver_week[["p_holm", "verdict"]].round(4)).astype(object).fillna(
+    ""
+)
 
 # %%
 better_week = [n for n in ROLL_ALL if ver_week.loc[n, "winner"] == n]
-glue("better_week", f"{len(better_week)} of {len(ROLL_ALL)} ({', '.join(better_week)})" if better_week
-     else f"none of the {len(ROLL_ALL)}", display=False)
-week_claim = stats.verdict_claim(stats.diebold_mariano(week_roll.pooled_daily("GPT"),
-                                                       week_roll.pooled_daily("RNN"), horizon=1),
-                                 "the GPT", "the RNN", wording="replication", items="test days")
+glue(
+    "better_week",
+    (
+        f"{len(better_week)} of {len(ROLL_ALL)} ({', '.join(better_week)})"
+        if better_week
+        else f"none of the {len(ROLL_ALL)}"
+    ),
+    display=False,
+)
+week_claim = stats.verdict_claim(
+    stats.diebold_mariano(
+        week_roll.pooled_daily("GPT"), week_roll.pooled_daily("RNN"), horizon=1
+    ),
+    "the GPT",
+    "the RNN",
+    wording="replication",
+    items="test days",
+)
 glue("week_claim", week_claim.text, display=False)
 honest = sorted(set(better_roll + better_week) & set(NETS))
 if not honest:
-    glue("rnn_vs_tf", "not decided by these data. No network beats persistence beyond chance in the "
-         "rolling-origin study, so a ranking of the networks only measures how they fail; the seed's "
-         "reversal between its two tables is what such a ranking looks like.", display=False)
-    glue("takeaway_arch", "The seed's RNN-versus-Transformer reversal comes from the evaluation, not from "
-         "the architectures: on this task and budget, no network was shown to forecast better than doing "
-         "nothing.", display=False)
+    glue(
+        "rnn_vs_tf",
+        "not decided by these data. No network beats persistence beyond "
+        "chance in the "
+        "rolling-origin study, so a ranking of the networks only measures how "
+        "they fail; the seed's "
+        "reversal between its two tables is what such a ranking looks like.",
+        display=False,
+    )
+    glue(
+        "takeaway_arch",
+        "The seed's RNN-versus-Transformer reversal comes from the "
+        "evaluation, not from "
+        "the architectures: on this task and budget, no network was shown to "
+        "forecast better than doing "
+        "nothing.",
+        display=False,
+    )
 else:
-    glue("rnn_vs_tf", f"only the networks that beat persistence in the rolling-origin study "
-         f"({', '.join(honest)}) are worth ranking, and only by the paired tests above.", display=False)
-    glue("takeaway_arch", "Rank architectures only among the models that beat the baselines, and only by "
-         "paired tests over days.", display=False)
+    glue(
+        "rnn_vs_tf",
+        f"only the networks that beat persistence in the rolling-origin study "
+        f"({', '.join(honest)}) are worth ranking, and only by the paired "
+        "tests above.",
+        display=False,
+    )
+    glue(
+        "takeaway_arch",
+        "Rank architectures only among the models that beat the baselines, "
+        "and only by "
+        "paired tests over days.",
+        display=False,
+    )
 print(week_claim.text)
 
 # %% [markdown]
@@ -970,24 +1436,48 @@ EXPLORE_NAMES = NETS + ["AR(p)", "persistence"]
 def show_stock(ticker):
     s = roll.series.index(ticker)
     fig, ax = plt.subplots(figsize=(9, 4.5))
-    ax.plot(prices.index, roll_prices[ticker], color="#444444", lw=1.2, label="adjusted close")
+    ax.plot(
+        prices.index,
+        roll_prices[ticker],
+        color="#444444",
+        lw=1.2,
+        label="adjusted close",
+    )
     for f in roll.folds:
-        row = s  # the first test origin of the fold: rows are origin-major, so its stocks come first
+        # the first test origin of the fold: rows are origin-major, so its
+        # stocks come first
+        row = s
         t = int(roll.test[f.index].origin[row])
-        future = prices.index[t + 1:t + 1 + HORIZON]
+        future = prices.index[t + 1 : t + 1 + HORIZON]
         for name in EXPLORE_NAMES:
-            path = roll_prices[ticker].iloc[t] * np.exp(roll.forecasts[(name, f.index)][row])
-            ax.plot(future, path, lw=1.4, color=plots.color_for(name), ls="--" if name in ("AR(p)", "persistence")
-                    else "-", label=name if f.index == 0 else None)
+            path = roll_prices[ticker].iloc[t] * np.exp(
+                roll.forecasts[(name, f.index)][row]
+            )
+            ax.plot(
+                future,
+                path,
+                lw=1.4,
+                color=plots.color_for(name),
+                ls="--" if name in ("AR(p)", "persistence") else "-",
+                label=name if f.index == 0 else None,
+            )
         ax.axvline(prices.index[t], color="#999999", lw=0.8, ls=":")
     ax.set_xlabel("date")
     ax.set_ylabel("adjusted close (USD)")
-    ax.set_title(f"{ticker}: {HORIZON}-day forecasts from the first origin of each test fold")
+    ax.set_title(
+        f"{ticker}: {HORIZON}-day forecasts from the first origin of each "
+        "test fold"
+    )
     ax.legend(fontsize=8, ncol=3)
     plt.show()
 
 
-interact(show_stock, ticker=widgets.Dropdown(options=EXPLORE, value=EXPLORE[0], description="stock"));
+interact(
+    show_stock,
+    ticker=widgets.Dropdown(
+        options=EXPLORE, value=EXPLORE[0], description="stock"
+    ),
+)
 
 # %% [markdown]
 # ## What the comparison supports
@@ -1016,31 +1506,66 @@ interact(show_stock, ticker=widgets.Dropdown(options=EXPLORE, value=EXPLORE[0], 
 # today's constituents (survivorship, above).
 
 # %% tags=["remove-cell"]
-# The numbers quoted in the solutions of the exercises, computed on this run (cheap: linear models only).
+# The numbers quoted in the solutions of the exercises, computed on this run
+# (cheap: linear models only).
 xtr, ytr, xte, _ = seed_task.normalised()
 m1 = fc.LinearAR(1).fit(xtr.mean(axis=1, keepdims=True), ytr)
-pred1 = fc.unzscore(m1.predict(xte.mean(axis=1, keepdims=True)), seed_task.mean_test, seed_task.std_test)
-glue("ex1_ratio", fc.scores(pred1, seed_task)["rel_persistence"], display=False)
+pred1 = fc.unzscore(
+    m1.predict(xte.mean(axis=1, keepdims=True)),
+    seed_task.mean_test,
+    seed_task.std_test,
+)
+glue(
+    "ex1_ratio", fc.scores(pred1, seed_task)["rel_persistence"], display=False
+)
 glue("tf_rel", float(rel_mean.loc["Transformer", "mean"]), display=False)
 glue("rnn_rel", float(rel_mean.loc["RNN", "mean"]), display=False)
 
 full_mean, full_std = prices.mean(), prices.std(ddof=0)
-m_tr, s_tr = full_mean[seed_task.tickers_train].to_numpy(), full_std[seed_task.tickers_train].to_numpy()
-m_te, s_te = full_mean[seed_task.tickers_test].to_numpy(), full_std[seed_task.tickers_test].to_numpy()
-ar = fc.LinearAR(5).fit(fc.zscore(seed_task.x_train, m_tr, s_tr), fc.zscore(seed_task.y_train, m_tr, s_tr))
-leaky = fc.unzscore(ar.predict(fc.zscore(seed_task.x_test, m_te, s_te)), m_te, s_te)
+m_tr, s_tr = (
+    full_mean[seed_task.tickers_train].to_numpy(),
+    full_std[seed_task.tickers_train].to_numpy(),
+)
+m_te, s_te = (
+    full_mean[seed_task.tickers_test].to_numpy(),
+    full_std[seed_task.tickers_test].to_numpy(),
+)
+ar = fc.LinearAR(5).fit(
+    fc.zscore(seed_task.x_train, m_tr, s_tr),
+    fc.zscore(seed_task.y_train, m_tr, s_tr),
+)
+leaky = fc.unzscore(
+    ar.predict(fc.zscore(seed_task.x_test, m_te, s_te)), m_te, s_te
+)
 ex2_leaky = fc.scores(leaky, seed_task)["rel_persistence"]
 glue("ex2_leaky", ex2_leaky, display=False)
-glue("ex2_phrase", "the leaky version looks better" if ex2_leaky < norm_base.loc["linear AR(5)", "rel_persistence"]
-     else "the leaky version does not look better here", display=False)
+glue(
+    "ex2_phrase",
+    (
+        "the leaky version looks better"
+        if ex2_leaky < norm_base.loc["linear AR(5)", "rel_persistence"]
+        else "the leaky version does not look better here"
+    ),
+    display=False,
+)
 
 fold_of = np.concatenate([[f.index] * len(f.test) for f in roll.folds])
-ar_ratio = [roll.pooled_daily("AR(p)")[fold_of == k].mean() / base_daily[fold_of == k].mean()
-            for k in range(len(roll.folds))]
-side = "on both sides of 1" if min(ar_ratio) < 1 < max(ar_ratio) else "all below 1" if max(ar_ratio) < 1 \
-    else "all above 1"
-glue("ex3_phrase", f"from {min(ar_ratio):.3f} to {max(ar_ratio):.3f} over {len(ar_ratio)} folds, {side}",
-     display=False)
+ar_ratio = [
+    roll.pooled_daily("AR(p)")[fold_of == k].mean()
+    / base_daily[fold_of == k].mean()
+    for k in range(len(roll.folds))
+]
+side = (
+    "on both sides of 1"
+    if min(ar_ratio) < 1 < max(ar_ratio)
+    else "all below 1" if max(ar_ratio) < 1 else "all above 1"
+)
+glue(
+    "ex3_phrase",
+    f"from {min(ar_ratio):.3f} to {max(ar_ratio):.3f} over {len(ar_ratio)} "
+    f"folds, {side}",
+    display=False,
+)
 
 # %% [markdown]
 # ## Exercises

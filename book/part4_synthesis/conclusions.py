@@ -33,12 +33,17 @@
 # typed by hand (`tests/test_prose.py` checks it).
 
 # %% tags=["hide-cell"]
-# Colab only: install the course library at this course version (Colab's own torch,
-# numpy, pandas and matplotlib are kept).
-# Full budget on a Colab GPU: import os; os.environ["RVT_BUDGET"] = "full" before the next cell.
+# Colab only: install the course library at this course version (Colab's
+# own torch, numpy, pandas and matplotlib are kept). Full budget on a
+# Colab GPU: import os; os.environ["RVT_BUDGET"] = "full" before the next
+# cell.
 import sys
+
 if "google.colab" in sys.modules:
-    course = "rvt_lib[book] @ git+https://github.com/rvt-course/rnns-vs-transformers@v0.1.0"
+    course = (
+        "rvt_lib[book] @ "
+        "git+https://github.com/rvt-course/rnns-vs-transformers@v0.1.0"
+    )
     get_ipython().run_line_magic("pip", f'install -q "{course}"')
 
 # %%
@@ -60,16 +65,26 @@ from rvt_lib.train import set_seed
 
 style()
 set_seed(0)
-HARDWARE = (f"GPU: {torch.cuda.get_device_name()}" if torch.cuda.is_available() else
-            f"CPU: {platform.processor() or platform.machine()}, {os.cpu_count()} cores")
+HARDWARE = (
+    f"GPU: {torch.cuda.get_device_name()}"
+    if torch.cuda.is_available()
+    else f"CPU: {platform.processor() or platform.machine()}, "
+    f"{os.cpu_count()} cores"
+)
 print(f"budget: {get_budget()} | {HARDWARE} | torch {torch.__version__}")
 glue("hardware", HARDWARE, display=False)
-glue("verdict_legend",
-     f"*{stats.SUPPORTED}* or *{stats.CONFIRMED}* when the test names the claimed winner, "
-     f"*{stats.CONTRADICTED}* or *{stats.REFUTED}* when it names the other side, and "
-     f"*{stats.NOT_SUPPORTED}* or *{stats.QUALIFIED}* when it cannot tell them apart (the first "
-     "word of each pair for a claim we checked, the second for an experiment we re-ran).",
-     display=False)
+glue(
+    "verdict_legend",
+    f"*{stats.SUPPORTED}* or *{stats.CONFIRMED}* when the test names the "
+    "claimed winner, "
+    f"*{stats.CONTRADICTED}* or *{stats.REFUTED}* when it names the other "
+    "side, and "
+    f"*{stats.NOT_SUPPORTED}* or *{stats.QUALIFIED}* when it cannot tell them "
+    "apart (the first "
+    "word of each pair for a claim we checked, the second for an experiment "
+    "we re-ran).",
+    display=False,
+)
 
 # %% [markdown]
 # What the two studies reported, as data: their numbers are quoted as theirs
@@ -77,18 +92,39 @@ glue("verdict_legend",
 # the prose below pastes them instead of retyping them.
 
 # %% tags=["hide-input"]
-BLOG = {"params": {"Transformer": 2019, "RNN": 16750, "LSTM": 54190},  # its 20-day table
-        "context_days": 231, "horizon_days": 20}                       # its 20-day task: days in, days out
-REPORT = {"train_loss": {"nanoGPT": 1.22, "minLSTM": 1.41, "LSTM": 2.42},  # training loss, their table
-          "iterations": 27000}
-report_order = sorted(REPORT["train_loss"], key=REPORT["train_loss"].get)  # lowest loss first
-glue("report_ranking", " < ".join(f"{k} {REPORT['train_loss'][k]:.2f}" for k in report_order), display=False)
+
+# its 20-day task: days in, days out
+BLOG = {
+    "params": {
+        "Transformer": 2019,
+        "RNN": 16750,
+        "LSTM": 54190,
+    },  # its 20-day table
+    "context_days": 231,
+    "horizon_days": 20,
+}
+# training loss, their table
+REPORT = {
+    "train_loss": {"nanoGPT": 1.22, "minLSTM": 1.41, "LSTM": 2.42},
+    "iterations": 27000,
+}
+# lowest loss first
+report_order = sorted(REPORT["train_loss"], key=REPORT["train_loss"].get)
+glue(
+    "report_ranking",
+    " < ".join(f"{k} {REPORT['train_loss'][k]:.2f}" for k in report_order),
+    display=False,
+)
 glue("report_first", report_order[0], display=False)
 glue("report_iters", f"{REPORT['iterations']:,}", display=False)
 glue("report_lstm_loss", f"{REPORT['train_loss']['LSTM']:.2f}", display=False)
 glue("blog_tf_params", f"{BLOG['params']['Transformer']:,}", display=False)
 glue("blog_lstm_params", f"{BLOG['params']['LSTM']:,}", display=False)
-glue("blog_params_ratio", BLOG["params"]["LSTM"] / BLOG["params"]["Transformer"], display=False)
+glue(
+    "blog_params_ratio",
+    BLOG["params"]["LSTM"] / BLOG["params"]["Transformer"],
+    display=False,
+)
 glue("blog_context", BLOG["context_days"], display=False)
 glue("blog_horizon", BLOG["horizon_days"], display=False)
 print("the report's ranking by training loss:", " < ".join(report_order))
@@ -106,34 +142,67 @@ print("the report's ranking by training loss:", " < ".join(report_order))
 
 # %%
 KINDS = ["gpt", "lstm", "gru", "mingru", "minlstm"]
-D_MODEL, N_LAYER = pick(smoke=16, book=64, full=256), pick(smoke=1, book=2, full=4)
-T_TRAIN, T_GEN = pick(smoke=32, book=256, full=1024), pick(smoke=64, book=2048, full=8192, dry=64)
-prof = memory_profile(KINDS, seq_len=T_TRAIN, gen_len=T_GEN, d_model=D_MODEL, n_layer=N_LAYER)
+D_MODEL, N_LAYER = pick(smoke=16, book=64, full=256), pick(
+    smoke=1, book=2, full=4
+)
+T_TRAIN, T_GEN = pick(smoke=32, book=256, full=1024), pick(
+    smoke=64, book=2048, full=8192, dry=64
+)
+prof = memory_profile(
+    KINDS, seq_len=T_TRAIN, gen_len=T_GEN, d_model=D_MODEL, n_layer=N_LAYER
+)
 
-# check the generation column on real tensors: generate with every model and weigh its state
+# check the generation column on real tensors: generate with every model and
+# weigh its state
 n_check = pick(smoke=16, book=128, full=256, dry=16)
 for kind in KINDS:
     torch.manual_seed(0)
-    m = make_model(kind, vocab_size=65, d_model=D_MODEL, n_layer=N_LAYER, block_size=n_check + 1)
+    m = make_model(
+        kind,
+        vocab_size=65,
+        d_model=D_MODEL,
+        n_layer=N_LAYER,
+        block_size=n_check + 1,
+    )
     measured = state_bytes(decode_steps(m, n_check).state)
-    expected = memory_profile([kind], seq_len=8, gen_len=n_check + 1, d_model=D_MODEL,
-                              n_layer=N_LAYER).loc[kind, "gen_state_KB"] * 1e3
+    expected = (
+        memory_profile(
+            [kind],
+            seq_len=8,
+            gen_len=n_check + 1,
+            d_model=D_MODEL,
+            n_layer=N_LAYER,
+        ).loc[kind, "gen_state_KB"]
+        * 1e3
+    )
     assert measured == expected, (kind, measured, expected)
-print(f"width {D_MODEL}, {N_LAYER} layers; training on one sequence of {T_TRAIN} tokens; "
-      f"state after {T_GEN} generated positions")
+print(
+    f"width {D_MODEL}, {N_LAYER} layers; training on one sequence of "
+    f"{T_TRAIN} tokens; "
+    f"state after {T_GEN} generated positions"
+)
 prof.round(1)
 
 # %% tags=["hide-input"]
 rec = [k for k in KINDS if k != "gpt"]
 MEMORY_COLUMNS = ("params", "train_activations_KB", "gen_state_KB")
-ratios = prof.loc[rec].rdiv(prof.loc["gpt"], axis=1)  # GPT / recurrent model, per column
-# The claim "the Transformer uses less memory", as one paired test: the items are the
-# (recurrent model, kind of memory) pairs, the scores log10 of the memory (lower is better).
-gpt_log = np.log10([prof.loc["gpt", c] for k in rec for c in MEMORY_COLUMNS])  # (items,)
-rec_log = np.log10([prof.loc[k, c] for k in rec for c in MEMORY_COLUMNS])      # (items,)
+# GPT / recurrent model, per column
+ratios = prof.loc[rec].rdiv(prof.loc["gpt"], axis=1)
+# The claim "the Transformer uses less memory", as one paired test: the items
+# are the (recurrent model, kind of memory) pairs, the scores log10 of the
+# memory (lower is better). (items,)
+gpt_log = np.log10([prof.loc["gpt", c] for k in rec for c in MEMORY_COLUMNS])
+# (items,)
+rec_log = np.log10([prof.loc[k, c] for k in rec for c in MEMORY_COLUMNS])
 memory_test = stats.paired_bootstrap(gpt_log, rec_log, lower_is_better=True)
-memory_claim = stats.verdict_claim(memory_test, "the GPT", "the recurrent model", claim_a_better=True,
-                                   unit="log10 units", items="(model, memory) pairs")
+memory_claim = stats.verdict_claim(
+    memory_test,
+    "the GPT",
+    "the recurrent model",
+    claim_a_better=True,
+    unit="log10 units",
+    items="(model, memory) pairs",
+)
 glue("memory_verdict", memory_claim.claim, display=False)
 glue("memory_text", memory_claim.text, display=False)
 glue("mem_d", D_MODEL, display=False)
@@ -141,28 +210,49 @@ glue("mem_T_train", T_TRAIN, display=False)
 glue("mem_T_gen", f"{T_GEN:,}", display=False)
 glue("params_ratio_lo", float(ratios["params"].min()), display=False)
 glue("params_ratio_hi", float(ratios["params"].max()), display=False)
-glue("act_ratio_lo", float(ratios["train_activations_KB"].min()), display=False)
-glue("act_ratio_hi", float(ratios["train_activations_KB"].max()), display=False)
+glue(
+    "act_ratio_lo", float(ratios["train_activations_KB"].min()), display=False
+)
+glue(
+    "act_ratio_hi", float(ratios["train_activations_KB"].max()), display=False
+)
 glue("state_ratio_lo", float(ratios["gen_state_KB"].min()), display=False)
 glue("state_ratio_hi", float(ratios["gen_state_KB"].max()), display=False)
 glue("n_check", n_check, display=False)
-pos_table = T_GEN * D_MODEL  # the GPT's learned position embedding: one vector per position
-glue("pos_share", 100 * pos_table / float(prof.loc["gpt", "params"]), display=False)
+# the GPT's learned position embedding: one vector per position
+pos_table = T_GEN * D_MODEL
+glue(
+    "pos_share",
+    100 * pos_table / float(prof.loc["gpt", "params"]),
+    display=False,
+)
 print(memory_claim.text)
 ratios.round(2).rename(columns=lambda c: f"GPT / model: {c}")
 
 # %%
 fig, axes = plt.subplots(1, 3, figsize=(12, 3.6))
-for ax, (col, label, log) in zip(axes, [("param_KB", "parameters (KB)", False),
-                                         ("train_activations_KB", f"training activations, T={T_TRAIN} (KB)", False),
-                                         ("gen_state_KB", f"generation state at t={T_GEN:,} (KB, log)", True)]):
+for ax, (col, label, log) in zip(
+    axes,
+    [
+        ("param_KB", "parameters (KB)", False),
+        (
+            "train_activations_KB",
+            f"training activations, T={T_TRAIN} (KB)",
+            False,
+        ),
+        ("gen_state_KB", f"generation state at t={T_GEN:,} (KB, log)", True),
+    ],
+):
     ax.bar(KINDS, prof[col], color=[MODEL_COLORS[k] for k in KINDS])
     if log:
         ax.set_yscale("log")
     ax.set_ylabel(label, fontsize=9)
     ax.set_xlabel("model")
     ax.tick_params(axis="x", labelrotation=30)
-fig.suptitle(f"Memory at equal width (d={D_MODEL}, {N_LAYER} layers), exact counts", fontsize=11)
+fig.suptitle(
+    f"Memory at equal width (d={D_MODEL}, {N_LAYER} layers), exact counts",
+    fontsize=11,
+)
 fig.tight_layout()
 plt.show()
 

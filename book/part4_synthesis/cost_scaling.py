@@ -32,12 +32,17 @@
 # validation loss does each parameter buy?
 
 # %% tags=["hide-cell"]
-# Colab only: install the course library at this course version (Colab's own torch,
-# numpy, pandas and matplotlib are kept).
-# Full budget on a Colab GPU: import os; os.environ["RVT_BUDGET"] = "full" before the next cell.
+# Colab only: install the course library at this course version (Colab's
+# own torch, numpy, pandas and matplotlib are kept). Full budget on a
+# Colab GPU: import os; os.environ["RVT_BUDGET"] = "full" before the next
+# cell.
 import sys
+
 if "google.colab" in sys.modules:
-    course = "rvt_lib[book] @ git+https://github.com/rvt-course/rnns-vs-transformers@v0.1.0"
+    course = (
+        "rvt_lib[book] @ "
+        "git+https://github.com/rvt-course/rnns-vs-transformers@v0.1.0"
+    )
     get_ipython().run_line_magic("pip", f'install -q "{course}"')
 
 # %%
@@ -54,24 +59,36 @@ from rvt_lib.book import glue, interact
 from rvt_lib.budget import get_budget, pick
 from rvt_lib.data.text import load_shakespeare
 from rvt_lib.plots import MODEL_COLORS, plot_loglog, style
-from rvt_lib.experiments.cost_scaling import (crossover_table, fitted_exponents, generation_sweep,
-                                              training_sweep, width_sweep)
+from rvt_lib.experiments.cost_scaling import (
+    crossover_table,
+    fitted_exponents,
+    generation_sweep,
+    training_sweep,
+    width_sweep,
+)
 from rvt_lib.measure import kv_cache_bytes, recurrent_state_bytes
 from rvt_lib.train import TrainConfig, set_seed
 
 style()
 set_seed(0)
 DEVICE = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-# CPU timings use one thread (see "Training" below for why); `full` keeps torch's default.
+# CPU timings use one thread (see "Training" below for why); `full` keeps
+# torch's default.
 THREADS = pick(smoke=1, book=1, full=None)
 if THREADS is not None:
     torch.set_num_threads(THREADS)
 if DEVICE.type == "cuda":
     HARDWARE = f"GPU: {torch.cuda.get_device_name(DEVICE)}"
 else:
-    HARDWARE = (f"CPU: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
-                f"{torch.get_num_threads()} torch threads")
-print(f"budget: {get_budget()} | device: {DEVICE} | {HARDWARE} | torch {torch.__version__}")
+    HARDWARE = (
+        f"CPU: {platform.processor() or platform.machine()}, {os.cpu_count()} "
+        "cores, "
+        f"{torch.get_num_threads()} torch threads"
+    )
+print(
+    f"budget: {get_budget()} | device: {DEVICE} | {HARDWARE} | torch "
+    f"{torch.__version__}"
+)
 glue("budget", get_budget(), display=False)
 glue("hardware", HARDWARE, display=False)
 
@@ -130,32 +147,65 @@ D_MODEL = pick(smoke=16, book=64, full=256)
 N_LAYER = pick(smoke=1, book=2, full=4)
 N_HEAD = 4
 BATCH = pick(smoke=1, book=4, full=8)
-SEQ_LENS = pick(smoke=[16, 32, 64], book=[64, 128, 256, 512, 1024, 2048, 4096],
-                full=[64, 128, 256, 512, 1024, 2048, 4096, 8192], dry=[16, 32, 64])
+SEQ_LENS = pick(
+    smoke=[16, 32, 64],
+    book=[64, 128, 256, 512, 1024, 2048, 4096],
+    full=[64, 128, 256, 512, 1024, 2048, 4096, 8192],
+    dry=[16, 32, 64],
+)
 MAX_STEP_S = pick(smoke=None, book=2.0, full=20.0, dry=2.0)
 REPEATS = pick(smoke=1, book=3, full=5, dry=1)
 
-sweep = training_sweep(KINDS, SEQ_LENS, d_model=D_MODEL, n_layer=N_LAYER, n_head=N_HEAD,
-                       batch_size=BATCH, repeats=REPEATS, max_step_s=MAX_STEP_S, device=DEVICE)
-wide_time = sweep.pivot(index="seq_len", columns="model", values="time_ms")[KINDS]
-print(f"width {D_MODEL}, {N_LAYER} layers, batch {BATCH}; time per training step (ms), "
-      f"NaN = skipped after the {MAX_STEP_S} s limit:")
+sweep = training_sweep(
+    KINDS,
+    SEQ_LENS,
+    d_model=D_MODEL,
+    n_layer=N_LAYER,
+    n_head=N_HEAD,
+    batch_size=BATCH,
+    repeats=REPEATS,
+    max_step_s=MAX_STEP_S,
+    device=DEVICE,
+)
+wide_time = sweep.pivot(index="seq_len", columns="model", values="time_ms")[
+    KINDS
+]
+print(
+    f"width {D_MODEL}, {N_LAYER} layers, batch {BATCH}; time per training "
+    "step (ms), "
+    f"NaN = skipped after the {MAX_STEP_S} s limit:"
+)
 wide_time.round(1)
 
 # %% tags=["hide-input"]
 params = sweep.groupby("model")["params"].first()[KINDS]
-print("parameters:", ", ".join(f"{k} {v:,}" for k, v in params.items()),
-      f"(the GPT's include its position table, {SEQ_LENS[-1]:,} x {D_MODEL})")
+print(
+    "parameters:",
+    ", ".join(f"{k} {v:,}" for k, v in params.items()),
+    f"(the GPT's include its position table, {SEQ_LENS[-1]:,} x {D_MODEL})",
+)
 glue("d_model", D_MODEL, display=False)
 glue("n_layer", N_LAYER, display=False)
 glue("batch", BATCH, display=False)
 glue("T_min", SEQ_LENS[0], display=False)
 glue("T_max", SEQ_LENS[-1], display=False)
-glue("max_step_s", "no" if MAX_STEP_S is None else f"a {MAX_STEP_S:g} s", display=False)
+glue(
+    "max_step_s",
+    "no" if MAX_STEP_S is None else f"a {MAX_STEP_S:g} s",
+    display=False,
+)
 skipped = sweep[sweep["skipped"]].groupby("model")["seq_len"].min()
-glue("skipped_phrase", "No model hit the time limit." if skipped.empty else
-     "Models that hit the time limit, and the first length skipped: "
-     + ", ".join(f"{m} at {t:,}" for m, t in skipped.items()) + ".", display=False)
+glue(
+    "skipped_phrase",
+    (
+        "No model hit the time limit."
+        if skipped.empty
+        else "Models that hit the time limit, and the first length skipped: "
+        + ", ".join(f"{m} at {t:,}" for m, t in skipped.items())
+        + "."
+    ),
+    display=False,
+)
 
 # %% [markdown]
 # The figure below puts the times on log-log axes, where a power law $c\,T^p$ is a
@@ -164,13 +214,25 @@ glue("skipped_phrase", "No model hit the time limit." if skipped.empty else
 
 # %%
 fig, (ax_t, ax_m) = plt.subplots(1, 2, figsize=(12, 4.3))
-_, time_slopes = plot_loglog(wide_time.index, {k: wide_time[k].tolist() for k in KINDS}, ax=ax_t,
-                             xlabel="sequence length T (tokens)", ylabel="time per training step (ms)",
-                             title=f"Training step time (batch {BATCH}, width {D_MODEL})")
-wide_saved = sweep.pivot(index="seq_len", columns="model", values="saved_MB")[KINDS]
-_, mem_slopes = plot_loglog(wide_saved.index, {k: wide_saved[k].tolist() for k in KINDS}, ax=ax_m,
-                            xlabel="sequence length T (tokens)", ylabel="activations saved for backward (MB)",
-                            title="Training step memory (exact, from autograd)")
+_, time_slopes = plot_loglog(
+    wide_time.index,
+    {k: wide_time[k].tolist() for k in KINDS},
+    ax=ax_t,
+    xlabel="sequence length T (tokens)",
+    ylabel="time per training step (ms)",
+    title=f"Training step time (batch {BATCH}, width {D_MODEL})",
+)
+wide_saved = sweep.pivot(index="seq_len", columns="model", values="saved_MB")[
+    KINDS
+]
+_, mem_slopes = plot_loglog(
+    wide_saved.index,
+    {k: wide_saved[k].tolist() for k in KINDS},
+    ax=ax_m,
+    xlabel="sequence length T (tokens)",
+    ylabel="activations saved for backward (MB)",
+    title="Training step memory (exact, from autograd)",
+)
 fig.suptitle(f"budget {get_budget()}, {HARDWARE}", fontsize=10)
 fig.tight_layout()
 plt.show()
@@ -178,32 +240,72 @@ plt.show()
 # %%
 tail_time = fitted_exponents(sweep, value="time_ms", last=3)
 tail_mem = fitted_exponents(sweep, value="saved_MB", last=3)
-exps = pd.DataFrame({"time, all lengths": pd.Series(time_slopes), "time, 3 longest": tail_time,
-                     "activations, all lengths": pd.Series(mem_slopes),
-                     "activations, 3 longest": tail_mem}).loc[KINDS]
+exps = pd.DataFrame(
+    {
+        "time, all lengths": pd.Series(time_slopes),
+        "time, 3 longest": tail_time,
+        "activations, all lengths": pd.Series(mem_slopes),
+        "activations, 3 longest": tail_mem,
+    }
+).loc[KINDS]
 print("fitted exponents p in  cost ~ T^p")
 exps.round(2)
 
 # %% tags=["hide-input"]
 for k in KINDS:
-    glue(f"exp_time_{k}", float(exps.loc[k, "time, all lengths"]), display=False)
-    glue(f"tail_time_{k}", float(exps.loc[k, "time, 3 longest"]), display=False)
-    glue(f"exp_mem_{k}", float(exps.loc[k, "activations, all lengths"]), display=False)
+    glue(
+        f"exp_time_{k}", float(exps.loc[k, "time, all lengths"]), display=False
+    )
+    glue(
+        f"tail_time_{k}", float(exps.loc[k, "time, 3 longest"]), display=False
+    )
+    glue(
+        f"exp_mem_{k}",
+        float(exps.loc[k, "activations, all lengths"]),
+        display=False,
+    )
 rec = [k for k in KINDS if k != "gpt"]
-glue("rec_time_lo", float(exps.loc[rec, "time, all lengths"].min()), display=False)
-glue("rec_time_hi", float(exps.loc[rec, "time, all lengths"].max()), display=False)
+glue(
+    "rec_time_lo",
+    float(exps.loc[rec, "time, all lengths"].min()),
+    display=False,
+)
+glue(
+    "rec_time_hi",
+    float(exps.loc[rec, "time, all lengths"].max()),
+    display=False,
+)
 gpt_tail = float(exps.loc["gpt", "time, 3 longest"])
-# Training memory of the GPT relative to the recurrent models (activations are exact, so no noise here).
-act_ratio = wide_saved[rec].rdiv(wide_saved["gpt"], axis=0)  # GPT / model, per length
+# Training memory of the GPT relative to the recurrent models (activations are
+# exact, so no noise here). GPT / model, per length
+act_ratio = wide_saved[rec].rdiv(wide_saved["gpt"], axis=0)
 glue("act_ratio_lo", float(np.nanmin(act_ratio.to_numpy())), display=False)
 glue("act_ratio_hi", float(np.nanmax(act_ratio.to_numpy())), display=False)
 more = act_ratio.to_numpy() > 1
-glue("claim_less_memory_train", "refuted" if np.all(more[np.isfinite(act_ratio.to_numpy())]) else
-     "supported" if not np.any(more) else "qualified", display=False)
-glue("gpt_tail_phrase", "close to the quadratic law" if gpt_tail > 1.6 else
-     "well above the recurrent models' but still short of 2: the linear terms still weigh"
-     if gpt_tail > 1.2 else "still close to linear: at these lengths the quadratic term does not dominate yet",
-     display=False)
+glue(
+    "claim_less_memory_train",
+    (
+        "refuted"
+        if np.all(more[np.isfinite(act_ratio.to_numpy())])
+        else "supported" if not np.any(more) else "qualified"
+    ),
+    display=False,
+)
+glue(
+    "gpt_tail_phrase",
+    (
+        "close to the quadratic law"
+        if gpt_tail > 1.6
+        else (
+            "well above the recurrent models' but still short of 2: the "
+            "linear terms still weigh"
+            if gpt_tail > 1.2
+            else "still close to linear: at these lengths the quadratic term "
+            "does not dominate yet"
+        )
+    ),
+    display=False,
+)
 
 # %% [markdown]
 # **Time.** Over the whole range the recurrent models' exponents lie between
@@ -223,20 +325,41 @@ glue("gpt_tail_phrase", "close to the quadratic law" if gpt_tail > 1.6 else
 # stored too and memory becomes quadratic:
 
 # %%
-PLAIN_LENS = [t for t in SEQ_LENS if t <= pick(smoke=64, book=1024, full=4096, dry=64)]
-plain = training_sweep({"gpt (fused attention)": "gpt",
-                        "gpt (plain attention)": {"kind": "gpt", "attention": "plain"}},
-                       PLAIN_LENS, d_model=D_MODEL, n_layer=N_LAYER, n_head=N_HEAD,
-                       batch_size=BATCH, repeats=1, warmup=0, device=DEVICE)
+PLAIN_LENS = [
+    t for t in SEQ_LENS if t <= pick(smoke=64, book=1024, full=4096, dry=64)
+]
+plain = training_sweep(
+    {
+        "gpt (fused attention)": "gpt",
+        "gpt (plain attention)": {"kind": "gpt", "attention": "plain"},
+    },
+    PLAIN_LENS,
+    d_model=D_MODEL,
+    n_layer=N_LAYER,
+    n_head=N_HEAD,
+    batch_size=BATCH,
+    repeats=1,
+    warmup=0,
+    device=DEVICE,
+)
 plain_saved = plain.pivot(index="seq_len", columns="model", values="saved_MB")
 plain_exp = fitted_exponents(plain, value="saved_MB", last=3)
 glue("plain_mem_exp", float(plain_exp["gpt (plain attention)"]), display=False)
 glue("fused_mem_exp", float(plain_exp["gpt (fused attention)"]), display=False)
 glue("plain_T", PLAIN_LENS[-1], display=False)
-glue("plain_ratio", float(plain_saved.iloc[-1]["gpt (plain attention)"] / plain_saved.iloc[-1]["gpt (fused attention)"]),
-     display=False)
-print("activations saved for backward (MB); exponent over the 3 longest lengths:",
-      plain_exp.round(2).to_dict())
+glue(
+    "plain_ratio",
+    float(
+        plain_saved.iloc[-1]["gpt (plain attention)"]
+        / plain_saved.iloc[-1]["gpt (fused attention)"]
+    ),
+    display=False,
+)
+print(
+    "activations saved for backward (MB); exponent over the 3 longest "
+    "lengths:",
+    plain_exp.round(2).to_dict(),
+)
 plain_saved.round(2)
 
 # %% [markdown]
@@ -260,27 +383,56 @@ plain_saved.round(2)
 cross = crossover_table(sweep, value="time_ms", reference="gpt")
 cross_show = cross.copy()
 for col in ("fitted_crossover", "last_crossing"):
-    cross_show[col] = cross_show[col].map(lambda v: "none" if v is None or not np.isfinite(v) else f"{v:,.0f}")
+    cross_show[col] = cross_show[col].map(
+        lambda v: "none" if v is None or not np.isfinite(v) else f"{v:,.0f}"
+    )
 with pd.option_context("display.max_colwidth", 80):
     display(cross_show.round(2))
 for k in rec:
-    glue(f"cross_{k}", cross.loc[k, "verdict"].replace("gpt", "the GPT is", 1).replace("from ~", "from T ≈ "),
-         display=False)
+    glue(
+        f"cross_{k}",
+        cross.loc[k, "verdict"]
+        .replace("gpt", "the GPT is", 1)
+        .replace("from ~", "from T ≈ "),
+        display=False,
+    )
 
-# minimal RNN against its classic parent, at the longest length where both were measured
+# minimal RNN against its classic parent, at the longest length where both were
+# measured
 for fast, slow in (("mingru", "gru"), ("minlstm", "lstm")):
     both = wide_time[[fast, slow]].dropna()
     glue(f"{fast}_vs_{slow}_T", int(both.index[-1]), display=False)
-    glue(f"{fast}_vs_{slow}", float(both[slow].iloc[-1] / both[fast].iloc[-1]), display=False)
+    glue(
+        f"{fast}_vs_{slow}",
+        float(both[slow].iloc[-1] / both[fast].iloc[-1]),
+        display=False,
+    )
 
 # Verdicts used by the conclusions chapter, computed from this run.
-faster_rec = wide_time[rec].lt(wide_time["gpt"], axis=0)  # (lengths, models): True where a recurrent model is faster
+# (lengths, models): True where a recurrent model is faster
+faster_rec = wide_time[rec].lt(wide_time["gpt"], axis=0)
 longest_gpt = wide_time["gpt"].last_valid_index()
-glue("claim_not_always_faster", "supported" if faster_rec.to_numpy().any() else "not supported", display=False)
-glue("claim_not_always_faster_detail",
-     (f"at T = {longest_gpt:,}, " + (", ".join(m for m in rec if faster_rec.loc[longest_gpt, m]) or "no recurrent model")
-      + " trained faster per step than the GPT") if longest_gpt is not None else "the GPT was not measured",
-     display=False)
+glue(
+    "claim_not_always_faster",
+    "supported" if faster_rec.to_numpy().any() else "not supported",
+    display=False,
+)
+glue(
+    "claim_not_always_faster_detail",
+    (
+        (
+            f"at T = {longest_gpt:,}, "
+            + (
+                ", ".join(m for m in rec if faster_rec.loc[longest_gpt, m])
+                or "no recurrent model"
+            )
+            + " trained faster per step than the GPT"
+        )
+        if longest_gpt is not None
+        else "the GPT was not measured"
+    ),
+    display=False,
+)
 
 # %% [markdown]
 # In words, for a training step at batch {glue:text}`batch` and width
@@ -311,19 +463,38 @@ glue("claim_not_always_faster_detail",
 # Move the slider to compare the five models at one measured length (on this site it steps
 # through precomputed outputs, live in Colab; the figure after it shows three lengths).
 
+
 # %%
 def bars_at(T, axes=None):
-    """Time and activation memory of every model at sequence length T, from the sweep."""
+    """Time and activation memory of every model at sequence length T, from the
+    sweep.
+    """
     row_t, row_m = wide_time.loc[T], wide_saved.loc[T]
     if axes is None:
         _, axes = plt.subplots(1, 2, figsize=(10, 3.4))
     colors = [MODEL_COLORS[k] for k in KINDS]
-    for ax, row, label in ((axes[0], row_t, "time per step (ms)"), (axes[1], row_m, "activations (MB)")):
-        ax.bar(KINDS, np.nan_to_num(row[KINDS].to_numpy(dtype=float)), color=colors)
+    for ax, row, label in (
+        (axes[0], row_t, "time per step (ms)"),
+        (axes[1], row_m, "activations (MB)"),
+    ):
+        ax.bar(
+            KINDS,
+            np.nan_to_num(row[KINDS].to_numpy(dtype=float)),
+            color=colors,
+        )
         for i, v in enumerate(row[KINDS]):
-            text = "skipped" if not np.isfinite(v) else f"{v:,.0f}" if v >= 100 else f"{v:.3g}"
-            ax.annotate(text, (i, v if np.isfinite(v) else 0),
-                        ha="center", va="bottom", fontsize=8)
+            text = (
+                "skipped"
+                if not np.isfinite(v)
+                else f"{v:,.0f}" if v >= 100 else f"{v:.3g}"
+            )
+            ax.annotate(
+                text,
+                (i, v if np.isfinite(v) else 0),
+                ha="center",
+                va="bottom",
+                fontsize=8,
+            )
         ax.set_ylabel(label)
         ax.set_xlabel("model")
         ax.set_title(f"T = {T:,} tokens")
@@ -336,17 +507,29 @@ def show_length(T):
     plt.show()
 
 
-interact(show_length, T=widgets.SelectionSlider(options=list(wide_time.index),
-                                                        value=wide_time.index[len(wide_time) // 2],
-                                                        description="T (tokens)"));
+interact(
+    show_length,
+    T=widgets.SelectionSlider(
+        options=list(wide_time.index),
+        value=wide_time.index[len(wide_time) // 2],
+        description="T (tokens)",
+    ),
+)
 
 # %%
-show_Ts = [wide_time.index[0], wide_time.index[len(wide_time) // 2], wide_time.index[-1]]
+show_Ts = [
+    wide_time.index[0],
+    wide_time.index[len(wide_time) // 2],
+    wide_time.index[-1],
+]
 fig, axes = plt.subplots(2, 3, figsize=(13, 6.4))
 for j, T in enumerate(show_Ts):
     bars_at(T, axes=axes[:, j])
-fig.suptitle(f"Per-step cost at three lengths (batch {BATCH}, width {D_MODEL}; budget {get_budget()})",
-             fontsize=11)
+fig.suptitle(
+    f"Per-step cost at three lengths (batch {BATCH}, width {D_MODEL}; budget "
+    f"{get_budget()})",
+    fontsize=11,
+)
 fig.tight_layout()
 plt.show()
 
@@ -372,22 +555,56 @@ plt.show()
 # %%
 N_GEN = pick(smoke=32, book=2048, full=8192, dry=32)
 WINDOW = pick(smoke=8, book=128, full=256, dry=8)
-gen = generation_sweep(KINDS, N_GEN, d_model=D_MODEL, n_layer=N_LAYER, n_head=N_HEAD, batch_size=1,
-                       repeats=pick(smoke=1, book=3, full=3, dry=1), window=WINDOW, device=DEVICE)
-assert (gen["state_bytes"] == gen["formula_bytes"]).all(), "measured state bytes differ from the formula"
+gen = generation_sweep(
+    KINDS,
+    N_GEN,
+    d_model=D_MODEL,
+    n_layer=N_LAYER,
+    n_head=N_HEAD,
+    batch_size=1,
+    repeats=pick(smoke=1, book=3, full=3, dry=1),
+    window=WINDOW,
+    device=DEVICE,
+)
+assert (
+    gen["state_bytes"] == gen["formula_bytes"]
+).all(), "measured state bytes differ from the formula"
 
 fig, (ax_b, ax_s) = plt.subplots(1, 2, figsize=(12, 4.3))
-same_state = {}  # models whose states have identical sizes share one line in the memory panel
+# models whose states have identical sizes share one line in the memory panel
+same_state = {}
 for k in KINDS:
-    same_state.setdefault(tuple(gen.loc[gen["model"] == k, "state_bytes"]), []).append(k)
+    same_state.setdefault(
+        tuple(gen.loc[gen["model"] == k, "state_bytes"]), []
+    ).append(k)
 for members in same_state.values():
     g = gen[gen["model"] == members[0]]
-    ax_b.plot(g["position"], g["formula_bytes"] / 1e3, color=MODEL_COLORS[members[0]], linestyle="--", linewidth=1)
-    ax_b.plot(g["position"], g["state_bytes"] / 1e3, color=MODEL_COLORS[members[0]], marker="o", markersize=3,
-              linestyle="none", label=" = ".join(members))
+    ax_b.plot(
+        g["position"],
+        g["formula_bytes"] / 1e3,
+        color=MODEL_COLORS[members[0]],
+        linestyle="--",
+        linewidth=1,
+    )
+    ax_b.plot(
+        g["position"],
+        g["state_bytes"] / 1e3,
+        color=MODEL_COLORS[members[0]],
+        marker="o",
+        markersize=3,
+        linestyle="none",
+        label=" = ".join(members),
+    )
 for k in KINDS:
     g = gen[gen["model"] == k]
-    ax_s.plot(g["position"], g["ms_per_token"], color=MODEL_COLORS[k], marker="o", markersize=3, label=k)
+    ax_s.plot(
+        g["position"],
+        g["ms_per_token"],
+        color=MODEL_COLORS[k],
+        marker="o",
+        markersize=3,
+        label=k,
+    )
 ax_b.set_yscale("log")
 ax_b.set_xlabel("tokens generated so far (position t)")
 ax_b.set_ylabel("state carried between steps (KB, log scale)")
@@ -398,31 +615,51 @@ ax_s.set_ylabel(f"time per token (ms, median over {WINDOW} positions)")
 ax_s.set_title("Time per generated token (batch 1)")
 ax_s.set_ylim(bottom=0)
 ax_s.legend()
-fig.suptitle(f"Generation, width {D_MODEL}, {N_LAYER} layers; budget {get_budget()}, {HARDWARE}", fontsize=10)
+fig.suptitle(
+    f"Generation, width {D_MODEL}, {N_LAYER} layers; budget {get_budget()}, "
+    f"{HARDWARE}",
+    fontsize=10,
+)
 fig.tight_layout()
 plt.show()
 
 # %%
 end = gen.groupby("model").last().loc[KINDS]
 start = gen.groupby("model").first().loc[KINDS]
-gen_table = pd.DataFrame({
-    "state at the end (KB)": end["state_bytes"] / 1e3,
-    f"ms/token, first {WINDOW}": start["ms_per_token"],
-    f"ms/token, last {WINDOW}": end["ms_per_token"],
-    "tokens/s at the end": end["tokens_per_s"],
-})
+gen_table = pd.DataFrame(
+    {
+        "state at the end (KB)": end["state_bytes"] / 1e3,
+        f"ms/token, first {WINDOW}": start["ms_per_token"],
+        f"ms/token, last {WINDOW}": end["ms_per_token"],
+        "tokens/s at the end": end["tokens_per_s"],
+    }
+)
 gen_table.round(3)
 
 # %% tags=["hide-input"]
 kv_end = int(end.loc["gpt", "state_bytes"])
 glue("n_gen", N_GEN, display=False)
 glue("kv_end_KB", kv_end / 1e3, display=False)
-glue("lstm_state_KB", float(end.loc["lstm", "state_bytes"] / 1e3), display=False)
+glue(
+    "lstm_state_KB", float(end.loc["lstm", "state_bytes"] / 1e3), display=False
+)
 glue("gru_state_KB", float(end.loc["gru", "state_bytes"] / 1e3), display=False)
-glue("kv_over_lstm", kv_end / float(end.loc["lstm", "state_bytes"]), display=False)
-glue("kv_per_token", kv_cache_bytes(1, n_layer=N_LAYER, d_model=D_MODEL), display=False)
-gpt_slowdown = float(end.loc["gpt", "ms_per_token"] / start.loc["gpt", "ms_per_token"])
-rec_slowdown = (end.loc[rec, "ms_per_token"] / start.loc[rec, "ms_per_token"]).astype(float)
+glue(
+    "kv_over_lstm",
+    kv_end / float(end.loc["lstm", "state_bytes"]),
+    display=False,
+)
+glue(
+    "kv_per_token",
+    kv_cache_bytes(1, n_layer=N_LAYER, d_model=D_MODEL),
+    display=False,
+)
+gpt_slowdown = float(
+    end.loc["gpt", "ms_per_token"] / start.loc["gpt", "ms_per_token"]
+)
+rec_slowdown = (
+    end.loc[rec, "ms_per_token"] / start.loc[rec, "ms_per_token"]
+).astype(float)
 glue("gpt_slowdown", gpt_slowdown, display=False)
 glue("rec_slowdown_lo", float(rec_slowdown.min()), display=False)
 glue("rec_slowdown_hi", float(rec_slowdown.max()), display=False)
@@ -430,8 +667,12 @@ for k in KINDS:
     glue(f"gen_tps_{k}", float(end.loc[k, "tokens_per_s"]), display=False)
 fastest_end = end["tokens_per_s"].astype(float).idxmax()
 glue("gen_fastest", fastest_end, display=False)
-glue("gen_gpt_rank", f"{int(end['tokens_per_s'].astype(float).rank(ascending=False)['gpt'])} of {len(KINDS)}",
-     display=False)
+glue(
+    "gen_gpt_rank",
+    f"{int(end['tokens_per_s'].astype(float).rank(ascending=False)['gpt'])} "
+    f"of {len(KINDS)}",
+    display=False,
+)
 
 # %% [markdown]
 # **Memory.** The measured bytes equal the formula at every position (the cell above
@@ -456,12 +697,16 @@ glue("gen_gpt_rank", f"{int(end['tokens_per_s'].astype(float).rank(ascending=Fal
 # a full forward pass per token.
 
 # %%
-# The same formulas at a realistic size, for scale (no measurement: arithmetic).
+# The same formulas at a realistic size, for scale (no measurement:
+# arithmetic).
 big = dict(n_layer=12, d_model=768)
 for T in (1_024, 32_768):
-    print(f"12 layers, width 768, T = {T:>6,}: KV cache {kv_cache_bytes(T, **big) / 1e6:8.1f} MB per sequence; "
-          f"LSTM state {recurrent_state_bytes('lstm', **big) / 1e3:.1f} KB, "
-          f"minGRU state {recurrent_state_bytes('mingru', **big) / 1e3:.1f} KB")
+    print(
+        f"12 layers, width 768, T = {T:>6,}: KV cache "
+        f"{kv_cache_bytes(T, **big) / 1e6:8.1f} MB per sequence; "
+        f"LSTM state {recurrent_state_bytes('lstm', **big) / 1e3:.1f} KB, "
+        f"minGRU state {recurrent_state_bytes('mingru', **big) / 1e3:.1f} KB"
+    )
 
 # %% [markdown]
 # (cost-gpu)=
@@ -481,18 +726,37 @@ for T in (1_024, 32_768):
 # {glue:text}`gpu_note`
 
 # %%
-# The load average (runnable processes, averaged over the last minute) says whether other
-# jobs shared the cores while the sweeps ran; our own timing thread accounts for about 1.
+# The load average (runnable processes, averaged over the last minute) says
+# whether other jobs shared the cores while the sweeps ran; our own timing
+# thread accounts for about 1.
 load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
 busy = load > torch.get_num_threads() + 0.5
-load_phrase = (f"the load average was {load:.1f} on {os.cpu_count()} cores when the sweeps ended, "
-               + ("so other jobs shared the machine and absolute times are pessimistic; "
-                  if busy else "so the machine was otherwise idle; "))
-glue("gpu_note", f"This page was built on {HARDWARE}." if DEVICE.type == "cuda" else
-     f"No GPU was available for this build: the numbers on this page come from {HARDWARE}; "
-     + load_phrase + "absolute times are noisy, and the exponents are more robust than the "
-     "milliseconds.", display=False)
-cpu_table = sweep[["model", "seq_len", "time_ms", "tokens_per_s", "peak_mem_MB", "saved_MB"]]
+load_phrase = (
+    f"the load average was {load:.1f} on {os.cpu_count()} cores when the "
+    "sweeps ended, "
+    + (
+        "so other jobs shared the machine and absolute times are pessimistic; "
+        if busy
+        else "so the machine was otherwise idle; "
+    )
+)
+glue(
+    "gpu_note",
+    (
+        f"This page was built on {HARDWARE}."
+        if DEVICE.type == "cuda"
+        else "No GPU was available for this build: the numbers on this page "
+        f"come from {HARDWARE}; "
+        + load_phrase
+        + "absolute times are noisy, and the exponents are more robust than "
+        "the "
+        "milliseconds."
+    ),
+    display=False,
+)
+cpu_table = sweep[
+    ["model", "seq_len", "time_ms", "tokens_per_s", "peak_mem_MB", "saved_MB"]
+]
 print(f"device used: {DEVICE} ({HARDWARE})")
 cpu_table[cpu_table["seq_len"] == SEQ_LENS[-1]].set_index("model").round(2)
 
@@ -513,55 +777,111 @@ PS_KINDS = ["gpt", "minlstm"]
 PS_WIDTHS = pick(smoke=[8, 16], book=[16, 32, 64], full=[64, 128, 256, 384])
 PS_STEPS = pick(smoke=3, book=400, full=3000)
 PS_SEEDS = pick(smoke=(0,), book=(0, 1), full=(0, 1, 2), dry=(0,))
-PS_BATCH, PS_BLOCK = pick(smoke=4, book=32, full=64), pick(smoke=16, book=64, full=256)
+PS_BATCH, PS_BLOCK = pick(smoke=4, book=32, full=64), pick(
+    smoke=16, book=64, full=256
+)
 
 shakespeare = load_shakespeare()
-PS_TRAIN = TrainConfig(steps=PS_STEPS, batch_size=PS_BATCH, lr=3e-3, schedule="cosine",
-                       warmup=max(1, PS_STEPS // 20), eval_every=PS_STEPS,
-                       eval_batches=pick(smoke=2, book=20, full=50, dry=2))
-ps = width_sweep(shakespeare, PS_KINDS, PS_WIDTHS, train=PS_TRAIN, block_size=PS_BLOCK, n_layer=2,
-                 n_head=N_HEAD, seeds=PS_SEEDS, device=DEVICE)
-ps_summary = ps.groupby(["model", "d_model"]).agg(params=("params", "first"), val_mean=("val_loss", "mean"),
-                                                  val_std=("val_loss", "std"), seconds=("train_time_s", "mean"))
+PS_TRAIN = TrainConfig(
+    steps=PS_STEPS,
+    batch_size=PS_BATCH,
+    lr=3e-3,
+    schedule="cosine",
+    warmup=max(1, PS_STEPS // 20),
+    eval_every=PS_STEPS,
+    eval_batches=pick(smoke=2, book=20, full=50, dry=2),
+)
+ps = width_sweep(
+    shakespeare,
+    PS_KINDS,
+    PS_WIDTHS,
+    train=PS_TRAIN,
+    block_size=PS_BLOCK,
+    n_layer=2,
+    n_head=N_HEAD,
+    seeds=PS_SEEDS,
+    device=DEVICE,
+)
+ps_summary = ps.groupby(["model", "d_model"]).agg(
+    params=("params", "first"),
+    val_mean=("val_loss", "mean"),
+    val_std=("val_loss", "std"),
+    seconds=("train_time_s", "mean"),
+)
 ps_summary.round(4)
 
 # %%
 fig, ax = plt.subplots(figsize=(6.6, 4.2))
 for k in PS_KINDS:
     s = ps_summary.loc[k]
-    ax.errorbar(s["params"], s["val_mean"], yerr=s["val_std"].fillna(0), color=MODEL_COLORS[k], marker="o",
-                capsize=4, label=k)
+    ax.errorbar(
+        s["params"],
+        s["val_mean"],
+        yerr=s["val_std"].fillna(0),
+        color=MODEL_COLORS[k],
+        marker="o",
+        capsize=4,
+        label=k,
+    )
     for d, row in s.iterrows():
-        ax.annotate(f"d={d}", (row["params"], row["val_mean"]), textcoords="offset points", xytext=(5, 4), fontsize=8)
+        ax.annotate(
+            f"d={d}",
+            (row["params"], row["val_mean"]),
+            textcoords="offset points",
+            xytext=(5, 4),
+            fontsize=8,
+        )
 ax.set_xscale("log")
 ax.set_xlabel("trainable parameters (log scale)")
 ax.set_ylabel("validation loss (nats/character)")
-ax.set_title(f"Tiny Shakespeare, {PS_STEPS} steps of {PS_BATCH}x{PS_BLOCK} characters, "
-             f"mean ± std over {len(PS_SEEDS)} seeds", fontsize=10)
+ax.set_title(
+    f"Tiny Shakespeare, {PS_STEPS} steps of {PS_BATCH}x{PS_BLOCK} characters, "
+    f"mean ± std over {len(PS_SEEDS)} seeds",
+    fontsize=10,
+)
 ax.legend()
 plt.show()
 
 # %%
 glue("ps_steps", PS_STEPS, display=False)
 glue("ps_tokens", f"{PS_STEPS * PS_BATCH * PS_BLOCK:,}", display=False)
-glue("ps_seeds", f"{len(PS_SEEDS)} seed" + ("s" if len(PS_SEEDS) > 1 else ""), display=False)
+glue(
+    "ps_seeds",
+    f"{len(PS_SEEDS)} seed" + ("s" if len(PS_SEEDS) > 1 else ""),
+    display=False,
+)
 glue("ps_widths", ", ".join(str(w) for w in PS_WIDTHS), display=False)
 glue("ps_seconds", float(ps["train_time_s"].sum()), display=False)
-# Compare at (nearly) equal parameters: interpolate minLSTM's loss at each GPT size, in log(params).
+# Compare at (nearly) equal parameters: interpolate minLSTM's loss at each GPT
+# size, in log(params).
 g_s, m_s = ps_summary.loc["gpt"], ps_summary.loc["minlstm"]
-lo, hi = max(g_s["params"].min(), m_s["params"].min()), min(g_s["params"].max(), m_s["params"].max())
+lo, hi = max(g_s["params"].min(), m_s["params"].min()), min(
+    g_s["params"].max(), m_s["params"].max()
+)
 grid = np.geomspace(lo, hi, 5) if lo < hi else np.array([])
 if grid.size:
     g_i = np.interp(np.log(grid), np.log(g_s["params"]), g_s["val_mean"])
     m_i = np.interp(np.log(grid), np.log(m_s["params"]), m_s["val_mean"])
     wins = int((g_i < m_i).sum())
-    ps_verdict = ("the GPT reaches a lower validation loss than the minLSTM at every parameter count in the "
-                  "overlap of the two sweeps" if wins == grid.size else
-                  "the minLSTM reaches a lower validation loss than the GPT at every parameter count in the "
-                  "overlap of the two sweeps" if wins == 0 else
-                  "neither model is better at every parameter count: the curves cross inside the sweep")
+    ps_verdict = (
+        "the GPT reaches a lower validation loss than the minLSTM at every "
+        "parameter count in the "
+        "overlap of the two sweeps"
+        if wins == grid.size
+        else (
+            "the minLSTM reaches a lower validation loss than the GPT at "
+            "every parameter count in the "
+            "overlap of the two sweeps"
+            if wins == 0
+            else "neither model is better at every parameter count: the "
+            "curves cross inside the sweep"
+        )
+    )
 else:
-    ps_verdict = "the two sweeps do not overlap in parameter count, so they cannot be compared at equal size"
+    ps_verdict = (
+        "the two sweeps do not overlap in parameter count, so they cannot be "
+        "compared at equal size"
+    )
 glue("ps_verdict", ps_verdict, display=False)
 
 # %% [markdown]
