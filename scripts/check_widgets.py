@@ -55,6 +55,11 @@ def check_page(driver, page: Path) -> list[str]:
 
     driver.get(page.resolve().as_uri())
     problems = []
+    # A static widget must not need ipywidgets' manager: a page that saved widget state loads
+    # it (and require.js) from a CDN, which a reader offline or behind a firewall cannot reach.
+    cdn = driver.execute_script(
+        "return Array.from(document.scripts).map(s => s.src).filter(s => /embed-amd|require/.test(s));")
+    problems += [f"{page.name}: loads ipywidgets' manager from {src}" for src in cdn]
     for widget in driver.find_elements(By.CSS_SELECTOR, ".rvt-static-widget"):
         wid = widget.get_attribute("id")
         if not _shown(widget):

@@ -80,8 +80,12 @@ def _execute(path: str, timeout: int, allow_errors: bool, threads: int):
     os.environ.setdefault("OMP_NUM_THREADS", str(threads))
     os.environ.setdefault("RVT_WIDGETS", "static")  # the site has no kernel: precomputed widgets
     nb = nbformat.read(path, as_version=4)
+    # store_widget_state=False: the site's widgets are static HTML (rvt_lib.book.interact);
+    # a saved ipywidgets state would only make the page load ipywidgets' manager from a CDN
+    # (nbclient keeps the state of every widget ever opened, closed ones included).
     result = single_nb_execution(nb, cwd=str(Path(path).parent), timeout=timeout,
-                                 allow_errors=allow_errors, meta_override=True)
+                                 allow_errors=allow_errors, meta_override=True,
+                                 store_widget_state=False)
     error = None if result.err is None else (result.exc_string or repr(result.err))
     return path, nb, result.time, error
 

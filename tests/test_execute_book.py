@@ -83,6 +83,19 @@ def test_a_changed_chapter_is_executed_again(tmp_path):
     assert "executed  ch/two.ipynb" in result.stdout
 
 
+def test_no_widget_state_is_saved(tmp_path):
+    """A chapter that opens an ipywidgets control leaves no widget state in the cache (the
+    page would then load ipywidgets' manager from a CDN); its static control is HTML."""
+    pytest.importorskip("ipywidgets")
+    root = _project(tmp_path, "import ipywidgets as w\ns = w.IntSlider(3)\ns.close()\nprint('two')")
+    assert _run(root).returncode == 0
+    from jupyter_cache import get_cache
+    cache = get_cache(root / "_build" / ".jupyter_cache")
+    for record in cache.list_cache_records():
+        nb = cache.get_cache_bundle(record.pk).nb
+        assert "widgets" not in nb.metadata, record.uri
+
+
 def test_bad_arguments():
     result = subprocess.run([sys.executable, str(SCRIPT), "--workers", "0"],
                             capture_output=True, text=True)
