@@ -7,9 +7,11 @@ import torch
 from rvt_lib.models.heads import ModelSpec, make_model
 from rvt_lib.train import TrainConfig
 from rvt_lib.experiments.cost_scaling import (crossover_table, fitted_exponents, generation_sweep, memory_profile,
-                                              training_step_cost, training_sweep, width_sweep)
+                                              training_step_cost, training_sweep,
+                                              parameter_study, activation_sweep, thread_speedup)
 from rvt_lib.measure import (decode_steps, kv_cache_bytes, recurrent_state_bytes, saved_activation_bytes,
                              state_bytes, state_bytes_formula)
+from rvt_lib import stats
 from rvt_lib.stats import PowerLaw, crossings, crossover, fit_power_law
 
 SIZES = dict(vocab_size=11, d_model=8, n_layer=2, n_head=2)
@@ -220,23 +222,61 @@ def test_tiny_generation_sweep():
     assert gpt["state_bytes"].iloc[1] > gpt["state_bytes"].iloc[0]
 
 
-def test_tiny_width_sweep():
+def _tiny_splits():
     from rvt_lib.data.text import CharDataset
+    from rvt_lib.experiments.shakespeare import split_text
 
-    ds = CharDataset("to be or not to be, that is the question. " * 20)
-    train = TrainConfig(steps=3, batch_size=4, schedule="cosine", eval_batches=2)
-    df = width_sweep(ds, ["mingru"], [8, 16], train=train, block_size=8, seeds=(0, 1))
-    assert len(df) == 4
-    assert np.all(np.isfinite(df["val_loss"])) and np.all(df["val_loss"] > 0)
-    params = df.groupby("d_model")["params"].first()
-    assert params[16] > params[8]
-    # the same seed gives the same result; another seed a different one
-    again = width_sweep(ds, ["mingru"], [8], train=train, block_size=8, seeds=(0,))
-    runs = df[df["d_model"] == 8].set_index("seed")["val_loss"]
-    assert again["val_loss"].item() == runs[0]
-    assert runs[1] != runs[0]
-    with pytest.raises(ValueError, match="steps"):
-        width_sweep(ds, ["mingru"], [8], train=TrainConfig(epochs=1))
+    return split_text(CharDataset("to be or not to be, that is the question. " * 40))
+
+
+def test_tiny_parameter_study_follows_the_protocol():
+    from rvt_lib.batched import fit_batched
+
+    splits = _tiny_splits()
+    config = TrainConfig(steps=3, batch_size=4, schedule="cosine", eval_every=3)
+    kw = dict(config=config, block_size=8, batch_size=4, val_batches=2, test_windows=8, n_layer=1,
+              n_head=2, seeds=(0, 1), lr_grid=(1e-3, 1e-2))
+    runs, studies = parameter_study(splits, ["gpt", "minlstm"], [8, 16], **kw)
+    assert sorted(studies) == [8, 16] and len(runs) == 2 * 2 * 2  # widths x models x seeds
+    assert np.all(np.isfinite(runs["test_loss"])) and np.all(runs["test_loss"] > 0)
+    for d, group in runs.groupby("d_gpt"):  # matched: within the 5% of mixer_specs
+        params = group.groupby("kind")["params"].first()
+        assert abs(params["minlstm"] / params["gpt"] - 1) <= 0.05
+        assert set(studies[d].tuning["lr"]) == {1e-3, 1e-2}  # every lr tried, on validation
+    assert runs.groupby("d_gpt")["params"].max()[16] > runs.groupby("d_gpt")["params"].max()[8]
+    v = studies[8].compare("minLSTM block", "GPT", "loss", lower_is_better=True)
+    assert v.label in stats.LABELS
+    # the batched trainer gives the same runs (members equal to one-by-one fits)
+    batched, _ = parameter_study(splits, ["gpt", "minlstm"], [8], trainer=fit_batched, **kw)
+    one_by_one = runs[runs["d_gpt"] == 8].reset_index(drop=True)
+    np.testing.assert_allclose(batched["test_loss"], one_by_one["test_loss"], rtol=1e-4)
+    with pytest.raises(ValueError, match="GPT sets"):
+        parameter_study(splits, ["lstm"], [8], **kw)
+    with pytest.raises(ValueError, match="widths"):
+        parameter_study(splits, ["gpt"], [], **kw)
+
+
+def test_activations_at_equal_parameters():
+    df = activation_sweep(["gpt", "lstm", "mingru"], [8, 16, 32], d_model=16, n_head=2, n_layer=1)
+    params = df.groupby("model")["params"].first()
+    assert np.all(np.abs(params / params["gpt"] - 1) <= 0.05)  # matched to the GPT
+    widths = df.groupby("model")["d_model"].first()
+    assert widths["gpt"] == 16 and widths["mingru"] > 16  # a minGRU layer is smaller at equal width
+    for _, g in df.groupby("model"):  # activations grow with T
+        assert np.all(np.diff(g.sort_values("seq_len")["saved_MB"].to_numpy()) > 0)
+    with pytest.raises(ValueError, match="match"):
+        activation_sweep(["lstm"], [8], match="gpt")
+
+
+def test_thread_speedup_restores_the_setting():
+    before = torch.get_num_threads()
+    df = thread_speedup(["mingru"], [8, 16], threads=(1, 2), d_model=8, n_layer=1, repeats=1)
+    assert torch.get_num_threads() == before
+    assert len(df) == 4 and set(df["threads"]) == {1, 2}
+    one = df[df["threads"] == 1]
+    assert np.allclose(one["speedup"], 1.0) and np.all(df["speedup"] > 0)
+    with pytest.raises(ValueError, match="threads"):
+        thread_speedup(["mingru"], [8], threads=(0,))
 
 
 def test_memory_profile_is_exact_and_consistent():

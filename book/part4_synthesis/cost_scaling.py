@@ -48,6 +48,7 @@ if "google.colab" in sys.modules:
 # %%
 import os
 import platform
+import time
 
 import ipywidgets as widgets
 import matplotlib.pyplot as plt
@@ -56,15 +57,18 @@ import pandas as pd
 import torch
 from rvt_lib.book import glue, interact
 
+from rvt_lib import stats
 from rvt_lib.budget import get_budget, pick
 from rvt_lib.data.text import load_shakespeare
 from rvt_lib.plots import MODEL_COLORS, plot_loglog, style
 from rvt_lib.experiments.cost_scaling import (
     crossover_table,
     fitted_exponents,
+    activation_sweep,
     generation_sweep,
+    parameter_study,
+    thread_speedup,
     training_sweep,
-    width_sweep,
 )
 from rvt_lib.measure import kv_cache_bytes, recurrent_state_bytes
 from rvt_lib.train import TrainConfig, set_seed
@@ -368,6 +372,143 @@ plain_saved.round(2)
 # and at $T =$ {glue:text}`plain_T` it keeps {glue:text}`plain_ratio:.1f` times as much.
 # The quadratic *memory* of attention is an implementation choice (FlashAttention-style
 # kernels remove it); the quadratic *work* is not.
+#
+# (cost-equal-params)=
+# ### Memory at equal parameters
+#
+# Equal width is not equal size. A GPT block holds about $12d^2$ parameters (attention
+# $4d^2$, the MLP $8d^2$), an LSTM layer $8d^2$, a GRU $6d^2$, a minLSTM $3d^2$ and a minGRU
+# $2d^2$, so at equal width "the GPT keeps more activations" is partly built into the
+# comparison. `activation_sweep` gives every recurrent model the width whose parameter
+# count matches the GPT's ({func}`rvt_lib.models.heads.match_parameters`, within 5%;
+# counted without the GPT's position table, which here grows with the longest length) and
+# counts the activations again. Only forward passes run, and the counts are exact.
+
+# %%
+eq = activation_sweep(
+    KINDS,
+    SEQ_LENS,
+    d_model=D_MODEL,
+    n_layer=N_LAYER,
+    n_head=N_HEAD,
+    batch_size=BATCH,
+)
+eq_saved = eq.pivot(index="seq_len", columns="model", values="saved_MB")[KINDS]
+eq_sizes = eq.groupby("model")[["d_model", "params"]].first().loc[KINDS]
+eq_ratio = eq_saved[rec].rdiv(eq_saved["gpt"], axis=0)  # GPT / model
+print("widths at the GPT's parameter count (position table left out):")
+print(eq_sizes.to_string())
+print("\nGPT's activations / each model's, at equal parameters:")
+eq_ratio.round(2)
+
+# %% tags=["hide-input"]
+glue("eq_ratio_lo", float(eq_ratio.to_numpy().min()), display=False)
+glue("eq_ratio_hi", float(eq_ratio.to_numpy().max()), display=False)
+glue("eq_params", f"{int(eq_sizes.loc['gpt', 'params']):,}", display=False)
+glue(
+    "eq_widths",
+    ", ".join(f"{k} {int(eq_sizes.loc[k, 'd_model'])}" for k in rec),
+    display=False,
+)
+eq_more = eq_ratio.to_numpy() > 1
+glue(
+    "eq_phrase",
+    (
+        "the GPT still keeps more activations than every recurrent model, at "
+        "every length"
+        if eq_more.all()
+        else (
+            "the GPT keeps fewer activations than every recurrent model, at "
+            "every length"
+            if not eq_more.any()
+            else "the order depends on the model and the length"
+        )
+    ),
+    display=False,
+)
+same_width = act_ratio.to_numpy()
+glue(
+    "eq_vs_width",
+    (
+        "smaller than"
+        if eq_ratio.to_numpy().max() < np.nanmin(same_width)
+        else (
+            "larger than"
+            if eq_ratio.to_numpy().min() > np.nanmax(same_width)
+            else "overlapping"
+        )
+    ),
+    display=False,
+)
+
+# %% [markdown]
+# At {glue:text}`eq_params` parameters (widths {glue:text}`eq_widths` against the GPT's
+# {glue:text}`d_model`), {glue:text}`eq_phrase`: the GPT's activations are
+# {glue:text}`eq_ratio_lo:.1f` to {glue:text}`eq_ratio_hi:.1f` times theirs, a range
+# {glue:text}`eq_vs_width` the {glue:text}`act_ratio_lo:.1f` to
+# {glue:text}`act_ratio_hi:.1f` measured at equal width. Wider recurrent layers store
+# wider states, so matching parameters moves the ratio; which architecture needs less
+# training memory per parameter is therefore a question with two honest answers, and a
+# page that reports one should say which.
+#
+# (cost-threads)=
+# ### One thread or two
+#
+# The sweep above runs on one thread. `thread_speedup` repeats it at three lengths with
+# one and with two threads and divides the times. The machine's load average when it
+# ran is printed on the figure: on the book's two-core build machine another chapter
+# may be executing at the same time, and then the second thread has no core of its own.
+
+# %%
+THREAD_LENS = pick(
+    smoke=[16, 64], book=[128, 512, 2048], full=[256, 1024, 4096], dry=[16, 64]
+)
+threads = thread_speedup(
+    KINDS,
+    THREAD_LENS,
+    threads=(1, 2),
+    d_model=D_MODEL,
+    n_layer=N_LAYER,
+    n_head=N_HEAD,
+    batch_size=BATCH,
+    repeats=REPEATS,
+    device=DEVICE,
+)
+thread_load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+two = threads[threads["threads"] == 2].pivot(
+    index="seq_len", columns="model", values="speedup"
+)[KINDS]
+fig, ax = plt.subplots(figsize=(7.2, 3.8))
+x = np.arange(len(THREAD_LENS))
+for i, k in enumerate(KINDS):
+    ax.bar(
+        x + (i - 2) * 0.16, two[k], width=0.16, color=MODEL_COLORS[k], label=k
+    )
+ax.axhline(1.0, color="black", lw=0.8)
+ax.set_xticks(x, [f"T = {t:,}" for t in THREAD_LENS])
+ax.set_xlabel("sequence length (tokens)")
+ax.set_ylabel("speed-up of 2 threads over 1 (x)")
+ax.set_title(
+    f"Training step, width {D_MODEL}, batch {BATCH}: 1 vs 2 torch threads "
+    f"({os.cpu_count()} cores, load average {thread_load:.1f})",
+    fontsize=9,
+)
+ax.legend(ncol=5, fontsize=8)
+plt.show()
+two.round(2)
+
+# %% tags=["hide-input"]
+glue("thread_load", float(thread_load), display=False)
+glue("thread_gpt_hi", float(two["gpt"].max()), display=False)
+glue("thread_rec_hi", float(two[rec].to_numpy().max()), display=False)
+glue("thread_best", str(two.max().idxmax()), display=False)
+
+# %% [markdown]
+# The largest gain from a second thread is {glue:text}`thread_gpt_hi:.2f`x for the GPT and
+# {glue:text}`thread_rec_hi:.2f`x for the best recurrent model; the model that gains most
+# is the {glue:text}`thread_best`. The load average was {glue:text}`thread_load:.1f` on
+# this machine's cores when it ran, so read a small gain as "no free core" as much as
+# "nothing to share".
 #
 # (cost-crossover)=
 # ### Where do the curves cross?
@@ -764,135 +905,178 @@ cpu_table[cpu_table["seq_len"] == SEQ_LENS[-1]].set_index("model").round(2)
 # (cost-params)=
 # ## Parameter efficiency: loss per parameter
 #
-# Cost is not only time and memory; it is also parameters. How much validation loss does a
-# parameter buy in each architecture? We train a GPT and a minLSTM (the pair compared by
-# the seed report {cite}`besel2024wondering`) at three widths on Tiny Shakespeare, with the
-# same optimiser, schedule, batches and number of steps, and several seeds. This is a short
-# budget: the losses are those of models early in training, which is where the comparison
-# of *architectures at equal training effort* is made, not of converged models. The full
-# comparison, with longer training, is in {doc}`../part3_experiments/shakespeare`.
+# Cost is not only time and memory; it is also parameters. How much test loss does a
+# parameter buy in each architecture? We compare a GPT and a minLSTM (the pair compared by
+# the seed report {cite}`besel2024wondering`) on Tiny Shakespeare at three sizes, under the
+# book's protocol: at each size the GPT's width sets the parameter count and the minLSTM
+# sits in the same pre-norm residual block, with the same MLP, at the width that matches
+# it ({func}`rvt_lib.models.heads.match_parameters`), so that only the sequence-mixing layer
+# differs. Each model's learning rate is chosen on the validation split, the chosen setting
+# is retrained over several seeds, and the test split (the last tenth of the text) is
+# scored once ({func}`rvt_lib.experiments.cost_scaling.parameter_study`, which calls
+# {func}`rvt_lib.runner.run_study`). The members of one model that differ only in learning
+# rate or seed train as one batched model ({func}`rvt_lib.batched.fit_batched`), which is
+# exactly equal to training them one by one (tested) and cheaper. This is a short budget:
+# the losses are those of models early in training, which is where the comparison of
+# *architectures at equal training effort* is made, not of converged models. The full
+# comparison, with longer training and all five mixers, is in
+# {doc}`../part3_experiments/shakespeare`.
 
 # %%
+from rvt_lib.batched import fit_batched
+from rvt_lib.experiments.shakespeare import split_text
+
 PS_KINDS = ["gpt", "minlstm"]
-PS_WIDTHS = pick(smoke=[8, 16], book=[16, 32, 64], full=[64, 128, 256, 384])
+PS_WIDTHS = pick(smoke=[16, 32], book=[16, 32, 64], full=[64, 128, 256, 384])
 PS_STEPS = pick(smoke=3, book=400, full=3000)
-PS_SEEDS = pick(smoke=(0,), book=(0, 1), full=(0, 1, 2), dry=(0,))
-PS_BATCH, PS_BLOCK = pick(smoke=4, book=32, full=64), pick(
-    smoke=16, book=64, full=256
+PS_SEEDS = pick(smoke=(0, 1), book=(0, 1, 2), full=(0, 1, 2, 3, 4), dry=(0, 1))
+PS_LRS = pick(
+    smoke=(3e-3,), book=(3e-3, 1e-2), full=(1e-3, 3e-3, 1e-2), dry=(3e-3,)
 )
+PS_BATCH = pick(smoke=4, book=16, full=64)
+PS_BLOCK = pick(smoke=16, book=64, full=256)
 
 shakespeare = load_shakespeare()
+ps_splits = split_text(shakespeare, (0.8, 0.1, 0.1))
 PS_TRAIN = TrainConfig(
     steps=PS_STEPS,
     batch_size=PS_BATCH,
-    lr=3e-3,
     schedule="cosine",
     warmup=max(1, PS_STEPS // 20),
     eval_every=PS_STEPS,
-    eval_batches=pick(smoke=2, book=20, full=50, dry=2),
 )
-ps = width_sweep(
-    shakespeare,
+ps_start = time.perf_counter()
+ps, ps_studies = parameter_study(
+    ps_splits,
     PS_KINDS,
     PS_WIDTHS,
-    train=PS_TRAIN,
+    config=PS_TRAIN,
     block_size=PS_BLOCK,
+    batch_size=PS_BATCH,
+    val_batches=pick(smoke=2, book=20, full=50, dry=2),
+    test_windows=pick(smoke=16, book=400, full=2000, dry=16),
     n_layer=2,
     n_head=N_HEAD,
     seeds=PS_SEEDS,
+    lr_grid=PS_LRS,
+    trainer=fit_batched,
     device=DEVICE,
 )
-ps_summary = ps.groupby(["model", "d_model"]).agg(
+ps_seconds = time.perf_counter() - ps_start
+ps_summary = ps.groupby(["d_gpt", "model"]).agg(
     params=("params", "first"),
-    val_mean=("val_loss", "mean"),
-    val_std=("val_loss", "std"),
-    seconds=("train_time_s", "mean"),
+    width=("d_model", "first"),
+    lr=("lr", "first"),
+    test_mean=("test_loss", "mean"),
+    test_std=("test_loss", "std"),
 )
 ps_summary.round(4)
 
 # %%
+PS_NAMES = list(ps_studies[PS_WIDTHS[0]].chosen)  # ["GPT", "minLSTM block"]
 fig, ax = plt.subplots(figsize=(6.6, 4.2))
-for k in PS_KINDS:
-    s = ps_summary.loc[k]
+for name, kind in zip(PS_NAMES, PS_KINDS):
+    s = ps_summary.xs(name, level="model")
     ax.errorbar(
         s["params"],
-        s["val_mean"],
-        yerr=s["val_std"].fillna(0),
-        color=MODEL_COLORS[k],
+        s["test_mean"],
+        yerr=s["test_std"].fillna(0),
+        color=MODEL_COLORS[kind],
         marker="o",
         capsize=4,
-        label=k,
+        label=name,
     )
     for d, row in s.iterrows():
         ax.annotate(
-            f"d={d}",
-            (row["params"], row["val_mean"]),
+            f"d={row['width']}",
+            (row["params"], row["test_mean"]),
             textcoords="offset points",
             xytext=(5, 4),
             fontsize=8,
         )
 ax.set_xscale("log")
 ax.set_xlabel("trainable parameters (log scale)")
-ax.set_ylabel("validation loss (nats/character)")
+ax.set_ylabel("test loss (nats/character)")
 ax.set_title(
     f"Tiny Shakespeare, {PS_STEPS} steps of {PS_BATCH}x{PS_BLOCK} characters, "
-    f"mean ± std over {len(PS_SEEDS)} seeds",
+    f"lr tuned on validation,\nmean ± std over {len(PS_SEEDS)} seeds",
     fontsize=10,
 )
 ax.legend()
 plt.show()
 
-# %%
+# %% tags=["hide-input"]
+# One paired test per size (test windows, each window's loss averaged over the
+# seeds), the p-values adjusted for testing at every size (Holm).
+ps_tests = {
+    d: ps_studies[d].compare(
+        PS_NAMES[1], PS_NAMES[0], "loss", lower_is_better=True
+    )
+    for d in PS_WIDTHS
+}
+ps_adjusted = stats.holm([v.p_value for v in ps_tests.values()])
+ps_verdicts = {
+    d: stats.verdict(
+        v.test,
+        PS_NAMES[1],
+        PS_NAMES[0],
+        lower_is_better=True,
+        p_value=float(p),
+        unit="nats/char",
+        items="test windows",
+    )
+    for (d, v), p in zip(ps_tests.items(), ps_adjusted)
+}
+for d, v in ps_verdicts.items():
+    params = int(ps_summary.loc[(d, PS_NAMES[0]), "params"])
+    print(f"{params:>8,} parameters: {v}")
+winners = {v.winner for v in ps_verdicts.values()}
 glue("ps_steps", PS_STEPS, display=False)
 glue("ps_tokens", f"{PS_STEPS * PS_BATCH * PS_BLOCK:,}", display=False)
+glue("ps_seeds", f"{len(PS_SEEDS)} seeds", display=False)
+glue("ps_lrs", ", ".join(f"{lr:g}" for lr in PS_LRS), display=False)
 glue(
-    "ps_seeds",
-    f"{len(PS_SEEDS)} seed" + ("s" if len(PS_SEEDS) > 1 else ""),
+    "ps_sizes",
+    ", ".join(
+        f"{int(ps_summary.loc[(d, PS_NAMES[0]), 'params']):,}"
+        for d in PS_WIDTHS
+    ),
     display=False,
 )
-glue("ps_widths", ", ".join(str(w) for w in PS_WIDTHS), display=False)
-glue("ps_seconds", float(ps["train_time_s"].sum()), display=False)
-# Compare at (nearly) equal parameters: interpolate minLSTM's loss at each GPT
-# size, in log(params).
-g_s, m_s = ps_summary.loc["gpt"], ps_summary.loc["minlstm"]
-lo, hi = max(g_s["params"].min(), m_s["params"].min()), min(
-    g_s["params"].max(), m_s["params"].max()
+glue("ps_seconds", ps_seconds, display=False)
+glue(
+    "ps_each",
+    "; ".join(
+        f"at {int(ps_summary.loc[(d, PS_NAMES[0]), 'params']):,} "
+        f"parameters, {v}"
+        for d, v in ps_verdicts.items()
+    ),
+    display=False,
 )
-grid = np.geomspace(lo, hi, 5) if lo < hi else np.array([])
-if grid.size:
-    g_i = np.interp(np.log(grid), np.log(g_s["params"]), g_s["val_mean"])
-    m_i = np.interp(np.log(grid), np.log(m_s["params"]), m_s["val_mean"])
-    wins = int((g_i < m_i).sum())
-    ps_verdict = (
-        "the GPT reaches a lower validation loss than the minLSTM at every "
-        "parameter count in the "
-        "overlap of the two sweeps"
-        if wins == grid.size
+glue(
+    "ps_verdict",
+    (
+        f"the {winners.pop()} reached the lower test loss at every size tested"
+        if len(winners) == 1 and None not in winners
         else (
-            "the minLSTM reaches a lower validation loss than the GPT at "
-            "every parameter count in the "
-            "overlap of the two sweeps"
-            if wins == 0
-            else "neither model is better at every parameter count: the "
-            "curves cross inside the sweep"
+            "neither model was clearly better at any size tested"
+            if winners == {None}
+            else "the better model depends on the size (see each size's test)"
         )
-    )
-else:
-    ps_verdict = (
-        "the two sweeps do not overlap in parameter count, so they cannot be "
-        "compared at equal size"
-    )
-glue("ps_verdict", ps_verdict, display=False)
+    ),
+    display=False,
+)
 
 # %% [markdown]
 # With {glue:text}`ps_steps` steps per run ({glue:text}`ps_tokens` characters seen),
-# widths {glue:text}`ps_widths` and {glue:text}`ps_seeds`, {glue:text}`ps_verdict`
-# (comparing the mean curves, interpolated in log-parameters). The whole sweep trained for
-# {glue:text}`ps_seconds:.0f` s. Note that at equal *width* the two models have quite
-# different parameter counts (a GPT block holds about $12d^2$ parameters, a minLSTM layer
-# $3d^2$), which is why the horizontal axis is parameters and not width. Equal parameters
-# are not equal cost either: per step, a parameter of the GPT is used once per token, as
-# is a parameter of the minLSTM, but the GPT also pays for attention.
+# sizes of {glue:text}`ps_sizes` parameters, learning rates {glue:text}`ps_lrs` and
+# {glue:text}`ps_seeds`: {glue:text}`ps_each`. In short, {glue:text}`ps_verdict`. The
+# whole study took {glue:text}`ps_seconds:.0f` s of wall time. At equal *width* a bare
+# minLSTM layer holds about $3d^2$ parameters against a GPT block's $12d^2$; in the same
+# block, with the same MLP, the two are close but not equal, which is why the sizes are
+# matched and the horizontal axis is parameters. Equal parameters are
+# not equal cost either: per step, a parameter of the GPT is used once per token, as is a
+# parameter of the minLSTM, but the GPT also pays for attention.
 #
 # ## Exercises
 #

@@ -1,4 +1,4 @@
-"""The cost-and-scaling chapter's backend: sweeps over sequence length, crossovers, widths.
+"""The cost-and-scaling chapter's backend: sweeps over sequence length, crossovers, parameters.
 
 Part IV of the book asks how the price of each model grows with the length ``T`` of
 the sequence. Theory gives the shape of the answer:
@@ -327,42 +327,129 @@ def crossover_table(df, *, value: str = "time_ms", reference: str = "gpt", x: st
 
 # ----------------------------------------------------------------------------- parameters vs loss
 
-def width_sweep(dataset, kinds, widths, *, train: TrainConfig, block_size: int = 64,
-                n_layer: int = 2, n_head: int = 4, seeds=(0,), device=None):
-    """Train each model kind at each width on a character dataset; parameters vs validation loss.
+def parameter_study(splits, kinds, widths, *, config: TrainConfig, block_size: int, batch_size: int,
+                    val_batches: int, test_windows: int | None = None, n_layer: int = 2, n_head: int = 4,
+                    block: str = "residual", seeds=(0, 1, 2), lr_grid=(1e-3, 3e-3, 1e-2),
+                    trainer=None, device=None):
+    """Loss per parameter, under the book's protocol, at each GPT width in ``widths``.
 
-    dataset: a :class:`rvt_lib.data.text.CharDataset` (e.g. ``load_shakespeare()``).
-    Every run trains as ``train`` says (:func:`rvt_lib.train.fit`, in ``steps`` of
-    ``train.batch_size`` random windows of ``block_size`` characters, seeded batches)
-    and is evaluated on the same ``train.eval_batches`` validation batches (default 10).
+    At each width the GPT sets the parameter count; every other kind in ``kinds`` is put
+    in ``block`` (the GPT's residual block by default) at the width that matches it
+    (:func:`rvt_lib.experiments.shakespeare.mixer_specs`). Each group then goes through
+    :func:`rvt_lib.runner.run_study`: the learning rate chosen per model on validation
+    (seed ``seeds[0]``), retrained over ``seeds``, the test windows scored once.
 
-    Returns a tidy DataFrame, one row per (model, width, seed): ``model, d_model, seed,
-    params, val_loss`` (nats per character) ``, train_time_s``.
+    splits: a :class:`rvt_lib.experiments.shakespeare.TextSplits`. config: the shared
+    :class:`rvt_lib.train.TrainConfig` (its ``lr`` is replaced by the grid's).
+
+    Returns ``(runs, studies)``: a tidy DataFrame, one row per width x model x seed
+    (``d_gpt, model, kind, d_model, params, seed, lr, test_loss, val_loss,
+    train_seconds``), and ``{d_gpt: StudyResult}`` for paired verdicts between models of
+    one width.
     """
     import pandas as pd
 
-    from rvt_lib.train import fit
+    from rvt_lib.experiments.shakespeare import lm_task, mixer_specs
+    from rvt_lib.runner import run_study
 
-    if not isinstance(train, TrainConfig) or train.steps is None:
-        raise ValueError(f"width_sweep: train must be a TrainConfig(steps=...), got {train!r}")
-    train = train if train.eval_batches is not None else train.but(eval_batches=10)
-    B = train.batch_size
-    specs = _model_specs(kinds, vocab_size=dataset.vocab_size, n_layer=n_layer, n_head=n_head,
-                         block_size=block_size)
+    widths = [int(w) for w in widths]
+    if not widths or any(w < 1 for w in widths):
+        raise ValueError(f"parameter_study: widths must be positive integers, got {widths!r}")
+    kinds = list(kinds)
+    if "gpt" not in kinds:
+        raise ValueError(f"parameter_study: the GPT sets each parameter count; kinds must hold 'gpt', got {kinds}")
+    task = lm_task(splits, block_size=block_size, batch_size=batch_size, val_batches=val_batches,
+                   test_windows=test_windows, name="Tiny Shakespeare (parameters)")
+    rows, studies = [], {}
+    for d in widths:
+        reference = ModelSpec("gpt", vocab_size=splits.vocab_size, d_model=d, n_layer=n_layer,
+                              n_head=n_head, block_size=block_size)
+        specs = mixer_specs(kinds, reference, block=block)
+        res = run_study(specs, task, config, seeds=seeds, lr_grid=lr_grid, tune_seeds=(seeds[0],),
+                        measure_cost=False, trainer=trainer, device=device)
+        studies[d] = res
+        for r in res.runs.itertuples():
+            spec = specs[r.model]
+            rows.append({"d_gpt": d, "model": r.model, "kind": spec.kind, "d_model": spec["d_model"],
+                         "params": r.params, "seed": r.seed, "lr": r.lr, "test_loss": r.test_loss,
+                         "val_loss": r.val_loss, "train_seconds": r.train_seconds})
+    return pd.DataFrame(rows), studies
+
+
+def _params_without_positions(spec: ModelSpec) -> int:
+    """Trainable parameters, leaving out a GPT's learned position table (it grows with the
+    longest length a sweep runs, not with the model's capacity)."""
+    if spec.kind == "gpt" and spec.kwargs.get("positions", True):
+        return spec.but(block_size=1).n_params() - spec["d_model"]
+    return spec.n_params()
+
+
+def activation_sweep(kinds, seq_lens, *, match: str = "gpt", d_model: int = 64, n_layer: int = 2,
+                     n_head: int = 4, vocab_size: int = 65, batch_size: int = 1, tol: float = 0.05,
+                     seed: int = 0):
+    """Activations saved for backward (exact bytes) at *equal parameter count*.
+
+    The model ``match`` (a kind in ``kinds``) is built at width ``d_model``; every other
+    kind gets the width whose parameter count is closest to it
+    (:func:`rvt_lib.models.heads.match_parameters`, within ``tol``). Parameters are
+    counted without the GPT's position table, which is sized for the longest length and
+    would otherwise dominate a small GPT's count. Only forward
+    passes run (see :func:`rvt_lib.measure.saved_activation_bytes`), so this is cheap.
+
+    Returns a tidy DataFrame, one row per (model, seq_len): ``model, kind, d_model,
+    params, seq_len, saved_MB``.
+    """
+    import pandas as pd
+
+    from rvt_lib.models.heads import match_parameters
+
+    lens = _check_lengths(seq_lens)
+    specs = _model_specs(kinds, vocab_size=vocab_size, d_model=d_model, n_layer=n_layer, n_head=n_head,
+                         block_size=max(lens))
+    if match not in specs:
+        raise ValueError(f"activation_sweep: match={match!r} is not one of the models {list(specs)}")
+    target = _params_without_positions(specs[match])
+    specs = {label: spec if label == match else match_parameters(spec, target, tol=tol)
+             for label, spec in specs.items()}
+    gen = torch.Generator().manual_seed(seed)
     rows = []
     for label, spec in specs.items():
-        for d in widths:
-            for seed in seeds:
-                model = spec.but(d_model=d).build(seed)
-                if device is not None:
-                    model.to(device)
-                dev = next(model.parameters()).device
-                g_train = torch.Generator().manual_seed(seed)
-                g_val = torch.Generator().manual_seed(10_000)  # the same validation batches for every run
-                hist = fit(model, lambda: dataset.get_batch("train", B, block_size, g_train, dev), train,
-                           val=lambda: dataset.get_batch("val", B, block_size, g_val, dev),
-                           seed=seed, progress=False)
-                rows.append({"model": label, "d_model": d, "seed": seed,
-                             "params": count_parameters(model), "val_loss": hist.val_loss[-1],
-                             "train_time_s": hist.train_time_s})
+        model = spec.build(seed)
+        for T in lens:
+            x = _random_inputs(model, batch_size, T, gen, torch.device("cpu"))
+
+            def loss_fn():
+                return model(x).float().logsumexp(-1).mean()
+
+            rows.append({"model": label, "kind": spec.kind, "d_model": spec["d_model"],
+                         "params": _params_without_positions(spec), "seq_len": T,
+                         "saved_MB": saved_activation_bytes(model, loss_fn) / MB})
     return pd.DataFrame(rows)
+
+
+def thread_speedup(kinds, seq_lens, *, threads=(1, 2), **sweep_kwargs):
+    """The training sweep's time per step at each thread count, and the speed-up.
+
+    Runs :func:`training_sweep` once per entry of ``threads`` (``torch.set_num_threads``;
+    the previous setting is restored) with ``sweep_kwargs``. Returns a tidy DataFrame,
+    one row per (model, seq_len, threads): ``model, seq_len, threads, time_ms,
+    speedup`` (time at ``threads[0]`` divided by time at this count).
+    """
+    import pandas as pd
+
+    threads = [int(t) for t in threads]
+    if not threads or any(t < 1 for t in threads):
+        raise ValueError(f"thread_speedup: threads must be positive integers, got {threads!r}")
+    before = torch.get_num_threads()
+    frames = []
+    try:
+        for n in threads:
+            torch.set_num_threads(n)
+            df = training_sweep(kinds, seq_lens, **sweep_kwargs)[["model", "seq_len", "time_ms"]]
+            frames.append(df.assign(threads=n))
+    finally:
+        torch.set_num_threads(before)
+    out = pd.concat(frames, ignore_index=True)
+    base = out[out["threads"] == threads[0]].set_index(["model", "seq_len"])["time_ms"]
+    out["speedup"] = [base[(m, t)] / ms for m, t, ms in zip(out["model"], out["seq_len"], out["time_ms"])]
+    return out
