@@ -51,9 +51,15 @@ class LSTMConfig:
     num_layers: int = 1
     bias: bool = True
     fast: bool = True  # hoisted projection + hand-written BPTT (True) or the cell loop (False)
+    chrono: int | None = None  # T_max of the chrono initialisation (below); None: PyTorch's init
 
     def __post_init__(self):
         _check_sizes(self)
+        if self.chrono is not None and (isinstance(self.chrono, bool) or not isinstance(self.chrono, int)
+                                        or self.chrono < 3):
+            raise ValueError(f"LSTMConfig: chrono must be None or an int T_max >= 3, got {self.chrono!r}")
+        if self.chrono is not None and not self.bias:
+            raise ValueError("LSTMConfig: chrono initialisation sets gate biases; it needs bias=True")
 
 
 class LSTMCell(nn.Module):
@@ -165,6 +171,23 @@ class LSTMRecurrence(torch.autograd.Function):
         return dpre.transpose(0, 1), dh, dc, d_weight_hh, None  # dxw: (B, T, 4H)
 
 
+def chrono_init_(cell: LSTMCell, t_max: int) -> None:
+    """Chrono initialisation (Tallec & Ollivier, 2018), in place.
+
+    A forget gate with bias ``b_f`` keeps a fraction ``sigmoid(b_f)`` of the cell per step,
+    so information fades over about ``1 / (1 - sigmoid(b_f)) = 1 + exp(b_f)`` steps. Drawing
+    ``b_f = log(u)`` with ``u ~ U(1, t_max - 1)`` spreads those memory times over ``[2, t_max]``,
+    and ``b_i = -b_f`` keeps the input gate closed where the forget gate is open. Both go
+    into ``bias_ih``; ``bias_hh`` of those gates is zeroed (the two biases are summed).
+    """
+    H = cell.hidden_size
+    with torch.no_grad():
+        b_f = torch.empty(H).uniform_(1.0, t_max - 1.0).log_()  # (H,)
+        cell.bias_ih[H:2 * H] = b_f   # forget gate (gate order i, f, g, o)
+        cell.bias_ih[:H] = -b_f       # input gate
+        cell.bias_hh[:2 * H] = 0.0
+
+
 class LSTM(nn.Module):
     """A stack of LSTM layers: ``y, (h_n, c_n) = lstm(x, (h0, c0))``.
 
@@ -181,6 +204,9 @@ class LSTM(nn.Module):
             LSTMCell(config.input_size if layer == 0 else config.hidden_size, config.hidden_size, bias=config.bias)
             for layer in range(config.num_layers)
         )
+        if config.chrono is not None:
+            for cell in self.cells:
+                chrono_init_(cell, config.chrono)
 
     def forward(self, x: torch.Tensor, state: tuple[torch.Tensor, torch.Tensor] | None = None):
         shape = f"({self.num_layers}, batch, {self.hidden_size})"
