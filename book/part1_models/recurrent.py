@@ -828,26 +828,14 @@ for which, T in (("short", ADD_LAGS[0]), ("long", ADD_LAGS[-1])):
             f"{solved.loc[T, name]:.0%}",
             display=False,
         )
-glue(
-    "add_v_chrono_long",
-    str(add_verdicts[(ADD_LAGS[-1], adding.CHRONO, adding.LSTM)]),
-    display=False,
-)
-glue(
-    "add_v_chrono_short",
-    str(add_verdicts[(ADD_LAGS[0], adding.CHRONO, adding.LSTM)]),
-    display=False,
-)
-glue(
-    "add_v_lstm_long",
-    str(add_verdicts[(ADD_LAGS[-1], adding.LSTM, adding.RNN)]),
-    display=False,
-)
-glue(
-    "add_v_lstm_short",
-    str(add_verdicts[(ADD_LAGS[0], adding.LSTM, adding.RNN)]),
-    display=False,
-)
+for which, T in (("short", ADD_LAGS[0]), ("long", ADD_LAGS[-1])):
+    for key, (a, b) in (
+        ("chrono", (adding.CHRONO, adding.LSTM)),
+        ("lstm", (adding.LSTM, adding.RNN)),
+    ):
+        glue(
+            f"add_v_{key}_{which}", str(add_verdicts[(T, a, b)]), display=False
+        )
 
 # %% [markdown]
 # Test errors as a fraction of the mean-prediction baseline (1 = learned nothing), and
