@@ -208,6 +208,8 @@ def _blocks(lines: list[str], site: Site | None = None) -> list[str]:
         options = dict(re.match(r"^:([\w-]+): *(.*)$", ln).groups() for ln in lines[i + 1:j]
                        if re.match(r"^:[\w-]+:", ln))
         body = _blocks([ln for ln in lines[i + 1:j] if not re.match(r"^:[\w-]+:", ln)], site)
+        while body and not body[0].strip():  # the blank line after the options
+            body = body[1:]
         out += _block(name, title, options, body, site)
         i = j + 1
     return out

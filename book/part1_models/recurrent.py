@@ -843,8 +843,8 @@ for which, T in (("short", ADD_LAGS[0]), ("long", ADD_LAGS[-1])):
 #
 # | lag | tanh RNN | LSTM | LSTM, chrono init |
 # |---|---|---|---|
-# | $T =$ {glue:text}`add_T_short` | {glue:text}`add_rnn_short:.2f` ({glue:text}`add_solved_rnn_short` of seeds) | {glue:text}`add_lstm_short:.2f` ({glue:text}`add_solved_lstm_short`) | {glue:text}`add_chrono_short:.2f` ({glue:text}`add_solved_chrono_short`) |
-# | $T =$ {glue:text}`add_T_long` | {glue:text}`add_rnn_long:.2f` ({glue:text}`add_solved_rnn_long`) | {glue:text}`add_lstm_long:.2f` ({glue:text}`add_solved_lstm_long`) | {glue:text}`add_chrono_long:.2f` ({glue:text}`add_solved_chrono_long`) |
+# | $T =$ {glue:text}`add_T_short` | {glue:text}`add_rnn_short:.3g` ({glue:text}`add_solved_rnn_short` of seeds) | {glue:text}`add_lstm_short:.3g` ({glue:text}`add_solved_lstm_short`) | {glue:text}`add_chrono_short:.3g` ({glue:text}`add_solved_chrono_short`) |
+# | $T =$ {glue:text}`add_T_long` | {glue:text}`add_rnn_long:.3g` ({glue:text}`add_solved_rnn_long`) | {glue:text}`add_lstm_long:.3g` ({glue:text}`add_solved_lstm_long`) | {glue:text}`add_chrono_long:.3g` ({glue:text}`add_solved_chrono_long`) |
 #
 # The paired tests, over the test sequences and adjusted for the
 # {glue:text}`add_n_tests` comparisons (Holm): at $T =$ {glue:text}`add_T_short`, {glue:text}`add_v_lstm_short`, and
