@@ -52,6 +52,7 @@ import time
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+import scipy.stats
 import torch
 
 from rvt_lib import plots
@@ -984,19 +985,23 @@ wti.round(3)
 #
 # **The set-up.** Every model's width is chosen by `match_parameters` so that all have
 # the same number of trainable parameters (within 10%, per task: the vocabularies
-# differ, 2 symbols for parity and 60 for $A_5$). Training is at $T$ = 16 on fresh random
-# sequences, with a loss at every position, through the course's study runner: the
-# learning rate of every model is chosen on a validation split at length $T$, then each
-# model is retrained with 3 seeds and scored once on a sealed test split at lengths $T$
-# and $4T$ (accuracy over the last $T$ positions). Three seeds, not five, because the grid
-# has 35 cells, each with 2 learning rates and 3 seeds, and the chapter must run in ten
-# minutes on one CPU core; with three seeds the 95% interval is wide (the t quantile is
-# 4.30), so the rule below errs towards "undecided" rather than towards a wrong call.
+# differ, 2 symbols for parity and 60 for $A_5$). Training is at $T$ =
+# {glue:text}`heat_T` on fresh random sequences, with a loss at every position, through
+# the course's study runner: the learning rate of every model is chosen on a validation
+# split at length $T$ (from {glue:text}`heat_lrs`), then each model is retrained with
+# {glue:text}`heat_n_seeds` seeds and scored once on a sealed test split at lengths
+# {glue:text}`heat_lengths` (accuracy over the last $T$ positions). Fewer seeds than the
+# five of the protocol, because the grid has {glue:text}`heat_n_cells` cells, each
+# trained once per learning rate and once per seed, and the chapter must run in ten
+# minutes on one CPU core; with {glue:text}`heat_n_seeds` seeds the 95% interval is wide
+# (the t quantile is {glue:text}`heat_tq:.2f`), so the rule below errs towards
+# "undecided" rather than towards a wrong call.
 #
 # **The rule, fixed before the run.** For each cell we take the seeds' mean accuracy at
-# $4T$ with its 95% t interval (`rvt_lib.stats.mean_ci`). The cell counts as *tracked*
-# when the lower end of the interval is above 0.95, as *failing* when the upper end is
-# below 0.95, and as *undecided* otherwise. A prediction "track" agrees with a tracked
+# the longest test length, {glue:text}`heat_fmax`, with its 95% t interval
+# (`rvt_lib.stats.mean_ci`). The cell counts as *tracked* when the lower end of the
+# interval is above 0.95, as *failing* when the upper end is below 0.95, and as
+# *undecided* otherwise. A prediction "track" agrees with a tracked
 # cell, a prediction "fail" with a failing one.
 
 # %%
@@ -1024,18 +1029,18 @@ predicted
 # %%
 HEAT = HeatmapConfig(
     train_length=pick(smoke=8, book=16),
-    factors=(1, 4),
+    factors=(1, 4, 16),
     n_layer=1,
     target_params=6000,
     train=TrainConfig(
-        steps=pick(smoke=5, book=120),
+        steps=pick(smoke=5, book=300),
         batch_size=32,
         lr=3e-3,
-        warmup=pick(smoke=1, book=12),
+        warmup=pick(smoke=1, book=30),
         clip=1.0,
         schedule="cosine",
     ),
-    lr_grid=(3e-3, 1e-2),
+    lr_grid=(3e-3, 1e-2, 3e-2),
     seeds=pick(smoke=(0, 1), book=(0, 1, 2), dry=(0, 1)),
     n_val=pick(smoke=16, book=128, dry=16),
     n_test=pick(smoke=16, book=256, dry=16),
@@ -1050,7 +1055,9 @@ print(
     f"({HEAT.train.steps} steps per run)"
 )
 
-fig, axes = plt.subplots(1, 2, figsize=(14, 4.6), sharey=True)
+fig, axes = plt.subplots(
+    1, len(HEAT.factors), figsize=(6 * len(HEAT.factors), 4.6), sharey=True
+)
 for ax, f in zip(axes, HEAT.factors):
     _, im = plot_heatmap(
         cells,
@@ -1069,7 +1076,8 @@ fig.suptitle(
 plt.show()
 
 # %%
-at4 = cells[cells["factor"] == max(HEAT.factors)].copy()
+FMAX = max(HEAT.factors)
+at4 = cells[cells["factor"] == FMAX].copy()
 at4["cell"] = at4.apply(
     lambda r: f"{r['mean']:.2f} [{r['low']:.2f}, {r['high']:.2f}] "
     f"{r['verdict']}",
@@ -1120,30 +1128,46 @@ n_fail_agree = sum(
 glue("heat_fail_agree", n_fail_agree, display=False)
 glue("heat_steps", HEAT.train.steps, display=False)
 glue("heat_T", HEAT.train_length, display=False)
+glue("heat_fmax", f"{FMAX}T", display=False)
+glue(
+    "heat_lengths",
+    ", ".join(f"{f}T" if f > 1 else "T" for f in HEAT.factors[:-1])
+    + f" and {FMAX}T",
+    display=False,
+)
+glue("heat_lrs", ", ".join(f"{lr:g}" for lr in HEAT.lr_grid), display=False)
+glue("heat_n_seeds", len(HEAT.seeds), display=False)
+glue("heat_n_cells", len(HEATMAP_TASKS) * len(HEATMAP_MODELS), display=False)
+glue(
+    "heat_tq",
+    float(scipy.stats.t.ppf(0.975, len(HEAT.seeds) - 1)),
+    display=False,
+)
 verdict_grid
 
 # %% [markdown]
 # Each cell of the table is the mean accuracy over the last $T$ positions of
-# length-$4T$ sequences, its 95% interval over the seeds and the rule's reading. Of the
-# {glue:text}`heat_n_pred` cells with a prediction, {glue:text}`heat_agree` agree with it,
-# {glue:text}`heat_disagree` disagree ({glue:text}`heat_disagree_list`) and
-# {glue:text}`heat_open` are undecided. The cells the rule reads as tracked at $4T$:
-# {glue:text}`heat_tracked_list`.
+# length-{glue:text}`heat_fmax` sequences, its 95% interval over the seeds and the rule's
+# reading. Of the {glue:text}`heat_n_pred` cells with a prediction,
+# {glue:text}`heat_agree` agree with it, {glue:text}`heat_disagree` disagree
+# ({glue:text}`heat_disagree_list`) and {glue:text}`heat_open` are undecided. The cells
+# the rule reads as tracked at {glue:text}`heat_fmax`: {glue:text}`heat_tracked_list`.
 #
 # How to read a disagreement depends on its direction. A cell predicted to fail that
 # measures as tracked would contradict the theory only if the model were right at *every*
-# length; at $4T$ it can still be an approximation that breaks later, since the theorems
-# say that *some* length fails, not which. A cell predicted to track that
-# fails says nothing against the theory: the prediction is that *some* weights work, and
-# with {glue:text}`heat_steps` training steps per run, sized for a ten-minute CPU budget,
-# gradient descent may simply not have found them. The harder groups ($S_3$ with 6
-# states, $A_5$ with 60) are where this budget is most likely to be the limit.
+# length; at {glue:text}`heat_fmax` it can still be an approximation that breaks later,
+# since the theorems say that *some* length fails, not which. A cell predicted to track
+# that fails says nothing against the theory: the prediction is that *some* weights work,
+# and with {glue:text}`heat_steps` training steps per run, sized for a ten-minute CPU
+# budget, gradient descent may simply not have found them. The harder groups ($S_3$ with
+# 6 states, $A_5$ with 60) are where this budget is most likely to be the limit.
 #
 # An agreement with a "fail" prediction is also weaker than it looks when the model did
 # not fit the task at $T$ either: then the cell shows an untrained model, not a limit
 # that appears with length. Of the {glue:text}`heat_fail_agree` cells where a predicted
-# failure is what the rule reads at $4T$, {glue:text}`heat_fail_fit` were tracked at $T$
-# first ({glue:text}`heat_fail_fit_list`); those are the ones where the theory's limit,
+# failure is what the rule reads at {glue:text}`heat_fmax`, {glue:text}`heat_fail_fit`
+# were tracked at $T$ first ({glue:text}`heat_fail_fit_list`); those are the ones where
+# the theory's limit,
 # rather than the training budget, is what the figure shows.
 
 # %% [markdown]
@@ -1416,6 +1440,8 @@ plt.show()
 #   training length separates them. The heatmap puts every prediction next to a
 #   measurement: {glue:text}`heat_agree` of {glue:text}`heat_n_pred` predicted cells agree
 #   at this budget, {glue:text}`heat_disagree` disagree.
+# * Everything here is one layer deep. How many layers a parallel model needs as the
+#   length grows is the question of the next chapter, {doc}`depth`.
 # :::
 
 # %%
