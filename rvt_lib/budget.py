@@ -16,10 +16,14 @@ Chapters never test the budget name themselves; they ask for a value per budget:
     from rvt_lib.budget import pick
     steps = pick(smoke=20, book=2_000, full=20_000)
     seeds = pick(smoke=(0,), book=(0, 1, 2), full=(0, 1, 2, 3, 4), dry=(0,))
+
+To state another budget's sizes in prose (say, what ``full`` would run), build the
+configuration inside ``with using_budget("full"):``.
 """
 from __future__ import annotations
 
 import os
+from contextlib import contextmanager
 
 BUDGETS = ("smoke", "book", "full", "dry")
 DEFAULT = "book"
@@ -56,3 +60,44 @@ def pick(*, smoke, book, full=None, dry=None):
     if name in ("full", "dry") and full is not None:
         return full
     return book
+
+
+@contextmanager
+def using_budget(name: str):
+    """Within the block, :func:`get_budget` (and so :func:`pick`) answers ``name``.
+
+    For reading another budget's configuration, e.g. the ``full`` sizes a chapter states
+    in its prose while it runs under ``book``; the previous setting is restored on exit.
+    """
+    if name not in BUDGETS:
+        raise ValueError(f"using_budget: {name!r} is not a known budget; use one of {', '.join(BUDGETS)}")
+    old = os.environ.get("RVT_BUDGET")
+    os.environ["RVT_BUDGET"] = name
+    try:
+        yield name
+    finally:
+        if old is None:
+            os.environ.pop("RVT_BUDGET", None)
+        else:
+            os.environ["RVT_BUDGET"] = old
+
+
+def rehearsed_batches(data):
+    """``data`` as is, except under ``RVT_BUDGET=dry``: a list of batches cut to
+    ``DRY_BATCHES`` of each shape (sequence length), in order.
+
+    Per shape, not overall: a split that holds several lengths keeps every one, so a
+    rehearsal still scores the longest (the one that runs out of memory) and every metric
+    named after a length exists. Anything that is not a list or tuple (a sampler) is
+    returned as is.
+    """
+    if not (is_dry() and isinstance(data, (list, tuple))):
+        return data
+    kept, count = [], {}
+    for batch in data:
+        x = batch[0] if isinstance(batch, (list, tuple)) else batch
+        key = tuple(x.shape[1:]) if hasattr(x, "shape") else None
+        if count.get(key, 0) < DRY_BATCHES:
+            kept.append(batch)
+            count[key] = count.get(key, 0) + 1
+    return kept

@@ -388,10 +388,10 @@ class _Study:
 
 
 def _rehearsed(data):
-    """A list of batches cut to its first ``DRY_BATCHES`` under ``RVT_BUDGET=dry``; else as is."""
-    from rvt_lib.budget import DRY_BATCHES, is_dry
+    """The batches a split is scored on: all, or under ``RVT_BUDGET=dry`` a few of each shape."""
+    from rvt_lib.budget import rehearsed_batches
 
-    return data[:DRY_BATCHES] if is_dry() and isinstance(data, (list, tuple)) else data
+    return rehearsed_batches(data)
 
 
 def _diverged(run: _Run) -> bool:

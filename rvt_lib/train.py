@@ -402,16 +402,16 @@ def predict(model: torch.nn.Module, data, device=None) -> torch.Tensor:
 def rehearsal(config: TrainConfig, val=None) -> tuple[TrainConfig, object]:
     """``(config, val)`` as a training run uses them: unchanged, except under
     ``RVT_BUDGET=dry`` (:mod:`rvt_lib.budget`), where the run is cut to ``DRY_STEPS``
-    updates and a list of validation batches to its first ``DRY_BATCHES``: the full
+    updates and a list of validation batches to ``DRY_BATCHES`` of each shape: the full
     configuration, rehearsed in seconds. :func:`fit` and ``fit_batched`` call it."""
-    from rvt_lib.budget import DRY_BATCHES, DRY_STEPS, is_dry
+    from rvt_lib.budget import DRY_BATCHES, DRY_STEPS, is_dry, rehearsed_batches
 
     if not is_dry():
         return config, val
     steps = min(config.steps, DRY_STEPS) if config.steps else DRY_STEPS
     config = config.but(steps=steps, epochs=None, warmup=min(config.warmup, 1), eval_every=steps,
                         eval_batches=min(config.eval_batches or DRY_BATCHES, DRY_BATCHES), patience=None)
-    return config, (val[:DRY_BATCHES] if isinstance(val, (list, tuple)) else val)
+    return config, rehearsed_batches(val)
 
 
 def _plan(train, val, config: TrainConfig) -> int | None:

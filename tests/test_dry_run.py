@@ -36,6 +36,22 @@ def test_pick_under_the_dry_budget(monkeypatch):
     assert not budget.is_dry() and budget.pick(smoke=1, book=2, full=3, dry=4) == 3
 
 
+def test_using_budget_switches_and_restores(monkeypatch):
+    monkeypatch.setenv("RVT_BUDGET", "book")
+    with budget.using_budget("full") as name:
+        assert name == "full" and budget.pick(smoke=1, book=2, full=3) == 3
+    assert budget.get_budget() == "book"
+    monkeypatch.delenv("RVT_BUDGET")
+    with pytest.raises(RuntimeError):
+        with budget.using_budget("smoke"):
+            assert budget.get_budget() == "smoke"
+            raise RuntimeError("inside")
+    assert "RVT_BUDGET" not in __import__("os").environ       # unset again, even after an error
+    with pytest.raises(ValueError, match="not a known budget"):
+        with budget.using_budget("huge"):
+            pass
+
+
 def test_a_dry_training_run_stops_after_two_updates(monkeypatch):
     config = TrainConfig(epochs=50, batch_size=4, warmup=10, patience=3)
     val = [(torch.randn(4, 3), torch.randn(4, 1)) for _ in range(5)]
@@ -49,6 +65,18 @@ def test_a_dry_training_run_stops_after_two_updates(monkeypatch):
     hist = fit(model, train, TrainConfig(steps=1000), val=val, loss_fn=torch.nn.functional.mse_loss)
     assert hist.steps_done == budget.DRY_STEPS
 
+
+
+def test_a_dry_split_keeps_every_sequence_length(monkeypatch):
+    # a test split of three lengths, four batches each, as the automata heatmap builds it
+    data = [(torch.zeros(2, L), torch.zeros(2, L)) for L in (8, 32, 128) for _ in range(4)]
+    assert budget.rehearsed_batches(data) is data  # other budgets: untouched
+    monkeypatch.setenv("RVT_BUDGET", "dry")
+    cut = budget.rehearsed_batches(data)
+    lengths = [x.shape[1] for x, _ in cut]
+    assert lengths == [8] * budget.DRY_BATCHES + [32] * budget.DRY_BATCHES + [128] * budget.DRY_BATCHES
+    sampler = iter(data)
+    assert budget.rehearsed_batches(sampler) is sampler
 
 GLUE_ROLE = re.compile(r"\{glue(?::[a-z]+)?\}`([^`]+)`")
 
