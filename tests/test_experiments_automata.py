@@ -323,3 +323,82 @@ def test_summarize_mean_and_std():
     assert list(out["seeds"]) == [2, 1]
     with pytest.raises(ValueError):
         summarize(pd.DataFrame({"model": ["a"]}))
+
+
+# ----------------------------------------------------------------------------- depth against length
+
+def test_depth_trend_reads_the_shape_of_a_fewest_layers_row():
+    assert H.depth_trend([1, 1, 1, 1]) == "one"
+    assert H.depth_trend([2, 2, 2]) == "flat"
+    assert H.depth_trend([1, 2, 2, 3]) == "grows"
+    assert H.depth_trend([1, 2, None, None]) == "grows"      # not reached counts as deeper
+    assert H.depth_trend([1, 1, 1, None]) == "lost"          # ran out of depths (or steps)
+    assert H.depth_trend([2, None]) == "lost"
+    assert H.depth_trend([None, None]) == "not reached"
+    assert H.depth_trend([2, 1, 2]) == "irregular"
+    assert H.depth_trend([None, 1]) == "irregular"
+    with pytest.raises(ValueError):
+        H.depth_trend([])
+
+
+def test_depth_agreement_needs_a_measured_trend():
+    assert H.depth_agreement("grows", "grows") == "agrees"
+    assert H.depth_agreement("grows", "flat") == "disagrees"
+    assert H.depth_agreement("grows", "one") == "disagrees"
+    assert H.depth_agreement("flat", "one") == "agrees"       # one layer is a constant depth
+    assert H.depth_agreement("flat", "grows") == "disagrees"
+    assert H.depth_agreement("one", "flat") == "disagrees"
+    assert H.depth_agreement("one", "not reached") == "n/a"
+    assert H.depth_agreement("one", "lost") == "n/a"
+    assert H.depth_agreement("grows", "lost") == "n/a"
+    assert H.depth_agreement(None, "grows") == "n/a"
+    assert set(H.DEPTH_PREDICTIONS) == {(m, t) for m in H.DEPTH_MODELS for t in H.DEPTH_TASKS}
+
+
+def test_depth_config_validates_and_scales_parameters_with_depth():
+    cfg = H.DepthConfig(lengths=(4, 8), depths=(1, 2), heat=TINY)
+    cell = cfg.cell(8, 2)
+    assert (cell.train_length, cell.n_layer, cell.factors) == (8, 2, (1,))
+    assert cell.target_params == 2 * TINY.target_params
+    for bad in (dict(lengths=(8, 4)), dict(depths=(0, 1)), dict(depths=()), dict(tasks=("Z7",)),
+                dict(models=("GRU-9",)), dict(controls=("nope",))):
+        with pytest.raises(ValueError):
+            H.DepthConfig(heat=TINY, **bad)
+
+
+def _fake_heatmap(tracked_at: dict, calls: list):
+    """A stand-in for run_heatmap: every seed scores 1.0 from depth tracked_at[(model, T)] on."""
+    from types import SimpleNamespace
+
+    def run(cfg, tasks, models, trainer=None, device=None):
+        (model,), (task,) = list(models), tasks
+        calls.append((task, model, cfg.train_length, cfg.n_layer))
+        good = cfg.n_layer >= tracked_at.get((model, cfg.train_length), 99)
+        runs = pd.DataFrame({"model": model, "seed": [0, 1, 2], "lr": 1e-2, "params": 100 * cfg.n_layer,
+                             "test_acc_1T": [1.0, 1.0, 1.0] if good else [0.3, 0.5, 0.4]})
+        return {task: SimpleNamespace(runs=runs)}
+    return run
+
+
+def test_run_depth_stops_at_the_first_tracked_depth(monkeypatch):
+    calls = []
+    tracked_at = {("GPT", 4): 1, ("GPT", 8): 2, ("LSTM", 4): 1}
+    monkeypatch.setattr(H, "run_heatmap", _fake_heatmap(tracked_at, calls))
+    cfg = H.DepthConfig(lengths=(4, 8), depths=(1, 2, 3), tasks=("S3",), models=("GPT", "LSTM"), heat=TINY)
+    runs = H.run_depth(cfg)
+    assert [c[2:] for c in calls if c[1] == "GPT"] == [(4, 1), (8, 1), (8, 2)]
+    assert [c[2:] for c in calls if c[1] == "LSTM"] == [(4, 1), (8, 1)]   # a control: one layer only
+    assert len(runs) == 3 * len(calls)
+    table = H.fewest_layers(runs)
+    assert table.loc[("S3", "GPT")].tolist() == [1, 2]
+    assert table.loc[("S3", "LSTM")].tolist() == [1, None]
+    assert H.depth_trend(table.loc[("S3", "GPT")].tolist()) == "grows"
+    assert H.depth_trend(table.loc[("S3", "LSTM")].tolist()) == "lost"
+
+
+def test_run_depth_end_to_end_on_a_tiny_budget():
+    cfg = H.DepthConfig(lengths=(4,), depths=(1, 2), tasks=("parity",), models=("LSTM", "GPT"), heat=TINY)
+    runs = H.run_depth(cfg)
+    assert set(runs["model"]) == {"LSTM", "GPT"} and (runs["n_layer"][runs["model"] == "LSTM"] == 1).all()
+    assert runs["acc"].between(0, 1).all() and set(runs["seed"]) == set(TINY.seeds)
+    assert H.fewest_layers(runs).shape == (2, 1)

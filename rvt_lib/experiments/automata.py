@@ -22,6 +22,10 @@ with the rule fixed before the run (:func:`cell_verdict`).
     table = cell_verdicts(results, config)       # one row per task x model x length
     plot_heatmap(table, factor=4)
 
+The depth chapter asks, per task x model x training length T, for the fewest layers that
+track (:func:`run_depth`, :class:`DepthConfig`, read by :func:`fewest_layers`,
+:func:`depth_trend` and :func:`depth_agreement` against :data:`DEPTH_PREDICTIONS`).
+
 The chapter's first studies (parity and the flip-flop, one learning rate for every model,
 equal widths) use the older tracking runner kept below, :func:`run_tracking_study`:
 
@@ -61,8 +65,9 @@ measure, and the book says so.
 """
 from __future__ import annotations
 
+import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -78,6 +83,9 @@ from rvt_lib.train import TrainConfig, fit
 __all__ = ["HEATMAP_TASKS", "HEATMAP_MODELS", "PREDICTIONS", "THRESHOLD", "HeatmapConfig",
            "tracking_task", "score_tracking", "heatmap_specs", "run_heatmap", "cell_verdict",
            "cell_verdicts", "plot_heatmap",
+           # depth against length
+           "DEPTH_TASKS", "DEPTH_MODELS", "DEPTH_PREDICTIONS", "DepthConfig", "run_depth", "fewest_layers",
+           "depth_trend", "depth_agreement",
            # the original tracking runner
            "DEFAULT_SHIFT", "TrackingConfig", "TrackingResult", "tracker_spec", "build_tracker", "batch_sampler",
            "predict_states", "position_accuracy", "train_tracker", "evaluate_tracker", "run_tracking_study",
@@ -489,14 +497,18 @@ def heatmap_specs(label: str, config: HeatmapConfig, models: dict | None = None)
     return specs
 
 
-def run_heatmap(config: HeatmapConfig, tasks=None, models: dict | None = None, trainer=None) -> dict:
-    """``{task label: runner.StudyResult}``: tune, retrain over seeds, test once, per task."""
+def run_heatmap(config: HeatmapConfig, tasks=None, models: dict | None = None, trainer=None,
+                device=None) -> dict:
+    """``{task label: runner.StudyResult}``: tune, retrain over seeds, test once, per task.
+
+    trainer and device go to :func:`rvt_lib.runner.run_study`.
+    """
     out = {}
     for label in (tasks or HEATMAP_TASKS):
         specs = heatmap_specs(label, config, models)
         out[label] = run_study(specs, tracking_task(label, config), config.train, seeds=config.seeds,
                                lr_grid=config.lr_grid, tune_seeds=(config.seeds[0],), trainer=trainer,
-                               progress=False)
+                               device=device, progress=False)
     return out
 
 
@@ -564,3 +576,136 @@ def plot_heatmap(table: pd.DataFrame, factor: int, ax=None, title: str = ""):
     ax.set_yticks(range(len(models)), models)
     ax.set_title(title or f"accuracy at {factor}T (last T positions)")
     return ax, im
+
+
+# ============================================================================= depth against length
+
+# What the theory says of the fewest layers that track each task as T grows (chapter section
+# "Depth against length"): "one" (one layer at every T), "flat" (a number of layers that
+# does not depend on T), "grows" (no fixed number of layers works for every T).
+DEPTH_TASKS = ("S3", "A5")
+DEPTH_MODELS = ("GPT", "complex diag. (LRU)", "LSTM")
+DEPTH_PREDICTIONS = {
+    ("LSTM", "S3"): "one", ("LSTM", "A5"): "one",                  # any automaton, one step per symbol
+    ("complex diag. (LRU)", "S3"): "flat",   # solvable: a cascade of diagonal layers (Krohn-Rhodes)
+    ("complex diag. (LRU)", "A5"): "grows",  # TC^0 at every fixed depth, unless TC^0 = NC^1
+    ("GPT", "S3"): "flat",                   # Liu et al.: constant-depth shortcuts for solvable groups
+    ("GPT", "A5"): "grows",                  # TC^0; Liu et al.'s O(log T) construction
+}
+
+
+@dataclass(frozen=True)
+class DepthConfig:
+    """Sizes of the depth study: for every task x model x T, the fewest layers that track.
+
+    lengths: the training lengths T. depths: the layer counts tried, in increasing order;
+    the search stops at the first that tracks (:func:`cell_verdict` at length T). controls:
+    models run at one layer only (the LSTM: the theory needs no more, and its result says
+    whether the training budget suffices at that task and T). heat: the shared sizes
+    (``target_params`` is per layer: a d-layer model is matched to d x target_params, so
+    the width stays about the same as depth grows), training, learning-rate grid, seeds and
+    split sizes; its ``train_length``, ``n_layer`` and ``factors`` are replaced.
+    """
+
+    lengths: tuple = (8, 16, 32, 64)
+    depths: tuple = (1, 2, 3)
+    tasks: tuple = DEPTH_TASKS
+    models: tuple = DEPTH_MODELS
+    controls: tuple = ("LSTM",)
+    heat: HeatmapConfig = HeatmapConfig()
+
+    def __post_init__(self):
+        for name in ("lengths", "depths"):
+            v = tuple(getattr(self, name))
+            if not v or any(isinstance(x, bool) or not isinstance(x, int) or x < 1 for x in v):
+                raise ValueError(f"DepthConfig: {name} must be positive ints, got {getattr(self, name)!r}")
+            if list(v) != sorted(set(v)):
+                raise ValueError(f"DepthConfig: {name} must be increasing, got {v!r}")
+            object.__setattr__(self, name, v)
+        unknown = [t for t in self.tasks if t not in HEATMAP_TASKS]
+        unknown += [m for m in self.models + tuple(self.controls) if m not in HEATMAP_MODELS]
+        if unknown or not self.tasks or not self.models:
+            raise ValueError(f"DepthConfig: unknown or missing tasks/models {unknown!r}; tasks: "
+                             f"{', '.join(HEATMAP_TASKS)}; models: {', '.join(HEATMAP_MODELS)}")
+
+    def cell(self, T: int, n_layer: int) -> HeatmapConfig:
+        """The heatmap sizes of one cell: length T, ``n_layer`` layers, tested at T only."""
+        return replace(self.heat, train_length=T, n_layer=n_layer, factors=(1,),
+                       target_params=self.heat.target_params * n_layer)
+
+
+def run_depth(config: DepthConfig, trainer=None, device=None) -> pd.DataFrame:
+    """One row per task x model x T x depth tried x seed: ``acc`` (accuracy at T), ``lr``,
+    ``params``, ``verdict`` (the cell's, from all its seeds).
+
+    For every task, model and T the depths are tried in increasing order and the search
+    stops at the first whose cell is "tracked"; controls run at the first depth only.
+    Each cell goes through :func:`run_heatmap` (tuned on validation, retrained over the
+    seeds, tested once); trainer and device are passed on.
+    """
+    rows = []
+    for task in config.tasks:
+        for model in config.models:
+            depths = config.depths[:1] if model in config.controls else config.depths
+            for T in config.lengths:
+                for d in depths:
+                    cfg = config.cell(T, d)
+                    res = run_heatmap(cfg, tasks=[task], models={model: HEATMAP_MODELS[model]},
+                                      trainer=trainer, device=device)[task]
+                    runs = res.runs[res.runs["model"] == model]
+                    verdict, _ = cell_verdict(runs["test_acc_1T"].to_numpy(dtype=float))
+                    rows += [{"task": task, "model": model, "T": T, "n_layer": d, "seed": int(r.seed),
+                              "acc": float(r.test_acc_1T), "lr": float(r.lr), "params": int(r.params),
+                              "verdict": verdict} for r in runs.itertuples()]
+                    if verdict == "tracked":
+                        break
+    return pd.DataFrame(rows)
+
+
+def fewest_layers(runs: pd.DataFrame) -> pd.DataFrame:
+    """Task x model rows, one column per T: the fewest layers tracked, or None (none tried)."""
+    cells = runs.drop_duplicates(["task", "model", "T", "n_layer"])
+    tracked = cells[cells["verdict"] == "tracked"].groupby(["task", "model", "T"])["n_layer"].min()
+    index = pd.MultiIndex.from_frame(cells[["task", "model"]].drop_duplicates())
+    lengths = sorted(cells["T"].unique())
+    found = {key: int(d) for key, d in tracked.items()}
+    return pd.DataFrame([[found.get((task, model, T)) for T in lengths] for task, model in index],
+                        index=index, columns=lengths, dtype=object)
+
+
+def depth_trend(depths) -> str:
+    """The shape of a fewest-layers sequence over increasing T (None: not reached).
+
+    "not reached" (never), "one" (one layer at every T), "flat" (the same number at every
+    T), "grows" (never decreasing and rising at least once between two depths that were
+    reached; a "not reached" after that counts as deeper still), "lost" (the same depth
+    up to some T, then no depth tried tracks: the depths tried ran out, or the training
+    budget did, and the row cannot tell which), "irregular" otherwise.
+    """
+    d = [math.inf if x is None else int(x) for x in depths]
+    if not d:
+        raise ValueError("depth_trend: no lengths")
+    if all(x == math.inf for x in d):
+        return "not reached"
+    if any(a > b for a, b in zip(d, d[1:])):
+        return "irregular"
+    reached = [x for x in d if x != math.inf]
+    if len(set(reached)) > 1:
+        return "grows"
+    if len(reached) < len(d):
+        return "lost"
+    return "one" if d[0] == 1 else "flat"
+
+
+def depth_agreement(predicted: str, measured: str) -> str:
+    """"agrees" | "disagrees" | "n/a" (nothing tracked, or "lost": a budget limit says nothing).
+
+    "one" is a case of "flat"; a measured "one" agrees with a predicted "flat".
+    """
+    if measured in ("not reached", "lost", "irregular") or predicted is None:
+        return "n/a"
+    if predicted == "grows":
+        return "agrees" if measured == "grows" else "disagrees"
+    if predicted == "one":
+        return "agrees" if measured == "one" else "disagrees"
+    return "agrees" if measured in ("one", "flat") else "disagrees"
