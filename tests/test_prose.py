@@ -41,7 +41,7 @@ CHECKED = ["book/part1_models/recurrent.py", "book/part1_models/min_rnns.py",
            "book/part3_experiments/stocks.py", "book/part3_experiments/shakespeare.py",
            "book/part4_synthesis/conclusions.py", "book/part3_experiments/ecg.py",
            "book/part1_models/attention.py", "book/part4_synthesis/cost_scaling.py",
-           "book/part2_theory/recall.py"]
+           "book/part2_theory/recall.py", "book/part2_theory/depth.py"]
 
 _FENCE = re.compile(r"^\s*(```|~~~)")
 _CLAIM = re.compile(r"^\s*>\s*\*Claim\b")
