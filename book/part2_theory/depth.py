@@ -152,7 +152,7 @@ predicted
 def depth_config():
     """The study's sizes under the active budget."""
     return DepthConfig(
-        lengths=pick(smoke=(4, 8), book=(8, 16, 32), full=(8, 16, 32, 64)),
+        lengths=pick(smoke=(4, 8), book=(8, 16, 32, 64)),
         depths=pick(smoke=(1, 2), book=(1, 2), full=(1, 2, 3, 4, 6)),
         heat=HeatmapConfig(
             train_length=8,
