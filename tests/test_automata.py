@@ -194,3 +194,32 @@ def test_long_sequences_are_fast_enough_to_generate():
 def test_bad_arguments_raise(call, error, match):
     with pytest.raises(error, match=match):
         call()
+
+
+# ----------------------------------------------------------------------------- given inputs
+
+@pytest.mark.parametrize("name,kw", [("parity", {}), ("flipflop", {}), ("cyclic", {"n": 3}), ("s3", {}),
+                                     ("a5", {})])
+def test_identity_symbol_changes_no_state(name, kw):
+    e = A.identity_symbol(name, **kw)
+    x, y = A.make_task(name, 6, 9, seed=3, **kw)
+    # insert the identity after every symbol: the states at the original positions are unchanged
+    x2 = torch.stack([x, torch.full_like(x, e)], dim=-1).reshape(6, 18)
+    y2 = A.label_inputs(name, x2, **kw)
+    assert torch.equal(y2[:, ::2], y) and torch.equal(y2[:, 1::2], y)
+
+
+def test_label_inputs_agrees_with_make_task_and_a_hand_case():
+    x, y = A.make_task("s3", 5, 12, seed=4)
+    assert torch.equal(A.label_inputs("s3", x), y)
+    assert A.label_inputs("parity", torch.ones(1, 5, dtype=torch.long)).tolist() == [[1, 0, 1, 0, 1]]
+    assert A.label_inputs("flipflop", [[1, 2, 2, 0, 2]]).tolist() == [[1, 1, 1, 0, 0]]
+
+
+@pytest.mark.parametrize("bad,match", [(torch.zeros(3, dtype=torch.long), r"\(N, T\)"),
+                                       (torch.zeros(2, 3), "ints"),
+                                       (torch.zeros(0, 3, dtype=torch.long), "non-empty"),
+                                       (torch.full((2, 3), 2), "symbols 0..1")])
+def test_label_inputs_rejects_bad_inputs(bad, match):
+    with pytest.raises(ValueError, match=match):
+        A.label_inputs("parity", bad)

@@ -431,3 +431,42 @@ def test_score_regression():
         err = torch.cat([model(x) - y for x, y in data]).squeeze(1)
     np.testing.assert_allclose(s.per_item["sqerr"], (err ** 2).numpy(), rtol=1e-5)
     assert s.metrics["mae"] == pytest.approx(err.abs().mean().item(), rel=1e-5)
+
+
+# ----------------------------------------------------------------------------- devices
+
+class _OnMeta(torch.nn.Module):
+    """A model whose weights live on the "meta" device: it refuses inputs anywhere else and
+    answers with CPU logits of ``shape(x)``, so a score that forgets to move its inputs to the
+    model's device (a GPU under RVT_BUDGET=full) fails here, on a CPU-only machine."""
+
+    def __init__(self, out_shape):
+        super().__init__()
+        self.w = torch.nn.Parameter(torch.empty(1, device="meta"))
+        self.out_shape = out_shape
+
+    def forward(self, x):
+        assert x.device.type == "meta", f"input on {x.device}, weights on meta"
+        return torch.zeros(self.out_shape(x))
+
+
+def _device_cases():
+    from rvt_lib.experiments import automata, ecg, recall, stocks
+    from rvt_lib.runner import score_classes, score_regression
+
+    ints = torch.zeros(4, 6, dtype=torch.long)
+    return {
+        "tracking": (automata.score_tracking(3), lambda x: (*x.shape, 2), [(ints, ints)]),
+        "beats": (ecg.score_beats, lambda x: (len(x), 2), [(torch.zeros(4, 6, 1), torch.tensor([0, 1, 0, 1]))]),
+        "recall": (recall._score, lambda x: (*x.shape, 5), [(ints, ints)]),
+        "windows": (stocks.score_windows, lambda x: (len(x),), [(torch.zeros(4, 6, 1), torch.zeros(4))]),
+        "classes": (score_classes, lambda x: (len(x), 3), [(torch.zeros(4, 6, 1), torch.zeros(4, dtype=torch.long))]),
+        "regression": (score_regression, lambda x: (len(x),), [(torch.zeros(4, 6, 1), torch.zeros(4))]),
+    }
+
+
+@pytest.mark.parametrize("case", ["tracking", "beats", "recall", "windows", "classes", "regression"])
+def test_every_task_score_feeds_the_model_on_its_device(case):
+    score, out_shape, data = _device_cases()[case]
+    result = score(_OnMeta(out_shape), data)
+    assert all(np.isfinite(float(v)) for v in result.metrics.values() if not isinstance(v, str))

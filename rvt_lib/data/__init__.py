@@ -7,10 +7,11 @@ from rvt_lib.data.registry import (REGISTRY, DataCorruptError, DataFile, DataUna
 from rvt_lib.data.text import CharDataset, load_shakespeare
 from rvt_lib.data.stocks import download_prices, load_sp500_snapshot
 from rvt_lib.data.ecg import load_ecg200, load_ptb, ptb_available
-from rvt_lib.data.automata import TaskSpec, make_task, task_spec
+from rvt_lib.data.automata import TaskSpec, identity_symbol, label_inputs, make_task, task_spec
 
 __all__ = [
     "REGISTRY", "DataCorruptError", "DataFile", "DataUnavailableError", "fetch", "sha256",
     "CharDataset", "load_shakespeare", "download_prices", "load_sp500_snapshot",
     "load_ecg200", "load_ptb", "ptb_available", "TaskSpec", "make_task", "task_spec",
+    "identity_symbol", "label_inputs",
 ]

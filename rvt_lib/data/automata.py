@@ -210,6 +210,37 @@ def task_spec(name: str, **kw) -> TaskSpec:
     return _build(name, **kw).spec
 
 
+def identity_symbol(name: str, **kw) -> int:
+    """The input symbol that leaves every state unchanged (parity and Z_n: 0; the flip-flop:
+    "ignore"; the groups: the identity permutation), found from the task's table."""
+    mul = _build(name, **kw).mul
+    ident = np.arange(len(mul))
+    return next(e for e in range(len(mul)) if (mul[e] == ident).all() and (mul[:, e] == ident).all())
+
+
+def label_inputs(name: str, inputs, **kw) -> torch.Tensor:
+    """The states of task ``name`` after each symbol of given ``inputs`` (N, T) ints.
+
+    For structured probes (one symbol repeated, a write followed by ignores) rather than
+    the random sequences of :func:`make_task`, which labels its sequences the same way.
+    Raises ValueError for a shape other than (N, T) or a symbol outside [0, n_inputs).
+    """
+    task = _build(name, **kw)
+    x = np.asarray(inputs.cpu() if isinstance(inputs, torch.Tensor) else inputs)
+    if x.ndim != 2 or x.size == 0 or not np.issubdtype(x.dtype, np.integer):
+        raise ValueError(f"label_inputs: inputs must be a non-empty (N, T) array of ints, got shape "
+                         f"{x.shape} and dtype {x.dtype}")
+    if x.min() < 0 or x.max() >= task.spec.n_inputs:
+        raise ValueError(f"label_inputs: task {name!r} has symbols 0..{task.spec.n_inputs - 1}, got "
+                         f"values in [{x.min()}, {x.max()}]")
+    return _label(task, x)
+
+
+def _label(task: _Task, x: np.ndarray) -> torch.Tensor:
+    states = task.state_of[running_product(x, task.mul)]                         # (N, T)
+    return torch.from_numpy(states.astype(np.int64))
+
+
 def make_task(name: str, n_samples: int, length: int, seed: int = 0, **kw):
     """Generate ``n_samples`` random sequences of ``length`` inputs with their running states.
 
@@ -224,6 +255,4 @@ def make_task(name: str, n_samples: int, length: int, seed: int = 0, **kw):
             raise ValueError(f"{arg} must be a positive int, got {v!r}")
     rng = np.random.default_rng(seed)
     x = rng.choice(task.spec.n_inputs, size=(n_samples, length), p=task.probs)  # (N, T)
-    prefix = running_product(x, task.mul)                                        # (N, T)
-    states = task.state_of[prefix]                                               # (N, T)
-    return torch.from_numpy(x.astype(np.int64)), torch.from_numpy(states.astype(np.int64))
+    return torch.from_numpy(x.astype(np.int64)), _label(task, x)

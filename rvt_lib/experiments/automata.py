@@ -78,7 +78,7 @@ from rvt_lib.data.automata import TASKS, make_task, task_spec
 from rvt_lib.models.heads import KINDS, ModelSpec, SequenceModel, match_parameters
 from rvt_lib.runner import Scores, Task, run_study
 from rvt_lib.stats import mean_ci
-from rvt_lib.train import TrainConfig, fit
+from rvt_lib.train import TrainConfig, _model_device, fit
 
 __all__ = ["HEATMAP_TASKS", "HEATMAP_MODELS", "PREDICTIONS", "THRESHOLD", "HeatmapConfig",
            "tracking_task", "score_tracking", "heatmap_specs", "run_heatmap", "cell_verdict",
@@ -218,7 +218,8 @@ def predict_states(model: nn.Module, inputs: torch.Tensor, batch_size: int = 512
     was_training = model.training
     model.eval()
     try:
-        out = [torch.softmax(model(inputs[i:i + batch_size]), dim=-1)     # (b, L, n_states)
+        device = _model_device(model)
+        out = [torch.softmax(model(inputs[i:i + batch_size].to(device)), dim=-1).cpu()  # (b, L, n_states)
                for i in range(0, inputs.shape[0], batch_size)]
     finally:
         model.train(was_training)
@@ -438,9 +439,10 @@ def score_tracking(train_length: int):
     T = train_length
 
     def score(model, data) -> Scores:
+        device = _model_device(model)   # the runner trains on a GPU under "full"
         right: dict[int, list] = {}
         for x, y in data:
-            pred = model(x).argmax(-1)                                 # (B, L)
+            pred = model(x.to(device)).argmax(-1).cpu()                # (B, L)
             right.setdefault(x.shape[1], []).append((pred == y)[:, -T:].double().mean(1))  # (B,)
         per = {L: torch.cat(v).numpy() for L, v in right.items()}
         metrics = {f"acc_{L // T}T": float(v.mean()) for L, v in sorted(per.items())}

@@ -44,7 +44,7 @@ from sklearn.model_selection import train_test_split
 from rvt_lib import stats
 from rvt_lib.models.heads import ModelSpec, match_parameters
 from rvt_lib.runner import Scores, Task
-from rvt_lib.train import TrainConfig
+from rvt_lib.train import TrainConfig, _model_device
 
 METRICS = ("accuracy", "balanced_accuracy", "roc_auc", "sensitivity", "specificity")
 STANDARDIZE = (None, "global", "timestep")
@@ -432,10 +432,11 @@ def _batches(X: np.ndarray, y: np.ndarray, batch_size: int) -> list:
 
 def score_beats(model, data) -> Scores:
     """Accuracy, balanced accuracy and ROC AUC of P(MI) (label 1); per beat ``"correct"`` (0/1)."""
+    device = _model_device(model)
     probs, ys = [], []
     with torch.no_grad():
         for x, y in data:
-            logits = model(x)  # (B, 2)
+            logits = model(x.to(device)).cpu()  # (B, 2)
             probs.append(torch.softmax(logits.double(), -1)[:, 1])
             ys.append(y)
     p, y = torch.cat(probs).numpy(), torch.cat(ys).numpy()
@@ -517,8 +518,10 @@ def probabilities_on_test(result, task, model: str) -> list[np.ndarray]:
     out = []
     for seed in result.seeds:
         net = result.models[(model, seed)].eval()
+        device = _model_device(net)
         with torch.no_grad():
-            out.append(np.concatenate([torch.softmax(net(x).double(), -1)[:, 1].numpy() for x, _ in data]))
+            out.append(np.concatenate([torch.softmax(net(x.to(device)).double(), -1)[:, 1].cpu().numpy()
+                                       for x, _ in data]))
     return out
 
 
