@@ -402,3 +402,67 @@ def test_run_depth_end_to_end_on_a_tiny_budget():
     assert set(runs["model"]) == {"LSTM", "GPT"} and (runs["n_layer"][runs["model"] == "LSTM"] == 1).all()
     assert runs["acc"].between(0, 1).all() and set(runs["seed"]) == set(TINY.seeds)
     assert H.fewest_layers(runs).shape == (2, 1)
+
+
+# ----------------------------------------------------------------------------- the probes
+
+def test_probe_inputs_one_sequence_per_symbol_with_its_states():
+    probes = H.probe_inputs("parity", 6)
+    assert list(probes) == list(H.PROBES)
+    x, y = probes["one symbol repeated"]
+    assert x.tolist() == [[1] * 6] and y.tolist() == [[1, 0, 1, 0, 1, 0]]   # the all-ones input
+    x, y = probes["write, then ignore"]
+    assert x.tolist() == [[1, 0, 0, 0, 0, 0]] and y.tolist() == [[1] * 6]
+    ff = H.probe_inputs("flip-flop", 4)["write, then ignore"]
+    assert ff[0].tolist() == [[0, 2, 2, 2], [1, 2, 2, 2]] and ff[1].tolist() == [[0] * 4, [1] * 4]
+    x, y = H.probe_inputs("A5", 5)["one symbol repeated"]
+    assert x.shape == (59, 5) and torch.equal(y[:, 0], x[:, 0])   # every element but the identity
+    with pytest.raises(ValueError, match="unknown task"):
+        H.probe_inputs("Z7", 4)
+    with pytest.raises(ValueError, match="length"):
+        H.probe_inputs("parity", 1)
+
+
+def test_probe_predictions_follow_the_arguments():
+    P = H.PROBE_PREDICTIONS
+    rep, wti = H.PROBES
+    assert P[("minGRU [0,1]", "parity", rep)] == "fail"          # positive diagonal, all ones
+    assert P[("minGRU [-1,1]", "parity", rep)] == "track"        # a sign flip alternates
+    assert P[("minGRU [-1,1]", "Z3", rep)] == "fail"             # no period 3 from a real diagonal
+    assert P[("DeltaNet [-1,1]", "S3", rep)] == "fail"
+    assert P[("complex diag. (LRU)", "A5", rep)] is None         # the task's failure says nothing here
+    assert P[("complex diag. (LRU)", "Z3", rep)] == "track"
+    assert P[("minGRU [0,1]", "flip-flop", rep)] == "track"      # a repeated write: constant state
+    assert P[("minGRU [0,1]", "flip-flop", wti)] == "track"      # finite precision: a gate can hold
+    assert P[("minGRU [0,1]", "parity", wti)] is None
+    assert all(P[("GPT", t, p)] is None for t in H.HEATMAP_TASKS for p in H.PROBES)
+    assert all(P[("LSTM", t, p)] == "track" for t in H.HEATMAP_TASKS for p in H.PROBES)
+
+
+def test_probe_verdicts_score_the_trained_models_on_every_probe():
+    models = {m: H.HEATMAP_MODELS[m] for m in ("minGRU [0,1]", "LSTM")}
+    results = H.run_heatmap(TINY, tasks=["parity"], models=models)
+    table = H.probe_verdicts(results, TINY)
+    assert len(table) == 2 * len(H.PROBES)
+    assert set(table["n_sequences"]) == {1}
+    # the same number as scoring the probe by hand with the test's score, seed by seed
+    res, score = results["parity"], H.score_tracking(TINY.train_length)
+    x, y = H.probe_inputs("parity", TINY.max_length)["one symbol repeated"]
+    by_hand = np.mean([score(res.models[("LSTM", s)], [(x, y)]).metrics["acc_4T"] for s in TINY.seeds])
+    row = table[(table.model == "LSTM") & (table.probe == "one symbol repeated")].iloc[0]
+    assert row["mean"] == pytest.approx(by_hand)
+    assert row["predicted"] == "track" and row["agreement"] in {"agrees", "disagrees", "n/a"}
+    import matplotlib
+    matplotlib.use("Agg")
+    ax, _ = H.plot_heatmap(table, "one symbol repeated", column="probe")
+    assert len(ax.patches) == 2   # both cells have a prediction
+
+
+def test_depth_verdicts_reads_every_row_against_its_prediction():
+    index = pd.MultiIndex.from_tuples([("S3", "LSTM"), ("A5", "GPT"), ("S3", "GPT")], names=["task", "model"])
+    fewest = pd.DataFrame([[1, 1], [1, 2], [None, None]], index=index, columns=[8, 16], dtype=object)
+    table = H.depth_verdicts(fewest)
+    assert table["measured"].tolist() == ["one", "grows", "not reached"]
+    assert table["agreement"].tolist() == ["agrees", "agrees", "n/a"]
+    mine = H.depth_verdicts(fewest, {("LSTM", "S3"): "grows"})
+    assert mine["agreement"].tolist() == ["disagrees", "n/a", "n/a"]   # no prediction: n/a

@@ -1009,10 +1009,13 @@ from rvt_lib.experiments.automata import (
     HEATMAP_MODELS,
     HEATMAP_TASKS,
     PREDICTIONS,
+    PROBES,
     THRESHOLD,
     HeatmapConfig,
     cell_verdicts,
     plot_heatmap,
+    probe_inputs,
+    probe_verdicts,
     run_heatmap,
 )
 
@@ -1169,6 +1172,148 @@ verdict_grid
 # were tracked at $T$ first ({glue:text}`heat_fail_fit_list`); those are the ones where
 # the theory's limit,
 # rather than the training budget, is what the figure shows.
+
+# %% [markdown]
+# ### The two probes the arguments are about
+#
+# Random test sequences rarely contain the inputs that the impossibility arguments use: a
+# long run of one symbol (the all-ones input of the parity argument) and a write followed
+# by a long stretch of ignores (the flip-flop's forgetting). So every trained model of
+# the heatmap also reads two structured test sets of length {glue:text}`heat_fmax`, one
+# sequence for each symbol $s$ other than the identity $e$ of the task (the symbol that
+# changes nothing: 0 for parity and $\mathbb{Z}_3$, "ignore" for the flip-flop, the
+# identity permutation for the groups):
+#
+# * **one symbol repeated**, $s, s, s, \dots$: for parity the all-ones input, for the
+#   other groups a state that cycles with the order of $s$ (2 or 3 for $S_3$, up to 5 for
+#   $A_5$), for the flip-flop a repeated write (a constant state);
+# * **write, then ignore**, $s, e, e, \dots$: the state is set once and must be held.
+#
+# They are scored like the test split (accuracy over the last $T$ positions) and read
+# with the same rule; they choose nothing, since the models are already trained. What
+# the theory says of them, at one layer:
+#
+# * *one symbol repeated* is where the convergence arguments bite. A positive diagonal
+#   state converges on a constant input, so minGRU $[0, 1]$ is predicted to fail it for
+#   every group; a real diagonal in $[-1, 1]$, or one reflection per token, alternates at
+#   best, so minGRU $[-1, 1]$ and one-layer DeltaNet are predicted to fail it wherever the
+#   group has an element of order 3 ($\mathbb{Z}_3$, $S_3$, $A_5$).
+# * *write, then ignore* needs a gate that holds. With every ignore gate strictly below 1
+#   the written value decays like $a^L$; in finite precision a saturated gate rounds to
+#   exactly 1 and holds forever. We keep the finite-precision reading used throughout the
+#   chapter, so a model predicted to track the task is predicted to hold here too.
+# * Elsewhere the prediction of the task carries over when it is "track" (a model that
+#   tracks every input tracks these); a predicted *failure* of the task says nothing
+#   about one probe (the complex diagonal layer is predicted to fail $A_5$, yet a single
+#   rotation can follow one repeated 3-cycle), so those cells have no prediction.
+
+# %%
+probes = probe_verdicts(heat, HEAT)
+fig, axes = plt.subplots(
+    1, len(PROBES), figsize=(6 * len(PROBES), 4.6), sharey=True
+)
+for ax, probe in zip(axes, PROBES):
+    _, im = plot_heatmap(
+        probes,
+        probe,
+        ax=ax,
+        column="probe",
+        title=f"{probe}\nlength {HEAT.max_length}, "
+        f"mean of {len(HEAT.seeds)} seeds",
+    )
+fig.colorbar(im, ax=axes, shrink=0.8, label="accuracy, last T positions")
+fig.suptitle(
+    f"The probes (trained at T = {HEAT.train_length}, "
+    f"budget: {get_budget()})\n"
+    "Red outline: predicted to track; white dashed: predicted to fail",
+    y=1.02,
+)
+plt.show()
+
+# %%
+probe_pred = probes[probes["predicted"].apply(lambda p: isinstance(p, str))]
+probe_counts = probe_pred["agreement"].value_counts()
+glue("probe_n_pred", len(probe_pred), display=False)
+glue("probe_agree", int(probe_counts.get("agrees", 0)), display=False)
+glue("probe_disagree", int(probe_counts.get("disagrees", 0)), display=False)
+glue("probe_open", int(probe_counts.get("n/a", 0)), display=False)
+glue("probe_len", HEAT.max_length, display=False)
+
+
+def probe_list(frame):
+    return (
+        ", ".join(f"{r.model} on {r.task}" for r in frame.itertuples())
+        or "none"
+    )
+
+
+for key, probe in (("rep", PROBES[0]), ("wti", PROBES[1])):
+    part = probe_pred[probe_pred["probe"] == probe]
+    glue(
+        f"probe_{key}_disagree",
+        probe_list(part[part["agreement"] == "disagrees"]),
+        display=False,
+    )
+    glue(
+        f"probe_{key}_fail_agree",
+        probe_list(
+            part[
+                (part["predicted"] == "fail") & (part["agreement"] == "agrees")
+            ]
+        ),
+        display=False,
+    )
+at_fmax = cells[cells["factor"] == FMAX].set_index(["task", "model"])
+random_ok = probes[
+    [
+        at_fmax.loc[(r.task, r.model), "verdict"] == "tracked"
+        for r in probes.itertuples()
+    ]
+]
+broken = random_ok[random_ok["verdict"] == "fails"]
+glue(
+    "probe_random_ok_broken",
+    ", ".join(
+        f"{r.model} on {r.task} ({r.probe})" for r in broken.itertuples()
+    )
+    or "none",
+    display=False,
+)
+glue("probe_run", HEAT.max_length - 1, display=False)
+glue(
+    "probe_sequences",
+    ", ".join(
+        f"{t}: {len(probe_inputs(t, 2)[PROBES[0]][0])}" for t in HEATMAP_TASKS
+    ),
+    display=False,
+)
+probes.assign(
+    cell=probes.apply(
+        lambda r: f"{r['mean']:.2f} [{r['low']:.2f}, {r['high']:.2f}] "
+        f"{r['verdict']}",
+        axis=1,
+    )
+).pivot(index=["probe", "model"], columns="task", values="cell").loc[
+    [(p, m) for p in PROBES for m in HEATMAP_MODELS], list(HEATMAP_TASKS)
+]
+
+# %% [markdown]
+# Sequences per probe (one per non-identity symbol): {glue:text}`probe_sequences`. Of the
+# {glue:text}`probe_n_pred` probe cells with a prediction, {glue:text}`probe_agree` agree,
+# {glue:text}`probe_disagree` disagree and {glue:text}`probe_open` are undecided. The
+# predicted failures on *one symbol repeated* that the measurement shows:
+# {glue:text}`probe_rep_fail_agree`. The disagreements there:
+# {glue:text}`probe_rep_disagree`; on *write, then ignore*:
+# {glue:text}`probe_wti_disagree`. A disagreement with "track" is, as in the heatmap, a
+# model that training did not take to the weights that exist; it is not evidence against
+# the theory.
+#
+# The probes also show what random test sequences hide. Cells the rule reads as tracked
+# on random sequences at {glue:text}`heat_fmax` that fail a probe:
+# {glue:text}`probe_random_ok_broken`. Such a model has learned something that works on
+# typical inputs of that length and breaks on an input built to stress it; a random test
+# set of any realistic size almost never contains a run of {glue:text}`probe_run` equal
+# symbols.
 
 # %% [markdown]
 # ## Explore the predictions
@@ -1439,7 +1584,10 @@ plt.show()
 #   two causes, a shortcut and untrained positions; the distribution-shift test at the
 #   training length separates them. The heatmap puts every prediction next to a
 #   measurement: {glue:text}`heat_agree` of {glue:text}`heat_n_pred` predicted cells agree
-#   at this budget, {glue:text}`heat_disagree` disagree.
+#   at this budget, {glue:text}`heat_disagree` disagree. Random test sequences almost
+#   never contain the inputs the arguments use; the two probes (one symbol repeated, a
+#   write then ignores) do: {glue:text}`probe_agree` of {glue:text}`probe_n_pred`
+#   predicted probe cells agree, {glue:text}`probe_disagree` disagree.
 # * Everything here is one layer deep. How many layers a parallel model needs as the
 #   length grows is the question of the next chapter, {doc}`depth`.
 # :::

@@ -58,8 +58,7 @@ from rvt_lib.experiments.automata import (
     THRESHOLD,
     DepthConfig,
     HeatmapConfig,
-    depth_agreement,
-    depth_trend,
+    depth_verdicts,
     fewest_layers,
     run_depth,
 )
@@ -279,20 +278,7 @@ shown
 # the depths tried, or the training steps, ran out, and the row cannot tell which.
 
 # %% tags=["hide-input"]
-rows = []
-for (task, model), depths in fewest.iterrows():
-    trend = depth_trend(list(depths))
-    pred = DEPTH_PREDICTIONS[(model, task)]
-    rows.append(
-        {
-            "task": task,
-            "model": model,
-            "predicted": pred,
-            "measured": trend,
-            "agreement": depth_agreement(pred, trend),
-        }
-    )
-verdicts = pd.DataFrame(rows)
+verdicts = depth_verdicts(fewest)
 control = fewest.xs("LSTM", level="model")
 control_ok = [
     (task, T)
@@ -433,11 +419,11 @@ verdicts
 #
 # ```python
 # import rvt_lib.experiments.automata as A
-# A.DEPTH_PREDICTIONS.update({("GPT", "Z3"): "flat",
-#                             ("complex diag. (LRU)", "Z3"): "one",
-#                             ("LSTM", "Z3"): "one"})
+# z3_predictions = {("GPT", "Z3"): "flat",
+#                   ("complex diag. (LRU)", "Z3"): "one",
+#                   ("LSTM", "Z3"): "one"}
 # z3 = A.run_depth(A.DepthConfig(tasks=("Z3",), heat=DEPTH.heat, lengths=(8, 16)))
-# A.fewest_layers(z3)
+# A.depth_verdicts(A.fewest_layers(z3), z3_predictions)
 # ```
 # $\mathbb{Z}_3$ is abelian, hence solvable: constant depth suffices for the GPT
 # {cite}`liu2023shortcuts`. One complex-diagonal layer tracks it (a rotation by

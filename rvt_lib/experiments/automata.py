@@ -74,7 +74,7 @@ import pandas as pd
 import torch
 import torch.nn as nn
 
-from rvt_lib.data.automata import TASKS, make_task, task_spec
+from rvt_lib.data.automata import TASKS, identity_symbol, label_inputs, make_task, task_spec
 from rvt_lib.models.heads import KINDS, ModelSpec, SequenceModel, match_parameters
 from rvt_lib.runner import Scores, Task, run_study
 from rvt_lib.stats import mean_ci
@@ -82,10 +82,10 @@ from rvt_lib.train import TrainConfig, _model_device, fit
 
 __all__ = ["HEATMAP_TASKS", "HEATMAP_MODELS", "PREDICTIONS", "THRESHOLD", "HeatmapConfig",
            "tracking_task", "score_tracking", "heatmap_specs", "run_heatmap", "cell_verdict",
-           "cell_verdicts", "plot_heatmap",
+           "cell_verdicts", "plot_heatmap", "PROBES", "PROBE_PREDICTIONS", "probe_inputs", "probe_verdicts",
            # depth against length
            "DEPTH_TASKS", "DEPTH_MODELS", "DEPTH_PREDICTIONS", "DepthConfig", "run_depth", "fewest_layers",
-           "depth_trend", "depth_agreement",
+           "depth_trend", "depth_agreement", "depth_verdicts",
            # the original tracking runner
            "DEFAULT_SHIFT", "TrackingConfig", "TrackingResult", "tracker_spec", "build_tracker", "batch_sampler",
            "predict_states", "position_accuracy", "train_tracker", "evaluate_tracker", "run_tracking_study",
@@ -556,26 +556,108 @@ def cell_verdicts(results: dict, config: HeatmapConfig, predictions: dict | None
     return pd.DataFrame(rows)
 
 
-def plot_heatmap(table: pd.DataFrame, factor: int, ax=None, title: str = ""):
-    """Mean accuracy per cell at ``factor`` x T; solid outline: predicted to track, dashed: to fail."""
+# ----------------------------------------------------------------------------- the probes
+
+# Two structured test sets at the longest test length, one sequence per symbol s that is not
+# the identity e: "one symbol repeated" (s, s, s, ...: parity's all-ones input, and the
+# constant input that the convergence arguments are about) and "write, then ignore"
+# (s, e, e, ...: the flip-flop's write followed by L ignores; the state never changes).
+PROBES = ("one symbol repeated", "write, then ignore")
+
+
+def _probe_prediction(model: str, task: str, probe: str):
+    """What the theory says of a trained one-layer model on a probe (see PROBE_PREDICTIONS)."""
+    on_task = PREDICTIONS.get((model, task))
+    if probe == "one symbol repeated" and task != "flip-flop":
+        # the target is periodic (period 2, or 3 for a 3-cycle) and the input constant
+        if model == "minGRU [0,1]":
+            return "fail"    # a positive diagonal state converges on a constant input
+        if model in ("minGRU [-1,1]", "DeltaNet [-1,1]") and task in _ORDER3:
+            return "fail"    # a real diagonal, or one reflection, repeated: period <= 2
+    return "track" if on_task == "track" else None
+
+
+# (model, task, probe) -> "track" | "fail" | None. "track" where the model is predicted to
+# track the task (then it tracks every input, these included); "fail" where the argument is
+# about exactly this input (a constant input to a positive diagonal, or to a real diagonal
+# or a reflection when the target has period 3); None otherwise: a model predicted to fail
+# the task (the LRU on A5) may still get one probe right, and a model with no prediction
+# gets none here either. Finite precision (a gate can round to exactly 1) is why "write,
+# then ignore" is predicted to track: the contraction argument against it needs every
+# ignore gate strictly below 1, which rounding does not guarantee.
+PROBE_PREDICTIONS = {(m, t, p): _probe_prediction(m, t, p)
+                     for m in HEATMAP_MODELS for t in HEATMAP_TASKS for p in PROBES}
+
+
+def probe_inputs(label: str, length: int) -> dict:
+    """``{probe: (inputs, states)}`` for heatmap task ``label``: (S, length) int64 each, S =
+    the number of symbols other than the identity (one sequence per symbol, in order)."""
+    if label not in HEATMAP_TASKS:
+        raise ValueError(f"probe_inputs: unknown task {label!r}; tasks: {', '.join(HEATMAP_TASKS)}")
+    if isinstance(length, bool) or not isinstance(length, int) or length < 2:
+        raise ValueError(f"probe_inputs: length must be an int >= 2, got {length!r}")
+    name, kw = HEATMAP_TASKS[label]
+    e = identity_symbol(name, **kw)
+    symbols = torch.tensor([s for s in range(task_spec(name, **kw).n_inputs) if s != e])  # (S,)
+    repeated = symbols[:, None].expand(-1, length).contiguous()                         # (S, L)
+    written = torch.full((len(symbols), length), e, dtype=torch.int64)                  # (S, L)
+    written[:, 0] = symbols
+    return {p: (x, label_inputs(name, x, **kw)) for p, x in zip(PROBES, (repeated, written))}
+
+
+def probe_verdicts(results: dict, config: HeatmapConfig, predictions: dict | None = None) -> pd.DataFrame:
+    """One row per task x model x probe, scored like the test split (accuracy over the last
+    T positions, here of length ``config.max_length``) on every trained seed: mean, 95%
+    interval, verdict (:func:`cell_verdict`), prediction, agreement, ``n_sequences``.
+
+    The probes choose nothing: they are scored after the study, on its trained models.
+    """
+    predictions = PROBE_PREDICTIONS if predictions is None else predictions
+    score = score_tracking(config.train_length)
+    key = f"acc_{max(config.factors)}T"
+    rows = []
+    for task, res in results.items():
+        probes = probe_inputs(task, config.max_length)
+        for model in res.chosen:
+            runs = res.runs[res.runs["model"] == model]
+            for probe, (x, y) in probes.items():
+                with torch.no_grad():
+                    acc = [math.nan if r.diverged else score(res.models[(model, r.seed)].eval(), [(x, y)]).metrics[key]
+                           for r in runs.itertuples()]
+                measured, ci = cell_verdict(acc)
+                pred = predictions.get((model, task, probe))
+                rows.append({"task": task, "model": model, "probe": probe, "mean": ci.estimate,
+                             "low": ci.low, "high": ci.high, "verdict": measured, "predicted": pred,
+                             "agreement": _agreement(pred, measured), "n_sequences": len(x)})
+    return pd.DataFrame(rows)
+
+
+def plot_heatmap(table: pd.DataFrame, factor, ax=None, title: str = "", column: str = "factor"):
+    """Mean accuracy per cell where ``table[column] == factor`` (a test length's factor, or a
+    probe with ``column="probe"``); solid red outline: predicted to track, dashed white: to
+    fail. Cells missing from the table are left grey."""
     import matplotlib.pyplot as plt
     from matplotlib.patches import Rectangle
 
-    t = table[table["factor"] == factor]
+    t = table[table[column] == factor]
     tasks, models = list(dict.fromkeys(t["task"])), list(dict.fromkeys(t["model"]))
-    grid = t.pivot(index="model", columns="task", values="mean").loc[models, tasks]
+    grid = t.pivot(index="model", columns="task", values="mean").reindex(index=models, columns=tasks)
     ax = ax or plt.subplots(figsize=(1.3 * len(tasks) + 2.5, 0.55 * len(models) + 1.2))[1]
-    im = ax.imshow(grid.to_numpy(), vmin=0, vmax=1, cmap="viridis", aspect="auto")
+    ax.set_facecolor("#DDDDDD")
+    im = ax.imshow(grid.to_numpy(dtype=float), vmin=0, vmax=1, cmap="viridis", aspect="auto")
     for _, r in t.iterrows():
         i, j = models.index(r["model"]), tasks.index(r["task"])
-        ax.text(j, i, f"{r['mean']:.2f}", ha="center", va="center", fontsize=8,
-                color="white" if r["mean"] < 0.6 else "black")
+        text = "n/a" if np.isnan(r["mean"]) else f"{r['mean']:.2f}"
+        ax.text(j, i, text, ha="center", va="center", fontsize=8,
+                color="white" if not r["mean"] >= 0.6 else "black")
         if isinstance(r["predicted"], str):
             ax.add_patch(Rectangle((j - 0.46, i - 0.46), 0.92, 0.92, fill=False, lw=2,
                                    ls="-" if r["predicted"] == "track" else "--",
                                    ec="red" if r["predicted"] == "track" else "white"))
     ax.set_xticks(range(len(tasks)), tasks)
     ax.set_yticks(range(len(models)), models)
+    ax.set_xlabel("task")
+    ax.grid(False)
     ax.set_title(title or f"accuracy at {factor}T (last T positions)")
     return ax, im
 
@@ -711,3 +793,15 @@ def depth_agreement(predicted: str, measured: str) -> str:
     if predicted == "one":
         return "agrees" if measured == "one" else "disagrees"
     return "agrees" if measured in ("one", "flat") else "disagrees"
+
+
+def depth_verdicts(fewest: pd.DataFrame, predictions: dict | None = None) -> pd.DataFrame:
+    """One row per task x model of :func:`fewest_layers`: ``task, model, predicted, measured``
+    (:func:`depth_trend`) and ``agreement`` (:func:`depth_agreement`)."""
+    predictions = DEPTH_PREDICTIONS if predictions is None else predictions
+    rows = []
+    for (task, model), depths in fewest.iterrows():
+        trend, pred = depth_trend(list(depths)), predictions.get((model, task))
+        rows.append({"task": task, "model": model, "predicted": pred, "measured": trend,
+                     "agreement": depth_agreement(pred, trend)})
+    return pd.DataFrame(rows, columns=["task", "model", "predicted", "measured", "agreement"])
