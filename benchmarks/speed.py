@@ -17,8 +17,8 @@ import platform
 import pandas as pd
 import torch
 
-SUITES = ("benchmarks.bench_recurrent", "benchmarks.bench_minrnn", "benchmarks.bench_gpt",
-          "benchmarks.bench_batched")
+SUITES = ("benchmarks.bench_recurrent", "benchmarks.bench_minrnn", "benchmarks.bench_scans",
+          "benchmarks.bench_gpt", "benchmarks.bench_batched")
 
 
 def hardware(device: str) -> str:

@@ -42,3 +42,12 @@ def test_batched_closures_run_and_train_every_member():
     build, sampler, d = bench_batched._lm_task("mingru", T=4, B=2, n_layer=1, vocab=7, target=300)
     assert d >= 8
     bench_batched.closures(build, sampler, k=2, steps=1)[0]()
+
+
+def test_scan_peers_compute_the_same_recurrence_and_backpropagate():
+    from benchmarks import bench_scans
+    bench_scans.check(T=37)                    # not a power of two: the padding paths too
+    for _, _, ours_fn, _, peer_fn, leaves in bench_scans.pairs(16):
+        for fn in (ours_fn, peer_fn):
+            bench_scans._fwd_bwd(fn, *leaves)()
+            assert any(t.grad is not None and torch.isfinite(t.grad).all() for t in leaves)

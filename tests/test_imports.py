@@ -33,6 +33,7 @@ IMPORT_TO_DIST = {
     "IPython": "ipython",
     "PIL": "pillow",
     "minGRU_pytorch": "mingru-pytorch",
+    "mingru": "mingru-scans",
     "myst_nb": "myst-nb",
     "google": "google-colab",
     "bs4": "beautifulsoup4",
