@@ -158,6 +158,26 @@ def test_study_end_to_end_verdicts_and_probabilities():
     assert opponent in ("GRU", "minGRU") and claim.claim in ("supported", "not supported", "contradicted")
 
 
+def test_versus_depth_pairs_namesakes_and_reads_the_winner():
+    from types import SimpleNamespace
+
+    def fake(per_model):
+        return SimpleNamespace(chosen=dict.fromkeys(per_model, 1e-3),
+                               pooled=lambda m, metric: np.asarray(per_model[m], dtype=float))
+    n = 60
+    right, wrong = np.ones(n), np.zeros(n)
+    half = np.r_[np.ones(n // 2), np.zeros(n // 2)]
+    deep = fake({"GRU": right, "GPT": half, "minGRU": half})
+    shallow = fake({"GRU": half, "GPT": right, "minGRU": half, "LSTM": wrong})
+    v = ecg.versus_depth(deep, shallow)
+    assert list(v) == ["GRU", "GPT", "minGRU"]                   # only the shared names
+    assert v["GRU"].winner == "GRU, 2 layers"                    # 30 beats won, none lost
+    assert v["GPT"].winner == "GPT, 1 layer"
+    assert v["minGRU"].winner is None                            # identical answers
+    with pytest.raises(ValueError, match="share no model"):
+        ecg.versus_depth(fake({"A": right}), fake({"B": right}))
+
+
 def test_fit_some_batched_equals_plain_fit_for_the_gru():
     torch.set_num_threads(1)
     Xtr, ytr, Xte, yte = _data()

@@ -630,6 +630,20 @@ def versus_baseline(result, baseline_correct, baseline: str = "1-NN (Euclidean)"
             for m, t, p in zip(models, tests, adjusted)}
 
 
+def versus_depth(deep, shallow, deep_label: str = "2 layers", shallow_label: str = "1 layer") -> dict:
+    """``{model: Verdict}``: each model of ``deep`` (a study of deeper specs under the same
+    names) against its namesake in ``shallow``, McNemar over the test beats (right on a beat
+    when right for most of its seeds), p-values Holm-adjusted over the models."""
+    models = [m for m in deep.chosen if m in shallow.chosen]
+    if not models:
+        raise ValueError("versus_depth: the two studies share no model name")
+    tests = [stats.mcnemar(deep.pooled(m, "correct") > 0.5, shallow.pooled(m, "correct") > 0.5) for m in models]
+    adjusted = stats.holm([t.p_value for t in tests])
+    return {m: stats.verdict(t, f"{m}, {deep_label}", f"{m}, {shallow_label}", lower_is_better=False,
+                             p_value=float(p), items="test beats")
+            for m, t, p in zip(models, tests, adjusted)}
+
+
 def claim_transformer_better(result, recurrent: list[str], gpt: str = "GPT"):
     """The seed's claim "the Transformer did (slightly) better than the RNN" against our data.
 
