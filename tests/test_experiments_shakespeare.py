@@ -196,3 +196,53 @@ def test_words_and_known_word_fraction():
     assert known_word_fraction("to be or not", vocab) == 1.0
     assert known_word_fraction("to be xqzt wubble", vocab) == 0.5
     assert math.isnan(known_word_fraction("3 ... !", vocab))
+
+
+# ----------------------------------------------------------------------------- context and state
+
+def _lm(kind, **kw):
+    spec = ModelSpec(kind, "lm", vocab_size=11, d_model=16, n_layer=2, block_size=8,
+                     **({} if kind == "gpt" else {"block": "residual"}), **kw)
+    return spec.build(seed=0).double()
+
+
+@pytest.mark.parametrize("kind", ["lstm", "mingru"])
+def test_stateful_stream_equals_one_pass_over_each_stream(kind):
+    from rvt_lib.experiments.shakespeare import stream_losses
+    model = _lm(kind)
+    data = torch.randint(11, (3 * 4 * 8 + 5,), generator=torch.Generator().manual_seed(0))
+    chunks = stream_losses(model, data, 8, stateful=True, n_streams=3)          # (3, 4)
+    assert chunks.shape == (3, 4)
+    x = data[:96].view(3, 32)
+    y = data[1:97].view(3, 32)
+    with torch.no_grad():
+        full = torch.nn.functional.cross_entropy(model(x).transpose(1, 2), y, reduction="none")  # (3, 32)
+    np.testing.assert_allclose(chunks, full.view(3, 4, 8).mean(-1).numpy(), rtol=1e-6)   # scored in float32
+    fresh = stream_losses(model, data, 8, stateful=False, n_streams=3)
+    np.testing.assert_allclose(fresh[:, 0], chunks[:, 0])            # the first chunk has no past either way
+    assert not np.allclose(fresh[:, 1:], chunks[:, 1:])              # later ones read a carried state
+    assert model.training                                            # the mode is restored
+
+
+def test_stream_losses_refuses_a_gpt_state_and_short_texts():
+    from rvt_lib.experiments.shakespeare import stream_losses
+    gpt = _lm("gpt")
+    data = torch.randint(11, (200,))
+    assert stream_losses(gpt, data, 8, stateful=False, n_streams=2).shape == (2, 12)
+    with pytest.raises(ValueError, match="no fixed-size state"):
+        stream_losses(gpt, data, 8, stateful=True)
+    with pytest.raises(ValueError, match="too few"):
+        stream_losses(_lm("lstm"), data[:20], 8, stateful=True, n_streams=4)
+
+
+def test_position_losses_match_the_mean_loss():
+    from rvt_lib.experiments.shakespeare import position_losses
+    model = _lm("gru")
+    windows = fixed_windows(torch.randint(11, (300,)), 3, 4, 8)
+    curve = position_losses(model, windows)
+    assert curve.shape == (8,)
+    with torch.no_grad():
+        mean = np.mean([torch.nn.functional.cross_entropy(model(x).transpose(1, 2), y).item() for x, y in windows])
+    assert curve.mean() == pytest.approx(mean)
+    with pytest.raises(ValueError, match="no windows"):
+        position_losses(model, [])

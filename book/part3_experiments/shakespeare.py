@@ -89,13 +89,17 @@ from rvt_lib.experiments.shakespeare import (
     ranking_claim,
     sample,
     spec_table,
+    position_losses,
     split_text,
     state_floats,
+    stream_losses,
+    tiled_windows,
     training_tokens_per_second,
     words,
 )
 from rvt_lib.models.heads import KIND_NAMES, ModelSpec
 from rvt_lib.plots import color_for, loss_curves, style
+from rvt_lib import stats
 from rvt_lib.runner import run_study
 from rvt_lib.train import TrainConfig, set_seed
 
@@ -937,6 +941,199 @@ glue("state_mingru", f"{speed.loc['minGRU block'].iloc[2]:,}", display=False)
 # {glue:text}`state_gpt` numbers per sequence in its cache, the minGRU block
 # {glue:text}`state_mingru`, and only the GPT's number grows with the context (up to its
 # block size).
+#
+# ## Beyond the training window: context and state
+#
+# Every model above was trained and scored on windows of {glue:text}`block_size`
+# characters, each read from scratch. That is the GPT's whole world: it has
+# {glue:text}`block_size` learned positions and nothing else. A recurrent model is not
+# bound to the window: its state after one window can start the next, so it can read a
+# text of any length with a memory of fixed size. Whether that helps is a measurement, in
+# three parts, all on the *validation* text (the test split stays as it was scored).
+#
+# 1. **Loss per position.** On every window of the validation text (cut into
+#    non-overlapping windows of {glue:text}`block_size`), the mean loss at each position
+#    $t$ of the window: the prediction of character $t + 1$ from $t$ characters of
+#    context. How fast the curve falls says how much each model makes of context.
+# 2. **Stateful reading.** The validation text is cut into {glue:text}`n_streams`
+#    contiguous streams, read side by side in chunks of {glue:text}`block_size`. A
+#    *windowed* reading starts every chunk from a fresh state (what the training
+#    windows taught); a *stateful* one carries each recurrent model's state from chunk
+#    to chunk ({func}`rvt_lib.experiments.shakespeare.stream_losses`). The difference,
+#    chunk by chunk and averaged over the seeds, goes through the block bootstrap in text
+#    order (neighbouring chunks of a play are alike, so single chunks are not
+#    independent items).
+# 3. **What each model carries** to get there: numbers per sequence at the end of the
+#    text, against the loss it reaches.
+
+# %%
+N_STREAMS = pick(smoke=2, book=16, full=16, dry=2)
+# smoke and dry: a few chunks per stream; book and full: all of validation
+few_chunks = 4 * N_STREAMS * B["block_size"] + 1
+val_text = splits.val[
+    : pick(smoke=few_chunks, book=None, full=None, dry=few_chunks)
+]
+# every position averaged over all the text's windows, not a sample of them
+val_windows = tiled_windows(val_text, B["block_size"], batch_size=64)
+curves = {
+    name: np.mean(
+        [
+            position_losses(res.models[(name, s)], val_windows)
+            for s in SEEDS
+            if (name, s) in res.models
+        ],
+        axis=0,
+    )
+    for name in NAMES
+}
+stream = {}  # (model, mode) -> (seeds, streams, chunks) chunk losses
+for name in NAMES:
+    modes = ["windowed"] + ([] if name == GPT else ["stateful"])
+    for mode in modes:
+        stream[(name, mode)] = np.stack(
+            [
+                stream_losses(
+                    res.models[(name, s)],
+                    val_text,
+                    B["block_size"],
+                    stateful=mode == "stateful",
+                    n_streams=N_STREAMS,
+                )
+                for s in SEEDS
+                if (name, s) in res.models
+            ]
+        )
+glue("n_streams", N_STREAMS, display=False)
+glue("full_block", BUDGETS["full"]["block_size"], display=False)
+EARLY = min(8, B["block_size"])
+glue("early", EARLY, display=False)
+glue(
+    "early_share",
+    ", ".join(
+        f"{name} {100 * (c[0] - c[EARLY - 1]) / (c[0] - c[-1]):.0f}%"
+        for name, c in curves.items()
+        if c[0] > c[-1]
+    )
+    or "none (no curve falls)",
+    display=False,
+)
+glue("val_chars", f"{len(val_text):,}", display=False)
+
+fig, ax = plt.subplots(figsize=(8, 4))
+pos = np.arange(1, B["block_size"] + 1)
+for name, curve in curves.items():
+    ax.plot(pos, curve, color=color_for(name), label=name)
+ax.set_xscale("log")
+ax.set_xlabel("characters of context (position in the window)")
+ax.set_ylabel("validation loss (nats/char)")
+ax.set_title(
+    f"Loss against context, mean of {len(SEEDS)} seeds "
+    f"({get_budget()} budget)"
+)
+ax.legend(fontsize=8)
+fig.tight_layout()
+plt.show()
+
+# %%
+context_rows, stateful_gain = [], {}
+for name in NAMES:
+    win = stream[(name, "windowed")].mean(0)  # (streams, chunks)
+    row = {
+        "model": name,
+        "loss at position 1": curves[name][0],
+        f"at position {B['block_size']}": curves[name][-1],
+        "windowed reading": win.mean(),
+        "stateful reading": np.nan,
+        f"numbers carried, {B['block_size']} chars": state_floats(
+            specs[name], B["block_size"]
+        ),
+        "numbers carried, whole stream": (
+            state_floats(specs[name], B["block_size"])
+            if name == GPT
+            else state_floats(specs[name], len(val_text) // N_STREAMS)
+        ),
+    }
+    if name != GPT:
+        st = stream[(name, "stateful")].mean(0)
+        row["stateful reading"] = st.mean()
+        stateful_gain[name] = stats.verdict(
+            stats.block_bootstrap(st.reshape(-1), win.reshape(-1)),
+            f"{name}, stateful",
+            f"{name}, windowed",
+            lower_is_better=True,
+            unit="nats/char",
+            items="chunks",
+        )
+    context_rows.append(row)
+context = pd.DataFrame(context_rows).set_index("model")
+helped = [n for n, v in stateful_gain.items() if v.winner == f"{n}, stateful"]
+hurt = [n for n, v in stateful_gain.items() if v.winner == f"{n}, windowed"]
+glue("stateful_helped", ", ".join(helped) or "none", display=False)
+glue("stateful_hurt", ", ".join(hurt) or "none", display=False)
+glue(
+    "stateful_other",
+    len(stateful_gain) - len(helped) - len(hurt),
+    display=False,
+)
+glue("no_clear", stats.NO_CLEAR_DIFFERENCE, display=False)
+for name, v in stateful_gain.items():
+    glue(f"stateful_{key[name]}", v.text, display=False)
+best_stream = min(
+    NAMES,
+    key=lambda n: (
+        context.loc[n, "stateful reading"]
+        if n != GPT
+        else context.loc[n, "windowed reading"]
+    ),
+)
+glue("best_stream", best_stream, display=False)
+glue(
+    "gpt_windowed",
+    f"{context.loc[GPT, 'windowed reading']:.3f}",
+    display=False,
+)
+glue(
+    "gpt_carry",
+    f"{context.loc[GPT, 'numbers carried, whole stream']:,}",
+    display=False,
+)
+glue(
+    "rnn_carry_max",
+    f"{context.drop(index=GPT)['numbers carried, whole stream'].max():,}",
+    display=False,
+)
+for name, v in stateful_gain.items():
+    print(v)
+context.round(3)
+
+# %% [markdown]
+# The share of each curve's fall, from position 1 to position {glue:text}`block_size`,
+# that is already made in the first {glue:text}`early` characters: {glue:text}`early_share`.
+# A character model of this size learns spelling first, which needs only a short
+# context; where a curve is still falling at the right edge, more context would still
+# help that model.
+#
+# Reading the validation text statefully, chunk by chunk, with the state carried over:
+# clearly lower loss than windowed reading for {glue:text}`stateful_helped`; clearly
+# higher for {glue:text}`stateful_hurt`; for the other {glue:text}`stateful_other` the
+# bootstrap finds "{glue:text}`no_clear`". Per model: minGRU block
+# {glue:text}`stateful_mingru`; minLSTM block {glue:text}`stateful_minlstm`; LSTM block
+# {glue:text}`stateful_lstm`; GRU block {glue:text}`stateful_gru`.
+#
+# A model trained only on windows that start from a zero state has never seen a state
+# that summarises more than {glue:text}`block_size` characters, so a carried state is an
+# input it was not trained on: it can help (the first positions of each chunk now have
+# context) or hurt (the state drifts outside the range training saw). Training on
+# longer windows, or with truncated backpropagation through time over consecutive
+# windows, is how a recurrent model is taught to use it. Longer windows cost training
+# time that this budget does not have; the `full` budget trains on windows of
+# {glue:text}`full_block` characters, on a GPU.
+#
+# What each model carries: after its whole stream the GPT holds
+# {glue:text}`gpt_carry` numbers per sequence (its cache, full at {glue:text}`block_size`
+# positions, with a windowed loss of {glue:text}`gpt_windowed`), a recurrent model at
+# most {glue:text}`rnn_carry_max`, whatever the length of the text. The lowest loss on
+# this reading is the {glue:text}`best_stream`'s.
 #
 # ## What the models write
 #

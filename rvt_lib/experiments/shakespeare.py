@@ -43,6 +43,7 @@ import torch
 
 from rvt_lib import stats
 from rvt_lib.measure import time_fn
+from rvt_lib.models.gpt import GPT
 from rvt_lib.models.heads import ModelSpec, SequenceModel, match_parameters
 from rvt_lib.runner import StudyResult, Task, score_classes
 from rvt_lib.train import make_optimizer
@@ -189,6 +190,76 @@ def state_floats(spec: ModelSpec, context: int) -> int:
     if spec.kind == "gpt":
         return 2 * n_layer * min(context, spec.kwargs.get("block_size", 256)) * d
     return (2 if spec.kind == "lstm" else 1) * n_layer * d
+
+
+
+# ----------------------------------------------------------------------------- context
+
+def position_losses(model: SequenceModel, windows) -> np.ndarray:
+    """Mean next-character loss at every position of fixed windows: (T,), nats/char.
+
+    windows: a list of ``(x, y)`` batches, each (B, T). Position t predicts character
+    t + 1 from t + 1 characters of context, so the curve shows how much each extra
+    character of context is worth to the model (eval mode, no gradients).
+    """
+    losses = []
+    was_training = model.training
+    model.eval()
+    device = next(model.parameters()).device
+    try:
+        with torch.no_grad():
+            for x, y in windows:
+                logits = model(x.to(device)).float().cpu()                       # (B, T, V)
+                losses.append(torch.nn.functional.cross_entropy(
+                    logits.transpose(1, 2), y, reduction="none"))                 # (B, T)
+    finally:
+        model.train(was_training)
+    if not losses:
+        raise ValueError("position_losses: no windows")
+    return torch.cat(losses).mean(0).numpy()
+
+
+def stream_losses(model: SequenceModel, data: torch.Tensor, block_size: int, *, stateful: bool,
+                  n_streams: int = 16) -> np.ndarray:
+    """Next-character loss over a contiguous text, read in chunks of ``block_size``.
+
+    The text is cut into ``n_streams`` contiguous streams read side by side, chunk after
+    chunk. ``stateful=False``: every chunk starts from a fresh state (what a model trained
+    on windows of ``block_size`` sees). ``stateful=True``: the core's state is carried
+    from one chunk of a stream to the next, so the recurrent model reads its whole stream
+    with unbounded context at the cost of a fixed-size state (the GPT has none to carry:
+    its cache would outgrow its learned positions, so it is refused).
+    Returns the mean loss of every chunk, (n_streams, n_chunks), the same layout for both
+    modes so that they pair chunk by chunk.
+    """
+    _positive_int("n_streams", n_streams)
+    _check_block(data, block_size, "stream_losses")
+    if stateful and isinstance(model.core, GPT):
+        raise ValueError("stream_losses: a GPT has no fixed-size state to carry between chunks "
+                         "(use stateful=False)")
+    n_chunks = (len(data) - 1) // (n_streams * block_size)
+    if n_chunks < 1:
+        raise ValueError(f"stream_losses: {len(data):,} characters are too few for {n_streams} streams "
+                         f"of at least one chunk of {block_size}")
+    L = n_chunks * block_size
+    x_all = data[:n_streams * L].view(n_streams, L)                              # (S, L)
+    y_all = data[1:n_streams * L + 1].view(n_streams, L)                         # (S, L)
+    device = next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    state, out = None, []
+    try:
+        with torch.no_grad():
+            for c in range(n_chunks):
+                part = slice(c * block_size, (c + 1) * block_size)
+                logits, new_state = model(x_all[:, part].to(device), state=state, return_state=True)
+                state = new_state if stateful else None
+                loss = torch.nn.functional.cross_entropy(logits.float().cpu().transpose(1, 2), y_all[:, part],
+                                                         reduction="none")          # (S, T)
+                out.append(loss.mean(1))                                           # (S,)
+    finally:
+        model.train(was_training)
+    return torch.stack(out, dim=1).numpy()                                         # (S, n_chunks)
 
 
 
