@@ -231,3 +231,32 @@ def test_offsets_keep_the_local_day():
     clean, report = clean_prices(frame)
     assert [str(d.date()) for d in clean.index] == ["2023-01-03", "2023-07-03", "2023-07-04"]
     assert (report.start, report.end) == ("2023-01-03", "2023-07-04")
+
+
+def test_the_stocks_chapter_runs_on_a_yfinance_export_of_another_period(tmp_path, monkeypatch):
+    """The failure issue 12 reports, end to end: a yfinance-style export (two header rows,
+    an all-NaN first day, a ticker with a gap) of a period other than the snapshot's,
+    given to the chapter through RVT_PRICES, under the smoke budget."""
+    from pathlib import Path
+
+    import nbformat
+    from nbclient import NotebookClient
+
+    root = Path(__file__).resolve().parents[1]
+    dates = pd.bdate_range("2021-03-01", periods=150, name="Date")    # not the snapshot's year
+    prices = _prices(n_tickers=45, dates=dates, seed=3)
+    prices.iloc[10:13, 2] = np.nan                                     # T2 has a gap
+    frame = _yfinance_export(prices, fields=("Close", "High", "Volume"))
+    frame.iloc[0] = np.nan                                             # yfinance's empty first row
+    path = tmp_path / "yf_2021.csv"
+    frame.to_csv(path)
+    monkeypatch.setenv("RVT_PRICES", str(path))
+    monkeypatch.setenv("RVT_BUDGET", "smoke")
+    monkeypatch.setenv("MPLBACKEND", "Agg")
+    chapter = root / "book" / "part3_experiments" / "stocks.ipynb"
+    nb = nbformat.read(chapter, as_version=4)
+    NotebookClient(nb, timeout=600, kernel_name="python3",
+                   resources={"metadata": {"path": str(chapter.parent)}}).execute()
+    printed = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.outputs)
+    assert "44 tickers x 149 trading days, 2021-03-02 to 2021-09-24, from yf_2021.csv" in printed
+    assert "dropped 1 ticker(s) with gaps: T2" in printed
