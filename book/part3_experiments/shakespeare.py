@@ -1087,6 +1087,26 @@ best_stream = min(
     ),
 )
 glue("best_stream", best_stream, display=False)
+# memory against quality: recurrent blocks that reach at least the GPT's loss
+# (stateful) while carrying fewer numbers per sequence
+carry = "numbers carried, whole stream"
+gpt_row = context.loc[GPT]
+dominant = [
+    n
+    for n in stateful_gain
+    if context.loc[n, "stateful reading"] <= gpt_row["windowed reading"]
+    and context.loc[n, carry] < gpt_row[carry]
+]
+glue("dominant", ", ".join(dominant) or "none", display=False)
+glue(
+    "dominant_ratio",
+    (
+        f"{gpt_row[carry] / context.loc[dominant, carry].max():.0f}"
+        if dominant
+        else "n/a"
+    ),
+    display=False,
+)
 glue(
     "gpt_windowed",
     f"{context.loc[GPT, 'windowed reading']:.3f}",
@@ -1116,9 +1136,8 @@ context.round(3)
 # Reading the validation text statefully, chunk by chunk, with the state carried over:
 # clearly lower loss than windowed reading for {glue:text}`stateful_helped`; clearly
 # higher for {glue:text}`stateful_hurt`; for the other {glue:text}`stateful_other` the
-# bootstrap finds "{glue:text}`no_clear`". Per model: minGRU block
-# {glue:text}`stateful_mingru`; minLSTM block {glue:text}`stateful_minlstm`; LSTM block
-# {glue:text}`stateful_lstm`; GRU block {glue:text}`stateful_gru`.
+# bootstrap finds "{glue:text}`no_clear`". Per model: {glue:text}`stateful_mingru`;
+# {glue:text}`stateful_minlstm`; {glue:text}`stateful_lstm`; {glue:text}`stateful_gru`.
 #
 # A model trained only on windows that start from a zero state has never seen a state
 # that summarises more than {glue:text}`block_size` characters, so a carried state is an
@@ -1133,7 +1152,12 @@ context.round(3)
 # {glue:text}`gpt_carry` numbers per sequence (its cache, full at {glue:text}`block_size`
 # positions, with a windowed loss of {glue:text}`gpt_windowed`), a recurrent model at
 # most {glue:text}`rnn_carry_max`, whatever the length of the text. The lowest loss on
-# this reading is the {glue:text}`best_stream`'s.
+# this reading is the {glue:text}`best_stream`'s. Memory at equal quality: the recurrent
+# blocks that reach the GPT's loss or better while carrying fewer numbers are
+# {glue:text}`dominant` (at least {glue:text}`dominant_ratio` times fewer). A block in
+# that list needs less memory for the same quality at any text length; where the list is
+# empty, no recurrent block of this size reaches the GPT's quality, and an equal-quality
+# comparison would need larger recurrent models.
 #
 # ## What the models write
 #

@@ -451,6 +451,13 @@ plt.show()
 #     $2 L d$ numbers per token and per stream.
 #   - {ref}`cost-generation`: after {glue:text}`cost_scaling.ipynb::n_gen:s` tokens the
 #     cache is {glue:text}`cost_scaling.ipynb::kv_over_lstm:.0f`× the LSTM's state.
+# * - Texts longer than the training window
+#   - A recurrent model can carry its state from one window to the next; a GPT is bound
+#     to its positions. Measure stateful against windowed reading on validation before
+#     relying on it: a model trained on fresh windows never saw a carried state.
+#   - {doc}`../part3_experiments/shakespeare`: stateful reading clearly lowers the loss for
+#     {glue:text}`../part3_experiments/shakespeare.ipynb::stateful_helped:s`, and raises it
+#     for {glue:text}`../part3_experiments/shakespeare.ipynb::stateful_hurt:s`.
 # * - The task needs exact state tracking or inputs longer than in training (counting,
 #     parity, flip-flops)
 #   - Check the automata verdicts: theory favours a nonlinear RNN (the LSTM was tested
