@@ -456,6 +456,10 @@ def test_probe_verdicts_score_the_trained_models_on_every_probe():
     matplotlib.use("Agg")
     ax, _ = H.plot_heatmap(table, "one symbol repeated", column="probe")
     assert len(ax.patches) == 2   # both cells have a prediction
+    fig = H.plot_heatmap_row(table, H.PROBES, column="probe", titles=["a", "b"], suptitle="S")
+    panels = [a for a in fig.axes if a.get_title() in ("a", "b")]
+    assert len(panels) == 2 and all(len(a.patches) >= 1 for a in panels)
+    assert fig._suptitle.get_text().startswith("S\nRed outline")
 
 
 def test_depth_verdicts_reads_every_row_against_its_prediction():

@@ -1013,7 +1013,7 @@ from rvt_lib.experiments.automata import (
     THRESHOLD,
     HeatmapConfig,
     cell_verdicts,
-    plot_heatmap,
+    plot_heatmap_row,
     probe_inputs,
     probe_verdicts,
     run_heatmap,
@@ -1058,23 +1058,16 @@ print(
     f"({HEAT.train.steps} steps per run)"
 )
 
-fig, axes = plt.subplots(
-    1, len(HEAT.factors), figsize=(6 * len(HEAT.factors), 4.6), sharey=True
-)
-for ax, f in zip(axes, HEAT.factors):
-    _, im = plot_heatmap(
-        cells,
-        f,
-        ax=ax,
-        title=f"accuracy at {f}T = {f * HEAT.train_length} "
-        f"(mean of {len(HEAT.seeds)} seeds)",
-    )
-fig.colorbar(im, ax=axes, shrink=0.8, label="accuracy, last T positions")
-fig.suptitle(
-    f"What each model can track (trained at T = {HEAT.train_length}, budget: "
-    f"{get_budget()}). "
-    f"Red outline: predicted to track; white dashed: predicted to fail",
-    y=1.02,
+plot_heatmap_row(
+    cells,
+    HEAT.factors,
+    titles=[
+        f"accuracy at {f}T = {f * HEAT.train_length} "
+        f"(mean of {len(HEAT.seeds)} seeds)"
+        for f in HEAT.factors
+    ],
+    suptitle=f"What each model can track (trained at T = {HEAT.train_length}"
+    f", budget: {get_budget()})",
 )
 plt.show()
 
@@ -1209,24 +1202,16 @@ verdict_grid
 
 # %%
 probes = probe_verdicts(heat, HEAT)
-fig, axes = plt.subplots(
-    1, len(PROBES), figsize=(6 * len(PROBES), 4.6), sharey=True
-)
-for ax, probe in zip(axes, PROBES):
-    _, im = plot_heatmap(
-        probes,
-        probe,
-        ax=ax,
-        column="probe",
-        title=f"{probe}\nlength {HEAT.max_length}, "
-        f"mean of {len(HEAT.seeds)} seeds",
-    )
-fig.colorbar(im, ax=axes, shrink=0.8, label="accuracy, last T positions")
-fig.suptitle(
-    f"The probes (trained at T = {HEAT.train_length}, "
-    f"budget: {get_budget()})\n"
-    "Red outline: predicted to track; white dashed: predicted to fail",
-    y=1.02,
+plot_heatmap_row(
+    probes,
+    PROBES,
+    column="probe",
+    titles=[
+        f"{p}\nlength {HEAT.max_length}, mean of {len(HEAT.seeds)} seeds"
+        for p in PROBES
+    ],
+    suptitle=f"The probes (trained at T = {HEAT.train_length}, "
+    f"budget: {get_budget()})",
 )
 plt.show()
 

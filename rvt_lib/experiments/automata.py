@@ -82,7 +82,7 @@ from rvt_lib.train import TrainConfig, _model_device, fit
 
 __all__ = ["HEATMAP_TASKS", "HEATMAP_MODELS", "PREDICTIONS", "THRESHOLD", "HeatmapConfig",
            "tracking_task", "score_tracking", "heatmap_specs", "run_heatmap", "cell_verdict",
-           "cell_verdicts", "plot_heatmap", "PROBES", "PROBE_PREDICTIONS", "probe_inputs", "probe_verdicts",
+           "cell_verdicts", "plot_heatmap", "plot_heatmap_row", "PROBES", "PROBE_PREDICTIONS", "probe_inputs", "probe_verdicts",
            # depth against length
            "DEPTH_TASKS", "DEPTH_MODELS", "DEPTH_PREDICTIONS", "DepthConfig", "run_depth", "fewest_layers",
            "depth_trend", "depth_agreement", "depth_verdicts",
@@ -660,6 +660,21 @@ def plot_heatmap(table: pd.DataFrame, factor, ax=None, title: str = "", column: 
     ax.grid(False)
     ax.set_title(title or f"accuracy at {factor}T (last T positions)")
     return ax, im
+
+
+def plot_heatmap_row(table: pd.DataFrame, values, column: str = "factor", titles=None, suptitle: str = ""):
+    """One :func:`plot_heatmap` panel per value of ``table[column]`` (test lengths, or probes),
+    side by side with one colour bar; the outline key goes under ``suptitle``."""
+    import matplotlib.pyplot as plt
+
+    values = list(values)
+    titles = list(titles) if titles is not None else [""] * len(values)
+    fig, axes = plt.subplots(1, len(values), figsize=(6 * len(values), 4.6), sharey=True, squeeze=False)
+    for ax, value, title in zip(axes[0], values, titles):
+        _, im = plot_heatmap(table, value, ax=ax, title=title, column=column)
+    fig.colorbar(im, ax=list(axes[0]), shrink=0.8, label="accuracy, last T positions")
+    fig.suptitle(f"{suptitle}\nRed outline: predicted to track; white dashed: predicted to fail", y=1.04)
+    return fig
 
 
 # ============================================================================= depth against length
