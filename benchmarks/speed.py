@@ -18,7 +18,7 @@ import pandas as pd
 import torch
 
 SUITES = ("benchmarks.bench_recurrent", "benchmarks.bench_minrnn", "benchmarks.bench_scans",
-          "benchmarks.bench_gpt", "benchmarks.bench_batched")
+          "benchmarks.bench_gpt", "benchmarks.bench_batched", "benchmarks.bench_optimizer")
 
 
 def hardware(device: str) -> str:
