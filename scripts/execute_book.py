@@ -16,6 +16,13 @@ chapter prints the thread count it ran with. Kernels also get ``RVT_WIDGETS=stat
 (unless set): the site has no kernel, so widgets are precomputed HTML controls
 (``rvt_lib.book.interact``).
 
+A chapter that *measures* the machine (timings, the speed-up of a second thread) declares
+it in its notebook metadata, ``"rvt": {"exclusive": true}`` (in the jupytext header:
+``rvt: exclusive: true`` under ``jupyter:``). Such chapters run after the others, one at a
+time, with every core free: run beside another chapter, the cost chapter's timings
+measured the other chapter's load (on 3 December it took 692 s in the build against
+354 s alone, and its second thread had no core of its own).
+
 If any chapter fails, the others still finish (and are cached), the failing ones are
 named with their tracebacks, and the script exits with status 1 so that
 ``execute_book.py && jupyter-book build .`` stops before building.
@@ -90,6 +97,27 @@ def _execute(path: str, timeout: int, allow_errors: bool, threads: int):
     return path, nb, result.time, error
 
 
+def is_exclusive(path: Path) -> bool:
+    """Whether the chapter asks for the machine to itself (``metadata.rvt.exclusive``)."""
+    meta = nbformat.read(path, as_version=4).metadata.get("rvt", {})
+    return bool(meta.get("exclusive", False)) if isinstance(meta, dict) else False
+
+
+def _run_pool(pool, paths, settings, threads, cache, root, failed) -> None:
+    """Execute ``paths`` on ``pool``, longest first; cache each success, record failures."""
+    futures = [pool.submit(_execute, str(p), settings["timeout"], settings["allow_errors"], threads)
+               for p in _longest_first(paths)]
+    for future in as_completed(futures):
+        path, nb, seconds, error = future.result()
+        name = Path(path).relative_to(root)
+        if error is not None:
+            failed.append(name)
+            print(f"FAILED    {name} after {seconds:.0f} s\n{error}", flush=True)
+            continue
+        _store(cache, path, nb, seconds)
+        print(f"executed  {name} in {seconds:.0f} s", flush=True)
+
+
 def _longest_first(paths: list[Path]) -> list[Path]:
     """Start the chapters with the most code first (a proxy for run time), so that the
     last chapter to finish does not start late."""
@@ -124,23 +152,22 @@ def main(argv=None) -> int:
     if args.list or not todo:
         return 0
 
-    workers = min(args.workers, len(todo))
-    threads = max(1, (os.cpu_count() or 1) // workers)
-    print(f"executing {len(todo)} chapter(s), {workers} at a time, "
-          f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', threads)}", flush=True)
+    exclusive = [p for p in todo if is_exclusive(p)]
+    shared = [p for p in todo if p not in exclusive]
     failed, start = [], time.perf_counter()
-    with ProcessPoolExecutor(max_workers=workers) as pool:
-        futures = [pool.submit(_execute, str(p), settings["timeout"], settings["allow_errors"],
-                               threads) for p in _longest_first(todo)]
-        for future in as_completed(futures):
-            path, nb, seconds, error = future.result()
-            name = Path(path).relative_to(args.root)
-            if error is not None:
-                failed.append(name)
-                print(f"FAILED    {name} after {seconds:.0f} s\n{error}", flush=True)
-                continue
-            _store(cache, path, nb, seconds)
-            print(f"executed  {name} in {seconds:.0f} s", flush=True)
+    cores = os.cpu_count() or 1
+    if shared:
+        workers = min(args.workers, len(shared))
+        threads = max(1, cores // workers)
+        print(f"executing {len(shared)} chapter(s), {workers} at a time, "
+              f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', threads)}", flush=True)
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            _run_pool(pool, shared, settings, threads, cache, args.root, failed)
+    if exclusive:
+        print(f"executing {len(exclusive)} chapter(s) that measure the machine, one at a time, "
+              f"alone: {', '.join(str(p.relative_to(args.root)) for p in exclusive)}", flush=True)
+        with ProcessPoolExecutor(max_workers=1) as pool:  # a fresh process: its own thread count
+            _run_pool(pool, exclusive, settings, cores, cache, args.root, failed)
     print(f"wall time {time.perf_counter() - start:.0f} s")
     if failed:
         print("execute_book: these chapters failed (not cached): "

@@ -1,4 +1,5 @@
 """scripts/execute_book.py: parallel execution into the build's cache, read back by the build."""
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -100,3 +101,29 @@ def test_bad_arguments():
     result = subprocess.run([sys.executable, str(SCRIPT), "--workers", "0"],
                             capture_output=True, text=True)
     assert result.returncode == 2 and "--workers" in result.stderr
+
+
+def test_a_chapter_that_measures_the_machine_runs_alone_after_the_others(tmp_path):
+    # each chapter records when it started and ended; "two" asks for the machine to itself
+    stamp = ("import os, time\n"
+             "start = time.time()\n"
+             "time.sleep(1.0)\n"
+             "open('{0}.span', 'w').write(f'{{start}} {{time.time()}} {{os.environ[\"OMP_NUM_THREADS\"]}}')")
+    root = _project(tmp_path, second_code=stamp.format("two"))
+    _notebook(root / "ch" / "three.ipynb", stamp.format("three"))
+    one = nbformat.read(root / "ch" / "one.ipynb", as_version=4)
+    one.cells[1].source = stamp.format("one")
+    nbformat.write(one, root / "ch" / "one.ipynb")
+    two = nbformat.read(root / "ch" / "two.ipynb", as_version=4)
+    two.metadata["rvt"] = {"exclusive": True}
+    nbformat.write(two, root / "ch" / "two.ipynb")
+    (root / "_toc.yml").write_text("format: jb-book\nroot: intro\nchapters:\n"
+                                   "  - file: ch/one\n  - file: ch/two\n  - file: ch/three\n")
+    result = _run(root, "--workers", "2")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "measure the machine, one at a time, alone: ch/two.ipynb" in result.stdout
+    spans = {n: (root / "ch" / f"{n}.span").read_text().split() for n in ("one", "two", "three")}
+    assert float(spans["two"][0]) >= max(float(spans[n][1]) for n in ("one", "three"))
+    if "OMP_NUM_THREADS" not in os.environ:                  # alone: every core is its own
+        assert spans["two"][2] == str(os.cpu_count())
+    assert _run(root).stdout.count("cached    ") == 3           # cached like any other chapter

@@ -3,7 +3,7 @@
 #   jupytext:
 #     cell_metadata_filter: tags,-all
 #     formats: ipynb,py:percent
-#     notebook_metadata_filter: kernelspec,jupytext,-jupytext.text_representation.jupytext_version
+#     notebook_metadata_filter: kernelspec,jupytext,rvt,-jupytext.text_representation.jupytext_version
 #     text_representation:
 #       extension: .py
 #       format_name: percent
@@ -12,6 +12,8 @@
 #     display_name: Python 3
 #     language: python
 #     name: python3
+#   rvt:
+#     exclusive: true
 # ---
 
 # %% [markdown]
@@ -455,9 +457,13 @@ glue(
 # ### One thread or two
 #
 # The sweep above runs on one thread. `thread_speedup` repeats it at three lengths with
-# one and with two threads and divides the times. The machine's load average when it
-# ran is printed on the figure: on the book's two-core build machine another chapter
-# may be executing at the same time, and then the second thread has no core of its own.
+# one and with two threads and divides the times. A second thread needs a free core, and
+# every timing on this page needs a quiet machine, so the book's build runs this chapter
+# by itself, after the other chapters (it asks for that in its notebook metadata; see
+# `scripts/execute_book.py`): beside another chapter on a two-core machine, its second
+# thread would have no core of its own. The machine's load
+# average when the threads were timed is printed on the figure, for a reader who runs
+# the page on a busy machine.
 
 # %%
 THREAD_LENS = pick(
