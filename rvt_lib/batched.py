@@ -659,3 +659,27 @@ def _wrap_up(run: _Run) -> list[History]:
     for m in run.members:
         _load_member(run.models[m.i], run.params, run.buffers, m.i)
     return [m.hist for m in run.members]
+
+
+def fit_members(models: list[nn.Module], train_sources: list, configs: list, *, val_sources=None,
+                loss_fn=None, seeds=None) -> list[History]:
+    """A ``run_study`` trainer: :func:`fit_batched` where batching pays, ``fit`` one by one elsewhere.
+
+    Batching pays where the models hold a GRU or LSTM recurrence (bare, or as the mixer of
+    a residual block): each step of their BPTT is many small operations, which the batched
+    twins (:class:`BatchedGRURecurrence`, :class:`BatchedLSTMRecurrence`) do once for all
+    members. Measured on one CPU thread (``benchmarks/bench_batched.py`` and the Tiny
+    Shakespeare block at 256 characters): the GRU about 3x faster, the LSTM about 1.5x.
+    For minGRU, minLSTM, the LRU and the GPT it measured no faster, so they train with
+    :func:`rvt_lib.train.fit`. Either way the histories and weights are those of K ``fit``
+    calls (``tests/test_batched.py``).
+    """
+    from rvt_lib.models.gru import GRU
+    from rvt_lib.models.lstm import LSTM
+
+    seeds = list(range(len(models))) if seeds is None else list(seeds)
+    if all(any(isinstance(m, (GRU, LSTM)) for m in model.modules()) for model in models):
+        return fit_batched(models, train_sources, configs, val_sources=val_sources, loss_fn=loss_fn, seeds=seeds)
+    vals = val_sources or [None] * len(models)
+    return [_train.fit(m, tr, c, val=v, loss_fn=loss_fn, seed=s, progress=False)
+            for m, tr, c, v, s in zip(models, train_sources, configs, vals, seeds)]

@@ -2,7 +2,8 @@
 import pytest
 import torch
 
-from rvt_lib.batched import BatchedGRURecurrence, BatchedLSTMRecurrence, fit_batched
+import rvt_lib.batched as batched
+from rvt_lib.batched import BatchedGRURecurrence, BatchedLSTMRecurrence, fit_batched, fit_members
 from rvt_lib.models.gru import gru_step
 from rvt_lib.models.heads import make_model
 from rvt_lib.models.lstm import LSTMRecurrence
@@ -157,4 +158,21 @@ def test_a_member_whose_loss_turns_nan_stops_alone():
         hb = fit_batched(bat, [source(s, n) for s, n in zip(SEEDS, nan_at)], configs, seeds=SEEDS, loss_fn=mse)
     assert [h.diverged for h in hb] == [h.diverged for h in hs] == [False, True, False]
     for a, b, ma, mb in zip(hs, hb, seq, bat):
+        assert_same(a, b, ma, mb)
+
+
+@pytest.mark.parametrize("kind,kw,batches", [("gru", {}, True), ("lstm", {"block": "residual"}, True),
+                                            ("mingru", {}, False), ("gpt", {}, False)])
+def test_fit_members_batches_the_gru_and_lstm_only_and_equals_fit(kind, kw, batches, monkeypatch):
+    calls = []
+    real = batched.fit_batched
+    monkeypatch.setattr(batched, "fit_batched", lambda *a, **k: calls.append(1) or real(*a, **k))
+    configs = [TrainConfig(steps=4, warmup=1, lr=lr, eval_every=2) for lr in (1e-2, 3e-2, 5e-3)]
+    seq = [build(kind, s, **kw) for s in SEEDS]
+    hs = [fit(m, sampler(s), c, val=sampler(50 + s), seed=s) for m, s, c in zip(seq, SEEDS, configs)]
+    ours = [build(kind, s, **kw) for s in SEEDS]
+    ho = fit_members(ours, [sampler(s) for s in SEEDS], configs, val_sources=[sampler(50 + s) for s in SEEDS],
+                     seeds=SEEDS)
+    assert calls == ([1] if batches else [])
+    for a, b, ma, mb in zip(hs, ho, seq, ours):
         assert_same(a, b, ma, mb)

@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from rvt_lib.experiments import ecg
+from rvt_lib.batched import fit_members
 from rvt_lib.runner import run_study
 from rvt_lib.train import TrainConfig
 
@@ -145,7 +146,7 @@ def test_study_end_to_end_verdicts_and_probabilities():
     task, _ = ecg.make_task(Xtr, ytr, Xte, yte)
     specs = ecg.model_specs(4_000, seq_len=12, tol=0.3, kinds={"GRU": "gru", "minGRU": "mingru", "GPT": "gpt"})
     cfg = TrainConfig(epochs=2, batch_size=10)
-    result = run_study(specs, task, cfg, seeds=(0, 1), lr_grid=(3e-3,), trainer=ecg.fit_some_batched)
+    result = run_study(specs, task, cfg, seeds=(0, 1), lr_grid=(3e-3,), trainer=fit_members)
     assert set(result.runs.model) == set(specs) and len(result.runs) == 6
     probs = ecg.probabilities_on_test(result, task, "GRU")
     assert len(probs) == 2 and probs[0].shape == (len(yte),) and ((probs[0] >= 0) & (probs[0] <= 1)).all()
@@ -178,13 +179,13 @@ def test_versus_depth_pairs_namesakes_and_reads_the_winner():
         ecg.versus_depth(fake({"A": right}), fake({"B": right}))
 
 
-def test_fit_some_batched_equals_plain_fit_for_the_gru():
+def test_fit_members_equals_plain_fit_for_the_gru():
     torch.set_num_threads(1)
     Xtr, ytr, Xte, yte = _data()
     task, _ = ecg.make_task(Xtr, ytr, Xte, yte)
     specs = ecg.model_specs(4_000, seq_len=12, tol=0.3, kinds={"GRU": "gru"})
     cfg = TrainConfig(epochs=2, batch_size=10)
-    a = run_study(specs, task, cfg, seeds=(0, 1), lr_grid=(3e-3,), trainer=ecg.fit_some_batched)
+    a = run_study(specs, task, cfg, seeds=(0, 1), lr_grid=(3e-3,), trainer=fit_members)
     task, _ = ecg.make_task(Xtr, ytr, Xte, yte)
     b = run_study(specs, task, cfg, seeds=(0, 1), lr_grid=(3e-3,))
     np.testing.assert_allclose(a.runs.val_loss, b.runs.val_loss, rtol=1e-4)

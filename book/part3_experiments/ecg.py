@@ -73,6 +73,7 @@ from rvt_lib.experiments.ecg import (
     summarize,
     train_classifier,
 )
+from rvt_lib.batched import fit_members
 from rvt_lib.runner import run_study
 from rvt_lib.data.ecg import load_ecg200, load_ptb, ptb_available
 from rvt_lib.gradients import input_gradient_norms
@@ -614,7 +615,7 @@ study = run_study(
     study_config,
     seeds=SEEDS,
     lr_grid=LR_GRID,
-    trainer=ecg.fit_some_batched,
+    trainer=fit_members,
 )
 glue_text("main_minutes", (time.perf_counter() - t0) / 60)
 NAMES = list(specs)
@@ -859,7 +860,7 @@ deep = run_study(
     study_config,
     seeds=SEEDS,
     lr_grid=LR_GRID,
-    trainer=ecg.fit_some_batched,
+    trainer=fit_members,
 )
 glue_text("deep_minutes", (time.perf_counter() - t0) / 60)
 deep_acc = deep.summary("test_accuracy")
@@ -1148,7 +1149,7 @@ for tr, te in splits[:N_NET_RESAMPLES]:
         study_config,
         seeds=SEEDS[:1],
         lr_grid=(study.chosen[ucr_model],),
-        trainer=ecg.fit_some_batched,
+        trainer=fit_members,
     )
     net_acc.append(float(r.runs["test_accuracy"].iloc[0]))
 rows = [

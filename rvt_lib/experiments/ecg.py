@@ -498,20 +498,6 @@ def model_specs(target: int, seq_len: int, *, kinds=KINDS, n_layer: int = 1, n_h
     return specs
 
 
-def fit_some_batched(models, train_sources, configs, *, val_sources=None, loss_fn=None, seeds=None):
-    """A ``run_study`` trainer: the seed-batched :func:`rvt_lib.batched.fit_batched` for the bare
-    GRU and LSTM (about twice as fast there on one CPU thread, same results), plain
-    :func:`rvt_lib.train.fit` for the others (where batching measured no faster)."""
-    from rvt_lib.batched import fit_batched
-    from rvt_lib.models.gru import GRU
-    from rvt_lib.models.lstm import LSTM
-    from rvt_lib.runner import _default_trainer
-
-    batched = all(isinstance(m.core, (GRU, LSTM)) for m in models)
-    trainer = fit_batched if batched else _default_trainer
-    return trainer(models, train_sources, configs, val_sources=val_sources, loss_fn=loss_fn, seeds=seeds)
-
-
 def probabilities_on_test(result, task, model: str) -> list[np.ndarray]:
     """P(MI) on the (already scored, unsealed) test beats for each seed of ``model``."""
     data = task.test.open()
