@@ -235,14 +235,34 @@ def test_stream_losses_refuses_a_gpt_state_and_short_texts():
         stream_losses(_lm("lstm"), data[:20], 8, stateful=True, n_streams=4)
 
 
-def test_position_losses_match_the_mean_loss():
-    from rvt_lib.experiments.shakespeare import position_losses
+def test_windowed_stream_per_position_is_the_loss_against_context_of_every_window():
+    from rvt_lib.experiments.shakespeare import stream_losses
     model = _lm("gru")
-    windows = fixed_windows(torch.randint(11, (300,)), 3, 4, 8)
-    curve = position_losses(model, windows)
-    assert curve.shape == (8,)
+    data = torch.randint(11, (2 * 5 * 8 + 3,), generator=torch.Generator().manual_seed(1))
+    per = stream_losses(model, data, 8, stateful=False, n_streams=2, per_position=True)
+    assert per.shape == (2, 5, 8)
+    np.testing.assert_allclose(per.mean(-1), stream_losses(model, data, 8, stateful=False, n_streams=2),
+                               rtol=1e-6)
+    windows = tiled_windows(data[:81], 8, batch_size=4)                # the same 10 windows, text order
     with torch.no_grad():
-        mean = np.mean([torch.nn.functional.cross_entropy(model(x).transpose(1, 2), y).item() for x, y in windows])
-    assert curve.mean() == pytest.approx(mean)
-    with pytest.raises(ValueError, match="no windows"):
-        position_losses(model, [])
+        direct = torch.cat([torch.nn.functional.cross_entropy(model(x).transpose(1, 2), y, reduction="none")
+                            for x, y in windows])                      # (10, 8)
+    np.testing.assert_allclose(per.reshape(10, 8), direct.numpy(), rtol=1e-5)
+    long = stream_losses(model, data, 40, stateful=False, n_streams=2)  # chunks of 40 = 5 of 8
+    assert long.shape == (2, 1) and not np.allclose(long[:, 0], per.mean((1, 2)))  # more context
+
+
+def test_retrain_at_window_keeps_each_learning_rate_and_widens_the_gpt(ds):
+    from rvt_lib.experiments.shakespeare import retrain_at_window
+    splits = split_text(ds, (0.8, 0.1, 0.1))
+    specs = mixer_specs(["gpt", "mingru"], lm("gpt", 16, 1, vocab_size=ds.vocab_size, n_head=2, block_size=8))
+    lrs = {"GPT": 1e-2, "minGRU block": 3e-3}
+    out = retrain_at_window(specs, lrs, splits, TrainConfig(steps=2, eval_every=2), block_size=16,
+                            batch_size=2, val_batches=1, test_windows=4, seeds=(0, 1))
+    for name, res in out.items():
+        assert list(res.runs["seed"]) == [0, 1] and set(res.runs["lr"]) == {lrs[name]}
+        assert res.runs["test_loss"].notna().all()
+    assert out["GPT"].models[("GPT", 0)].core.config.block_size == 16
+    with pytest.raises(ValueError, match="no learning rate"):
+        retrain_at_window(specs, {"GPT": 1e-2}, splits, TrainConfig(steps=2), block_size=16, batch_size=2,
+                          val_batches=1, test_windows=4, seeds=(0,))

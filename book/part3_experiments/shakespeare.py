@@ -78,6 +78,7 @@ from rvt_lib.book import glue, interact
 
 from rvt_lib.budget import get_budget, pick
 from rvt_lib.data.text import load_shakespeare
+from rvt_lib.batched import fit_members
 from rvt_lib.experiments.shakespeare import (
     curve_table,
     generation_tokens_per_second,
@@ -87,13 +88,12 @@ from rvt_lib.experiments.shakespeare import (
     mixer_specs,
     mode_speeds,
     ranking_claim,
+    retrain_at_window,
     sample,
     spec_table,
-    position_losses,
     split_text,
     state_floats,
     stream_losses,
-    tiled_windows,
     training_tokens_per_second,
     words,
 )
@@ -776,6 +776,7 @@ report = run_study(
     lr_grid=LR_GRID,
     tune_seeds=(SEEDS[0],),
     measure_cost=False,
+    trainer=fit_members,  # LSTM members batched (no timings are read)
 )
 report_curves = curve_table(report)
 report_table = report.summary(["test_loss", "params"], nan="omit").join(
@@ -968,43 +969,52 @@ glue("state_mingru", f"{speed.loc['minGRU block'].iloc[2]:,}", display=False)
 
 # %%
 N_STREAMS = pick(smoke=2, book=16, full=16, dry=2)
-# smoke and dry: a few chunks per stream; book and full: all of validation
-few_chunks = 4 * N_STREAMS * B["block_size"] + 1
-val_text = splits.val[
-    : pick(smoke=few_chunks, book=None, full=None, dry=few_chunks)
-]
-# every position averaged over all the text's windows, not a sample of them
-val_windows = tiled_windows(val_text, B["block_size"], batch_size=64)
-curves = {
-    name: np.mean(
+# the longer training window of the next section: every stream is cut to a
+# whole number of its chunks, so that all the readings below pair on the same
+# characters
+LONG_BLOCK = pick(smoke=2 * B["block_size"], book=256, full=1024, dry=1024)
+# smoke and dry: a few long chunks per stream; book and full: all of validation
+# (less the remainder that fills no chunk in every stream)
+n_long = pick(
+    smoke=2,
+    book=(len(splits.val) - 1) // (N_STREAMS * LONG_BLOCK),
+    full=(len(splits.val) - 1) // (N_STREAMS * LONG_BLOCK),
+    dry=1,
+)
+val_text = splits.val[: N_STREAMS * n_long * LONG_BLOCK + 1]
+
+
+def read(models, name, block, *, stateful=False, per_position=False):
+    """stream_losses of every seed's model, (seeds, streams, chunks[, T])."""
+    return np.stack(
         [
-            position_losses(res.models[(name, s)], val_windows)
+            stream_losses(
+                models[(name, s)],
+                val_text,
+                block,
+                stateful=stateful,
+                n_streams=N_STREAMS,
+                per_position=per_position,
+            )
             for s in SEEDS
-            if (name, s) in res.models
-        ],
-        axis=0,
+            if (name, s) in models
+        ]
     )
+
+
+# windowed, per position: the loss against context over all the text's windows
+positions = {
+    name: read(res.models, name, B["block_size"], per_position=True)
     for name in NAMES
 }
-stream = {}  # (model, mode) -> (seeds, streams, chunks) chunk losses
+curves = {name: p.mean((0, 1, 2)) for name, p in positions.items()}
+stream = {(name, "windowed"): p.mean(-1) for name, p in positions.items()}
 for name in NAMES:
-    modes = ["windowed"] + ([] if name == GPT else ["stateful"])
-    for mode in modes:
-        stream[(name, mode)] = np.stack(
-            [
-                stream_losses(
-                    res.models[(name, s)],
-                    val_text,
-                    B["block_size"],
-                    stateful=mode == "stateful",
-                    n_streams=N_STREAMS,
-                )
-                for s in SEEDS
-                if (name, s) in res.models
-            ]
+    if name != GPT:
+        stream[(name, "stateful")] = read(
+            res.models, name, B["block_size"], stateful=True
         )
 glue("n_streams", N_STREAMS, display=False)
-glue("full_block", BUDGETS["full"]["block_size"], display=False)
 EARLY = min(8, B["block_size"])
 glue("early", EARLY, display=False)
 glue(
@@ -1144,9 +1154,8 @@ context.round(3)
 # input it was not trained on: it can help (the first positions of each chunk now have
 # context) or hurt (the state drifts outside the range training saw). Training on
 # longer windows, or with truncated backpropagation through time over consecutive
-# windows, is how a recurrent model is taught to use it. Longer windows cost training
-# time that this budget does not have; the `full` budget trains on windows of
-# {glue:text}`full_block` characters, on a GPU.
+# windows, is how a recurrent model is taught to use it; the next section trains on
+# longer windows.
 #
 # What each model carries: after its whole stream the GPT holds
 # {glue:text}`gpt_carry` numbers per sequence (its cache, full at {glue:text}`block_size`
@@ -1158,6 +1167,176 @@ context.round(3)
 # that list needs less memory for the same quality at any text length; where the list is
 # empty, no recurrent block of this size reaches the GPT's quality, and an equal-quality
 # comparison would need larger recurrent models.
+#
+# ### Training on longer windows
+#
+# Does a longer training window help each model? Every model is trained again on
+# windows of {glue:text}`long_block` characters instead of {glue:text}`block_size`, in
+# batches of {glue:text}`long_batch` instead of {glue:text}`batch_size`: the same
+# characters per step, the same steps, the same seeds, and the learning rate chosen for
+# it on validation above (not tuned again: the comparison is of the window alone). The
+# GPT's table of learned positions grows with the window, by
+# {glue:text}`long_gpt_extra` parameters; the recurrent models do not change. Each
+# model trained on the long windows then reads the validation text in windows of
+# {glue:text}`long_block`, and each model trained on the short windows reads the same
+# characters in windows of {glue:text}`block_size` (the windowed reading above). The two
+# are paired chunk by chunk ({glue:text}`long_block` characters, averaged over the seeds) and go
+# through the same block bootstrap in text order.
+
+# %%
+LONG_BATCH = max(1, B["batch_size"] * B["block_size"] // LONG_BLOCK)
+WINDOWS_PER_LONG = LONG_BLOCK // B["block_size"]
+long_start = time.perf_counter()
+long_res = retrain_at_window(
+    specs,
+    res.chosen,
+    splits,
+    config,
+    block_size=LONG_BLOCK,
+    batch_size=LONG_BATCH,
+    val_batches=B["val_batches"],
+    # as many test characters as the study above was scored on
+    test_windows=(
+        None
+        if B["test_windows"] is None
+        else max(1, B["test_windows"] // WINDOWS_PER_LONG)
+    ),
+    seeds=SEEDS,
+    trainer=fit_members,  # the GRU and LSTM blocks: seeds batched
+)
+long_seconds = time.perf_counter() - long_start
+long_positions = {
+    name: read(
+        long_res[name].models, name, LONG_BLOCK, per_position=True
+    )  # (seeds, streams, chunks, LONG_BLOCK)
+    for name in NAMES
+}
+long_curves = {name: p.mean((0, 1, 2)) for name, p in long_positions.items()}
+print(
+    f"{len(NAMES)} models x {len(SEEDS)} seeds retrained on windows of "
+    f"{LONG_BLOCK} in {long_seconds:.0f} s"
+)
+
+fig, ax = plt.subplots(figsize=(8, 4))
+for name in NAMES:
+    ax.plot(
+        np.arange(1, B["block_size"] + 1),
+        curves[name],
+        color=color_for(name),
+        ls=":",
+    )
+    ax.plot(
+        np.arange(1, LONG_BLOCK + 1),
+        long_curves[name],
+        color=color_for(name),
+        label=name,
+    )
+ax.set_xscale("log")
+ax.set_xlabel("characters of context (position in the window)")
+ax.set_ylabel("validation loss (nats/char)")
+ax.set_title(
+    f"Trained on windows of {LONG_BLOCK} (solid) or {B['block_size']} "
+    f"(dotted), mean of {len(SEEDS)} seeds ({get_budget()} budget)"
+)
+ax.legend(fontsize=8)
+fig.tight_layout()
+plt.show()
+
+# %%
+long_rows, long_gain, long_helped, long_hurt = [], {}, [], []
+for name in NAMES:
+    # per long chunk, in text order: the short windows' losses averaged in it
+    win = stream[(name, "windowed")].mean(
+        0
+    )  # (streams, n_long * WINDOWS_PER_LONG)
+    short = (
+        win.reshape(N_STREAMS, n_long, WINDOWS_PER_LONG).mean(-1).reshape(-1)
+    )
+    long = long_positions[name].mean((0, -1)).reshape(-1)
+    label_long = f"{name}, {LONG_BLOCK}-character windows"
+    label_short = f"{name}, {B['block_size']}-character windows"
+    long_gain[name] = v = stats.verdict(
+        stats.block_bootstrap(long, short),
+        label_long,
+        label_short,
+        lower_is_better=True,
+        unit="nats/char",
+        items="chunks",
+    )
+    long_helped += [name] if v.winner == label_long else []
+    long_hurt += [name] if v.winner == label_short else []
+    long_spec = (
+        specs[name].but(block_size=LONG_BLOCK) if name == GPT else specs[name]
+    )
+    long_rows.append(
+        {
+            "model": name,
+            f"windows of {B['block_size']}": short.mean(),
+            f"windows of {LONG_BLOCK}": long.mean(),
+            f"loss at position {LONG_BLOCK}": long_curves[name][-1],
+            f"test loss, windows of {LONG_BLOCK}": long_res[name]
+            .runs["test_loss"]
+            .mean(),
+            f"numbers carried at {LONG_BLOCK} chars": state_floats(
+                long_spec, LONG_BLOCK
+            ),
+        }
+    )
+long_table = pd.DataFrame(long_rows).set_index("model")
+long_gpt_params = specs[GPT].but(block_size=LONG_BLOCK).n_params()
+glue("long_block", LONG_BLOCK, display=False)
+glue("long_batch", LONG_BATCH, display=False)
+glue("batch_size", B["batch_size"], display=False)
+glue(
+    "long_gpt_extra",
+    f"{long_gpt_params - specs[GPT].n_params():,}",
+    display=False,
+)
+glue("long_helped", ", ".join(long_helped) or "none", display=False)
+glue("long_hurt", ", ".join(long_hurt) or "none", display=False)
+glue(
+    "long_other",
+    len(long_gain) - len(long_helped) - len(long_hurt),
+    display=False,
+)
+for name, v in long_gain.items():
+    glue(f"long_{key[name]}", v.text, display=False)
+long_best = long_table[f"windows of {LONG_BLOCK}"].idxmin()
+glue("long_best", long_best, display=False)
+long_gpt = long_table.loc[GPT, f"windows of {LONG_BLOCK}"]
+long_carry = f"numbers carried at {LONG_BLOCK} chars"
+long_dominant = [
+    n
+    for n in NAMES
+    if n != GPT
+    and long_table.loc[n, f"windows of {LONG_BLOCK}"] <= long_gpt
+    and long_table.loc[n, long_carry] < long_table.loc[GPT, long_carry]
+]
+glue("long_dominant", ", ".join(long_dominant) or "none", display=False)
+glue("long_gpt_carry", f"{long_table.loc[GPT, long_carry]:,}", display=False)
+for name, v in long_gain.items():
+    print(v)
+long_table.round(3)
+
+# %% [markdown]
+# Trained on windows of {glue:text}`long_block` rather than {glue:text}`block_size`, at
+# the same characters per step: clearly lower validation loss for
+# {glue:text}`long_helped`; clearly higher for {glue:text}`long_hurt`; for the other
+# {glue:text}`long_other`, "{glue:text}`no_clear`". Per model:
+# {glue:text}`long_gpt`; {glue:text}`long_lstm`; {glue:text}`long_gru`;
+# {glue:text}`long_minlstm`; {glue:text}`long_mingru`. A longer window buys context for
+# the later positions of every window, but fewer windows per step (the same characters
+# come in fewer, longer pieces) and, for the recurrent models, longer chains of
+# gradients; which of these counts for more at this budget is what the verdicts measure.
+# The learning rate was chosen for the short windows, and the best one may differ for
+# the long ones: a verdict against the long window says "not at this learning rate and
+# budget", not "never". The
+# lowest loss on the long windows is the {glue:text}`long_best`'s. With windows of
+# {glue:text}`long_block`, the GPT carries {glue:text}`long_gpt_carry` numbers per
+# sequence (its key-value cache); the recurrent blocks that reach its loss or better
+# with fewer numbers carried are {glue:text}`long_dominant`. The test losses in the
+# table are each model's single scoring on the test split tiled into windows of
+# {glue:text}`long_block`.
 #
 # ## What the models write
 #

@@ -457,7 +457,11 @@ plt.show()
 #     relying on it: a model trained on fresh windows never saw a carried state.
 #   - {doc}`../part3_experiments/shakespeare`: stateful reading clearly lowers the loss for
 #     {glue:text}`../part3_experiments/shakespeare.ipynb::stateful_helped:s`, and raises it
-#     for {glue:text}`../part3_experiments/shakespeare.ipynb::stateful_hurt:s`.
+#     for {glue:text}`../part3_experiments/shakespeare.ipynb::stateful_hurt:s`. Training
+#     on windows of {glue:text}`../part3_experiments/shakespeare.ipynb::long_block` at the
+#     same characters per step clearly lowers it for
+#     {glue:text}`../part3_experiments/shakespeare.ipynb::long_helped:s`, and raises it for
+#     {glue:text}`../part3_experiments/shakespeare.ipynb::long_hurt:s`.
 # * - The task needs exact state tracking or inputs longer than in training (counting,
 #     parity, flip-flops)
 #   - Check the automata verdicts: theory favours a nonlinear RNN (the LSTM was tested

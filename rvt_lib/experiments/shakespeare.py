@@ -21,7 +21,9 @@ within a time budget) and :func:`ranking_claim` (a source's ranking checked pair
 with :func:`rvt_lib.stats.verdict_claim`, Holm-adjusted). Speed is measured apart from
 learning (:func:`training_tokens_per_second`, :func:`generation_tokens_per_second`,
 :func:`mode_speeds`), and samples are read with :func:`sample` and
-:func:`known_word_fraction`.
+:func:`known_word_fraction`. Beyond the training window: :func:`stream_losses` (the
+validation text read in chunks, windowed or with the state carried, per chunk or per
+position) and :func:`retrain_at_window` (the models trained again on longer windows).
 
     splits = split_text(load_shakespeare())
     task = lm_task(splits, block_size=64, batch_size=16, val_batches=8, test_windows=256)
@@ -45,8 +47,8 @@ from rvt_lib import stats
 from rvt_lib.measure import time_fn
 from rvt_lib.models.gpt import GPT
 from rvt_lib.models.heads import ModelSpec, SequenceModel, match_parameters
-from rvt_lib.runner import StudyResult, Task, score_classes
-from rvt_lib.train import make_optimizer
+from rvt_lib.runner import StudyResult, Task, run_study, score_classes
+from rvt_lib.train import _model_device, make_optimizer
 
 VAL_SEED = 1234   # the validation windows are drawn with this seed, the same for every run
 UNIT = "nats/char"
@@ -195,32 +197,8 @@ def state_floats(spec: ModelSpec, context: int) -> int:
 
 # ----------------------------------------------------------------------------- context
 
-def position_losses(model: SequenceModel, windows) -> np.ndarray:
-    """Mean next-character loss at every position of fixed windows: (T,), nats/char.
-
-    windows: a list of ``(x, y)`` batches, each (B, T). Position t predicts character
-    t + 1 from t + 1 characters of context, so the curve shows how much each extra
-    character of context is worth to the model (eval mode, no gradients).
-    """
-    losses = []
-    was_training = model.training
-    model.eval()
-    device = next(model.parameters()).device
-    try:
-        with torch.no_grad():
-            for x, y in windows:
-                logits = model(x.to(device)).float().cpu()                       # (B, T, V)
-                losses.append(torch.nn.functional.cross_entropy(
-                    logits.transpose(1, 2), y, reduction="none"))                 # (B, T)
-    finally:
-        model.train(was_training)
-    if not losses:
-        raise ValueError("position_losses: no windows")
-    return torch.cat(losses).mean(0).numpy()
-
-
 def stream_losses(model: SequenceModel, data: torch.Tensor, block_size: int, *, stateful: bool,
-                  n_streams: int = 16) -> np.ndarray:
+                  n_streams: int = 16, per_position: bool = False) -> np.ndarray:
     """Next-character loss over a contiguous text, read in chunks of ``block_size``.
 
     The text is cut into ``n_streams`` contiguous streams read side by side, chunk after
@@ -230,7 +208,11 @@ def stream_losses(model: SequenceModel, data: torch.Tensor, block_size: int, *, 
     with unbounded context at the cost of a fixed-size state (the GPT has none to carry:
     its cache would outgrow its learned positions, so it is refused).
     Returns the mean loss of every chunk, (n_streams, n_chunks), the same layout for both
-    modes so that they pair chunk by chunk.
+    modes so that they pair chunk by chunk; ``per_position=True``: the loss at every
+    position of every chunk, (n_streams, n_chunks, block_size). Windowed, position t of a
+    chunk predicts its character t + 1 from t + 1 characters of context, so the mean over
+    chunks is the loss against context; and since the streams are cut at multiples of
+    ``block_size``, the chunks are the text's non-overlapping windows.
     """
     _positive_int("n_streams", n_streams)
     _check_block(data, block_size, "stream_losses")
@@ -244,7 +226,7 @@ def stream_losses(model: SequenceModel, data: torch.Tensor, block_size: int, *, 
     L = n_chunks * block_size
     x_all = data[:n_streams * L].view(n_streams, L)                              # (S, L)
     y_all = data[1:n_streams * L + 1].view(n_streams, L)                         # (S, L)
-    device = next(model.parameters()).device
+    device = _model_device(model)
     was_training = model.training
     model.eval()
     state, out = None, []
@@ -256,11 +238,38 @@ def stream_losses(model: SequenceModel, data: torch.Tensor, block_size: int, *, 
                 state = new_state if stateful else None
                 loss = torch.nn.functional.cross_entropy(logits.float().cpu().transpose(1, 2), y_all[:, part],
                                                          reduction="none")          # (S, T)
-                out.append(loss.mean(1))                                           # (S,)
+                out.append(loss if per_position else loss.mean(1))                 # (S, T) or (S,)
     finally:
         model.train(was_training)
-    return torch.stack(out, dim=1).numpy()                                         # (S, n_chunks)
+    return torch.stack(out, dim=1).numpy()                              # (S, n_chunks[, T])
 
+
+
+
+def retrain_at_window(specs: dict, lrs: dict, splits: TextSplits, config, *, block_size: int,
+                      batch_size: int, val_batches: int, test_windows: int | None, seeds,
+                      trainer=None) -> dict:
+    """``{name: StudyResult}``: every model trained again on windows of ``block_size``.
+
+    Each model keeps the learning rate of ``lrs[name]`` (chosen on validation by an
+    earlier study) and trains every seed with it (one ``run_study`` per model, all seeds
+    in one group, so a seed-batching ``trainer`` batches them); the GPT's position table
+    grows to the new window. Scored on the test split tiled into windows of the new size.
+    """
+    _positive_int("block_size", block_size)
+    _positive_int("batch_size", batch_size)
+    missing = [n for n in specs if n not in lrs]
+    if missing:
+        raise ValueError(f"retrain_at_window: no learning rate for {missing}")
+    cfg = config.but(batch_size=batch_size)
+    out = {}
+    for name, spec in specs.items():
+        spec = spec.but(block_size=block_size) if spec.kind == "gpt" else spec
+        task = lm_task(splits, block_size=block_size, batch_size=batch_size, val_batches=val_batches,
+                       test_windows=test_windows, name=f"windows of {block_size}")
+        out[name] = run_study({name: spec}, task, cfg, seeds=seeds, lr_grid=(lrs[name],),
+                              tune_seeds=seeds, measure_cost=False, trainer=trainer, progress=False)
+    return out
 
 
 # ----------------------------------------------------------------------------- summaries
