@@ -979,7 +979,7 @@ n_long = pick(
     smoke=2,
     book=(len(splits.val) - 1) // (N_STREAMS * LONG_BLOCK),
     full=(len(splits.val) - 1) // (N_STREAMS * LONG_BLOCK),
-    dry=1,
+    dry=2,  # the bootstrap needs at least three chunks
 )
 val_text = splits.val[: N_STREAMS * n_long * LONG_BLOCK + 1]
 
