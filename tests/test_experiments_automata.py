@@ -58,10 +58,12 @@ def test_tracking_task_lengths_seal_and_reproducible_training_stream():
     assert {x.shape[1] for x, _ in task.val} == {4}
     task.test.unseal()
     assert sorted({x.shape[1] for x, _ in task.test.open()}) == [4, 16]
+    np.random.seed(5)                                                   # as fit seeds a run
     a, b = task.train(), task.train()
     assert a[0].shape == (8, 4) and not torch.equal(a[0], b[0])          # fresh batches
+    np.random.seed(5)
     again = H.tracking_task("S3", TINY).train()
-    assert torch.equal(again[0], a[0]) and torch.equal(again[1], a[1])  # same stream
+    assert torch.equal(again[0], a[0]) and torch.equal(again[1], a[1])  # same stream for the same seed
     with pytest.raises(ValueError, match="unknown task"):
         H.tracking_task("Z7", TINY)
 
@@ -470,3 +472,18 @@ def test_depth_verdicts_reads_every_row_against_its_prediction():
     assert table["agreement"].tolist() == ["agrees", "agrees", "n/a"]
     mine = H.depth_verdicts(fewest, {("LSTM", "S3"): "grows"})
     assert mine["agreement"].tolist() == ["disagrees", "n/a", "n/a"]   # no prediction: n/a
+
+
+def test_a_runs_training_data_depends_on_its_seed_only():
+    """The LSTM trained alone, after another model, or seed-batched: the same runs."""
+    from rvt_lib.batched import fit_members
+    cfg = H.HeatmapConfig(train_length=4, factors=(1,), target_params=600, seeds=(0, 1), lr_grid=(1e-2,),
+                          n_val=8, n_test=8, train=TrainConfig(steps=4, batch_size=8, lr=1e-2))
+    lstm = {"LSTM": H.HEATMAP_MODELS["LSTM"]}
+    alone = H.run_heatmap(cfg, tasks=["S3"], models=lstm)["S3"].runs
+    after = H.run_heatmap(cfg, tasks=["S3"], models={"GPT": H.HEATMAP_MODELS["GPT"], **lstm})["S3"].runs
+    batched = H.run_heatmap(cfg, tasks=["S3"], models=lstm, trainer=fit_members)["S3"].runs
+    after = after[after["model"] == "LSTM"].reset_index(drop=True)
+    for other in (after, batched):
+        np.testing.assert_allclose(other["val_loss"], alone["val_loss"], rtol=1e-5)
+        np.testing.assert_allclose(other["test_loss"], alone["test_loss"], rtol=1e-5)

@@ -459,18 +459,19 @@ def _batches(name: str, kw: dict, n: int, length: int, batch: int, seed: int) ->
 def tracking_task(label: str, config: HeatmapConfig) -> Task:
     """The runner Task of heatmap task ``label``: fresh training batches at T, fixed val and test.
 
-    Train: every call draws a new batch (seeded by a counter, so reproducible). Val: length
-    T. Test: ``n_test`` sequences at every length f * T. All three from disjoint seeds.
+    Train: every call draws a new batch, whose seed comes from NumPy's global generator,
+    which ``fit`` seeds with the run's seed (no model draws from it). So a run's batches
+    depend on its seed alone: every model of a study trained with seed s sees the same
+    training sequences, whatever ran before it, and a member trained seed-batched sees
+    what it would see alone. Val: length T. Test: ``n_test`` sequences at every length
+    f * T. Val and test come from fixed seeds of their own.
     """
     if label not in HEATMAP_TASKS:
         raise ValueError(f"tracking_task: unknown task {label!r}; tasks: {', '.join(HEATMAP_TASKS)}")
     name, kw = HEATMAP_TASKS[label]
     T, B = config.train_length, config.train.batch_size
-    counter = iter(range(2**62))
-
     def train():
-        k = next(counter)
-        return make_task(name, B, T, seed=int(np.random.SeedSequence([7, k]).generate_state(1)[0]), **kw)
+        return make_task(name, B, T, seed=int(np.random.randint(0, 2**62)), **kw)   # the run's RNG
 
     val = _batches(name, kw, config.n_val, T, config.eval_batch, seed=1_000_001)
     test = [b for i, f in enumerate(config.factors)
