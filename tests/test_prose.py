@@ -135,3 +135,12 @@ def test_no_typed_verdicts_in_chapter_prose(chapter):
     assert not offenders, (f"{chapter}: verdict words typed in prose (markdown cell, line, word): "
                            f"{offenders}; glue them from rvt_lib.stats instead, or mark a source's "
                            f"words as a '> *Claim*' blockquote")
+
+
+def test_glue_from_another_chapter_names_its_format():
+    # myst-nb reads `path::key` without a format as key "path:" with format "key": the build
+    # then warns (an error under -W) and the page shows nothing
+    bare = re.compile(r"\{glue:text\}`[^`]*::[A-Za-z0-9_]+`")
+    offenders = [(p.name, m.group(0)) for p in sorted((ROOT / "book").glob("*/*.py"))
+                 for m in bare.finditer(p.read_text())]
+    assert not offenders, f"add a format to these glue references (e.g. ::key:s or ::key:d): {offenders}"

@@ -458,7 +458,7 @@ plt.show()
 #   - {doc}`../part3_experiments/shakespeare`: stateful reading clearly lowers the loss for
 #     {glue:text}`../part3_experiments/shakespeare.ipynb::stateful_helped:s`, and raises it
 #     for {glue:text}`../part3_experiments/shakespeare.ipynb::stateful_hurt:s`. Training
-#     on windows of {glue:text}`../part3_experiments/shakespeare.ipynb::long_block` at the
+#     on windows of {glue:text}`../part3_experiments/shakespeare.ipynb::long_block:d` at the
 #     same characters per step clearly lowers it for
 #     {glue:text}`../part3_experiments/shakespeare.ipynb::long_helped:s`, and raises it for
 #     {glue:text}`../part3_experiments/shakespeare.ipynb::long_hurt:s`.
