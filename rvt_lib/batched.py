@@ -676,10 +676,9 @@ def fit_members(models: list[nn.Module], train_sources: list, configs: list, *, 
     """
     from rvt_lib.models.gru import GRU
     from rvt_lib.models.lstm import LSTM
+    from rvt_lib.runner import _default_trainer  # fit on each member in turn
 
     seeds = list(range(len(models))) if seeds is None else list(seeds)
-    if all(any(isinstance(m, (GRU, LSTM)) for m in model.modules()) for model in models):
-        return fit_batched(models, train_sources, configs, val_sources=val_sources, loss_fn=loss_fn, seeds=seeds)
-    vals = val_sources or [None] * len(models)
-    return [_train.fit(m, tr, c, val=v, loss_fn=loss_fn, seed=s, progress=False)
-            for m, tr, c, v, s in zip(models, train_sources, configs, vals, seeds)]
+    batches = all(any(isinstance(m, (GRU, LSTM)) for m in model.modules()) for model in models)
+    trainer = fit_batched if batches else _default_trainer
+    return trainer(models, train_sources, configs, val_sources=val_sources, loss_fn=loss_fn, seeds=seeds)
