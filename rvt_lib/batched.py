@@ -59,6 +59,7 @@ from torch.func import functional_call, stack_module_state
 
 import rvt_lib.scan as _scan
 from rvt_lib import train as _train
+from rvt_lib.measure import keep_freed_memory
 from rvt_lib.train import History
 
 ADAM_EPS = 1e-8  # torch.optim.AdamW's default
@@ -604,6 +605,7 @@ def fit_batched(models: list[nn.Module], train_sources: list, configs: list, *, 
     configs, K = list(configs), len(models)
     seeds = list(range(K)) if seeds is None else list(seeds)
     _check_members(models, train_sources, configs, val_sources, seeds)
+    keep_freed_memory()  # the stacked tensors are big: page faults would dominate otherwise
     rehearsed = [_train.rehearsal(c, v) for c, v in zip(configs, val_sources or [None] * K)]
     configs = [c for c, _ in rehearsed]
     val_sources = None if val_sources is None else [v for _, v in rehearsed]

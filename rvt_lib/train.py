@@ -43,6 +43,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from rvt_lib.measure import keep_freed_memory
+
 DEFAULT_EVAL_BATCHES = 20  # batches drawn from a callable validation source
 SCHEDULES = ("constant", "cosine")
 
@@ -536,7 +538,9 @@ def fit(model: torch.nn.Module, train, config: TrainConfig, *, val=None, loss_fn
     dropout); the initial weights were drawn when the model was built (``ModelSpec.build``
     seeds that). ``device=None`` keeps the model where it is; batches follow the model.
     ``progress=None`` shows a tqdm bar in interactive sessions only (``RVT_PROGRESS``).
+    Freed memory is kept for reuse from here on (:func:`rvt_lib.measure.keep_freed_memory`).
     """
+    keep_freed_memory()
     config, val = rehearsal(config, val)
     total = _plan(train, val, config)
     set_seed(seed)

@@ -10,6 +10,7 @@ import torch.nn.functional as F
 from rvt_lib.measure import (PeakMemory, cost_table, count_parameters, measure_training, parameter_bytes,
                              time_fn, tokens_per_second)
 from rvt_lib.train import TrainConfig, fit
+from rvt_lib import measure
 
 
 def test_count_parameters_and_bytes_exact():
@@ -47,6 +48,54 @@ def test_peak_memory_sees_a_freed_allocation_through_the_sampler():
         del x                       # gone before the exit sample: only the thread saw it
     assert mem.peak_bytes >= 150e6
     assert mem.samples > 2
+
+
+def _page_faults_while_cycling(n_bytes=8 << 20, times=20) -> int:
+    """Minor page faults of this process while a tensor of ``n_bytes`` is made and freed."""
+    import resource
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    for _ in range(times):
+        x = torch.ones(n_bytes // 4)  # every page written
+        del x
+    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before
+
+
+glibc_only = pytest.mark.skipif(measure._glibc() is None, reason="the allocator settings are glibc's")
+
+
+@glibc_only
+def test_keep_freed_memory_stops_the_page_faults_of_reallocating():
+    pages = 20 * (8 << 20) // measure._PAGE_SIZE
+    measure._set_allocator(measure._GIVE_BACK)  # glibc's own settings: each 8 MB is a fresh mmap
+    try:
+        given_back = _page_faults_while_cycling()
+        assert measure.keep_freed_memory() is True
+        measure._set_allocator(measure._KEEP)  # (the flag may already be set by an earlier fit)
+        _page_faults_while_cycling()   # the first ones may grow the heap to its steady size
+        kept = _page_faults_while_cycling()
+    finally:
+        measure._set_allocator(measure._KEEP if measure._keeping else measure._GIVE_BACK)
+    assert given_back > 0.5 * pages      # about one fault per page, every time
+    assert kept < 0.05 * pages           # the same pages, reused
+
+
+@glibc_only
+def test_peak_memory_measures_under_glibc_settings_after_keep_freed_memory():
+    measure.keep_freed_memory()
+    x = torch.ones(50_000_000)  # a big block, freed: kept by the allocator
+    del x
+    with PeakMemory() as mem:   # a smaller block after it must still show its growth
+        y = torch.ones(25_000_000)
+    assert mem.peak_bytes >= 75e6
+    del y
+    _page_faults_while_cycling()
+    assert _page_faults_while_cycling() < 0.05 * 20 * (8 << 20) // measure._PAGE_SIZE  # kept again
+
+
+def test_fit_keeps_freed_memory():
+    model = nn.Linear(2, 1)
+    fit(model, lambda: (torch.randn(4, 2), torch.randn(4, 1)), TrainConfig(steps=1, lr=1e-3), loss_fn=F.mse_loss)
+    assert measure._keeping == (measure._glibc() is not None)
 
 
 def test_peak_memory_near_zero_for_a_tiny_block():
