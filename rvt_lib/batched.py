@@ -670,10 +670,11 @@ def fit_members(models: list[nn.Module], train_sources: list, configs: list, *, 
     Batching pays where the models hold a GRU or LSTM recurrence (bare, or as the mixer of
     a residual block): each step of their BPTT is many small operations, which the batched
     twins (:class:`BatchedGRURecurrence`, :class:`BatchedLSTMRecurrence`) do once for all
-    members. Measured on one CPU thread (``benchmarks/bench_batched.py`` and the Tiny
-    Shakespeare block at 256 characters): the GRU about 3x faster, the LSTM about 1.5x.
-    For minGRU, minLSTM, the LRU and the GPT it measured no faster, so they train with
-    :func:`rvt_lib.train.fit`. Either way the histories and weights are those of K ``fit``
+    members. Measured on one CPU thread at the ECG size (``benchmarks/bench_batched.py``,
+    with :func:`rvt_lib.measure.keep_freed_memory`): the GRU about 3-4x faster, the LSTM
+    about 2x; less at the Tiny Shakespeare size. For minGRU, minLSTM, the LRU and the GPT
+    it measured no faster (also for the cost chapter's parameter study), so they train
+    with :func:`rvt_lib.train.fit`. Either way the histories and weights are those of K ``fit``
     calls (``tests/test_batched.py``).
     """
     from rvt_lib.models.gru import GRU

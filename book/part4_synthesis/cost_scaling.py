@@ -920,16 +920,18 @@ cpu_table[cpu_table["seq_len"] == SEQ_LENS[-1]].set_index("model").round(2)
 # differs. Each model's learning rate is chosen on the validation split, the chosen setting
 # is retrained over several seeds, and the test split (the last tenth of the text) is
 # scored once ({func}`rvt_lib.experiments.cost_scaling.parameter_study`, which calls
-# {func}`rvt_lib.runner.run_study`). The members of one model that differ only in learning
-# rate or seed train as one batched model ({func}`rvt_lib.batched.fit_batched`), which is
-# exactly equal to training them one by one (tested) and cheaper. This is a short budget:
-# the losses are those of models early in training, which is where the comparison of
-# *architectures at equal training effort* is made, not of converged models. The full
+# {func}`rvt_lib.runner.run_study`). The members are trained by
+# {func}`rvt_lib.batched.fit_members`, which trains seeds as one batched model only for
+# GRU and LSTM recurrences, where batching measured faster
+# (`benchmarks/bench_batched.py`); the GPT and the minLSTM train one by one. This is a
+# short budget: the losses are those of models early in training, which is where the
+# comparison of *architectures at equal training effort* is made, not of converged
+# models. The full
 # comparison, with longer training and all five mixers, is in
 # {doc}`../part3_experiments/shakespeare`.
 
 # %%
-from rvt_lib.batched import fit_batched
+from rvt_lib.batched import fit_members
 from rvt_lib.experiments.shakespeare import split_text
 
 PS_KINDS = ["gpt", "minlstm"]
@@ -965,7 +967,7 @@ ps, ps_studies = parameter_study(
     n_head=N_HEAD,
     seeds=PS_SEEDS,
     lr_grid=PS_LRS,
-    trainer=fit_batched,
+    trainer=fit_members,
     device=DEVICE,
 )
 ps_seconds = time.perf_counter() - ps_start
