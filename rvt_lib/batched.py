@@ -83,50 +83,76 @@ class BatchedLSTMRecurrence(torch.autograd.Function):
     and ``c0`` (K, B, H), ``weight_hh`` (K, 4H, H) and ``y`` (K, B, T, H). The backward is
     the same hand-written BPTT (see that class for the derivation); every ``(B, 4H) @
     (4H, H)`` matmul becomes one ``torch.bmm`` over the K members.
+
+    Unlike the readable original, this twin is written for few kernel calls per step (at
+    the book's sizes a step's tensors hold a few thousand numbers, so each call's overhead
+    costs more than its arithmetic): every step writes into buffers allocated once
+    (``out=``), one sigmoid covers all four gates (the g slice is then overwritten by its
+    tanh), ``addcmul`` fuses a multiply with an add, and the backward folds ``dh += dy_t``
+    into the ``baddbmm`` that carries ``dh`` back a step. Forward 7 calls per step instead
+    of 11, backward 5 instead of 9. Measured against the previous one-op-per-line twin in one
+    run (2 threads, K = 8, a training step of all members): 34.8 -> 29.9 ms at the ECG size,
+    502 -> 415 ms at the Shakespeare size; the rest of the time is memory traffic through
+    the (T, K, B, 4H) buffers, which fusing calls does not reduce.
     """
 
     @staticmethod
     def forward(ctx, xw, h0, c0, weight_hh):
-        w_t = weight_hh.transpose(1, 2)  # (K, H, 4H)
-        h, c, hs, steps = h0, c0, [], []
-        for xw_t in xw.unbind(dim=2):  # T slices (K, B, 4H)
-            i, f, g, o = torch.baddbmm(xw_t, h, w_t).chunk(4, dim=2)  # (K, B, H) each
-            i, f, g, o = torch.sigmoid(i), torch.sigmoid(f), torch.tanh(g), torch.sigmoid(o)
-            c = f * c + i * g
-            tc = torch.tanh(c)
-            h = o * tc
-            hs.append(h)
-            steps.append((i, f, g, o, c, tc))
-        y = torch.stack(hs, dim=2)  # (K, B, T, H)
-        saved = [torch.stack(v) for v in zip(*steps)]  # each (T, K, B, H)
-        ctx.save_for_backward(h0, c0, weight_hh, y, *saved)
-        return y, h, c
+        K, B, T, H4 = xw.shape
+        H = H4 // 4
+        w_t = weight_hh.transpose(1, 2).contiguous()  # (K, H, 4H): a faster bmm operand
+        acts = xw.new_empty(T, K, B, H4)  # sigmoid(i), sigmoid(f), tanh(g), sigmoid(o)
+        cs, tcs = xw.new_empty(T, K, B, H), xw.new_empty(T, K, B, H)  # c_t, tanh(c_t)
+        y = xw.new_empty(K, B, T, H)
+        i, f, g, o = acts.chunk(4, dim=3)  # views (T, K, B, H)
+        hs, xws = y.unbind(dim=2), xw.unbind(dim=2)  # T views (K, B, H) and (K, B, 4H)
+        h, c = h0, c0
+        for t in range(T):
+            pre = torch.baddbmm(xws[t], h, w_t)  # all four gates of all members: one bmm
+            torch.sigmoid(pre, out=acts[t])
+            torch.tanh(pre[..., 2 * H:3 * H], out=g[t])
+            c = torch.mul(f[t], c, out=cs[t]).addcmul_(i[t], g[t])  # f * c + i * g
+            h = torch.mul(o[t], torch.tanh(c, out=tcs[t]), out=hs[t])  # o * tanh(c)
+        ctx.save_for_backward(h0, c0, weight_hh, acts, cs, tcs, y)
+        return y, h.clone(), c.clone()
 
     @staticmethod
     @torch.autograd.function.once_differentiable
     def backward(ctx, dy, dh_T, dc_T):
-        h0, c0, weight_hh, y, i, f, g, o, cs, tc = ctx.saved_tensors  # gates: (T, K, B, H)
+        h0, c0, weight_hh, acts, cs, tc, y = ctx.saved_tensors  # acts, cs, tc: (T, K, B, ·)
         T, K, B, H = cs.shape
-        c_prev = torch.cat([c0[None], cs[:-1]])  # (T, K, B, H)
-        dc_dh = o * (1 - tc * tc)
-        dpre_o_dh = tc * o * (1 - o)
-        dpre_ifg_dc = torch.stack([g * i * (1 - i), c_prev * f * (1 - f), i * (1 - g * g)], dim=3)  # (T, K, B, 3, H)
-        dy = dy.movedim(2, 0)  # (T, K, B, H)
-        dpre = y.new_empty(T, K, B, 4, H)
-        dh = torch.zeros_like(h0) if dh_T is None else dh_T
+        i, f, g, o = acts.chunk(4, dim=3)
+        # Local derivatives of every step at once: dpre = coef * (dc, dc, dc, dh) per gate,
+        # written gate by gate into one buffer (these passes over T are memory-bound)
+        one = acts.new_ones(())
+        coef = acts.new_empty(T, K, B, 4, H)
+        c_i, c_f, c_g, c_o = coef.unbind(3)
+        torch.mul(torch.addcmul(i, i, i, value=-1), g, out=c_i)  # g * i (1 - i)
+        torch.addcmul(f, f, f, value=-1, out=c_f)  # f (1 - f) ...
+        c_f[1:] *= cs[:-1]                         # ... * c_{t-1}
+        c_f[0] *= c0
+        torch.mul(torch.addcmul(one, g, g, value=-1), i, out=c_g)  # i * (1 - g^2)
+        torch.mul(torch.addcmul(o, o, o, value=-1), tc, out=c_o)  # tc * o (1 - o)
+        dc_dh = torch.addcmul(one, tc, tc, value=-1).mul_(o).unbind(0)  # dc_t += dh_t * dc_dh
+        coef, f = coef.unbind(0), f.unbind(0)
+        dpre = y.new_empty(K, B, T, 4, H)  # dL/d(pre-activations), laid out as xw
+        steps, flat = dpre.unbind(2), dpre.view(K, B, T, 4 * H).unbind(2)
+        dys = dy.unbind(2)  # T views (K, B, H)
+        dh = dys[-1] if dh_T is None else dh_T + dys[-1]  # dL/dh_t, dy_t included
         dc = torch.zeros_like(c0) if dc_T is None else dc_T
         for t in reversed(range(T)):
-            dh = dh + dy[t]
-            dc = dc + dh * dc_dh[t]
-            dpre[t, :, :, :3] = dc[:, :, None] * dpre_ifg_dc[t]
-            dpre[t, :, :, 3] = dh * dpre_o_dh[t]
-            dc = dc * f[t]
-            dh = torch.bmm(dpre[t].view(K, B, 4 * H), weight_hh)  # (K, B, 4H) @ (K, 4H, H)
-        dpre = dpre.view(T, K, B, 4 * H).transpose(0, 1).contiguous()       # (K, T, B, 4H)
-        h_prev = torch.cat([h0[:, None], y.transpose(1, 2)[:, :-1]], dim=1)  # (K, T, B, H): h_{t-1}
-        # (K, 4H, T*B) @ (K, T*B, H): sum over steps and batch of dpre_t^T h_{t-1}, per member
-        d_weight_hh = torch.bmm(dpre.view(K, T * B, 4 * H).transpose(1, 2), h_prev.reshape(K, T * B, H))
-        return dpre.transpose(1, 2), dh, dc, d_weight_hh
+            dc = torch.addcmul(dc, dh, dc_dh[t])
+            torch.mul(coef[t], dc[:, :, None], out=steps[t])  # i, f, g reach h_t via c_t;
+            torch.mul(coef[t][:, :, 3], dh, out=steps[t][:, :, 3])  # o directly: rewrite it
+            dc = dc * f[t]  # dL/dc_{t-1}
+            if t:  # dL/dh_{t-1} = dy_{t-1} + dpre_t @ W_hh, per member
+                dh = torch.baddbmm(dys[t - 1], flat[t], weight_hh)
+        dh = torch.bmm(flat[0], weight_hh)  # dL/dh0
+        dpre = dpre.view(K, B * T, 4 * H)
+        h_prev = torch.cat([h0[:, :, None], y[:, :, :-1]], dim=2)  # (K, B, T, H): h_{t-1}
+        # (K, 4H, B*T) @ (K, B*T, H): sum over steps and batch of dpre_t^T h_{t-1}, per member
+        d_weight_hh = torch.bmm(dpre.transpose(1, 2), h_prev.view(K, B * T, H))
+        return dpre.view(K, B, T, 4 * H), dh, dc, d_weight_hh
 
 
 class _VmapLSTMRecurrence(torch.autograd.Function):
