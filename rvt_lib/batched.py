@@ -92,8 +92,9 @@ class BatchedLSTMRecurrence(torch.autograd.Function):
     into the ``baddbmm`` that carries ``dh`` back a step. Forward 7 calls per step instead
     of 11, backward 5 instead of 9. Measured against the previous one-op-per-line twin in one
     run (2 threads, K = 8, a training step of all members): 34.8 -> 29.9 ms at the ECG size,
-    502 -> 415 ms at the Shakespeare size; the rest of the time is memory traffic through
-    the (T, K, B, 4H) buffers, which fusing calls does not reduce.
+    502 -> 415 ms at the Shakespeare size. Inside the loop a call takes several times as
+    long as the same call timed alone, which points at memory traffic through the (T, K, B,
+    4H) buffers; fewer calls do not reduce that.
     """
 
     @staticmethod
