@@ -127,3 +127,30 @@ def test_a_chapter_that_measures_the_machine_runs_alone_after_the_others(tmp_pat
     if "OMP_NUM_THREADS" not in os.environ:                  # alone: every core is its own
         assert spans["two"][2] == str(os.cpu_count())
     assert _run(root).stdout.count("cached    ") == 3           # cached like any other chapter
+
+
+def test_chapters_start_longest_first_by_their_minutes_hint_and_stale_hints_are_named(tmp_path):
+    # one worker: the chapters run in the order they were submitted
+    stamp = "import time; open('{0}.t', 'w').write(str(time.time()))"
+    root = _project(tmp_path, second_code=stamp.format("two"))
+    _notebook(root / "ch" / "three.ipynb", stamp.format("three"))
+    one = nbformat.read(root / "ch" / "one.ipynb", as_version=4)
+    one.cells[1].source = stamp.format("one") + "  # the most code of the three"
+    nbformat.write(one, root / "ch" / "one.ipynb")
+    for name, minutes in (("two", 3.0), ("three", 0.5)):  # "one" has no hint: it goes last
+        nb = nbformat.read(root / "ch" / f"{name}.ipynb", as_version=4)
+        nb.metadata["rvt"] = {"minutes": minutes}
+        nbformat.write(nb, root / "ch" / f"{name}.ipynb")
+    (root / "_toc.yml").write_text("format: jb-book\nroot: intro\nchapters:\n"
+                                   "  - file: ch/one\n  - file: ch/two\n  - file: ch/three\n")
+    env = {**os.environ, "RVT_BUDGET": "book"}
+    result = subprocess.run([sys.executable, str(SCRIPT), "--root", str(root), "--workers", "1"],
+                            capture_output=True, text=True, timeout=300, env=env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    started = {n: float((root / "ch" / f"{n}.t").read_text()) for n in ("one", "two", "three")}
+    assert started["two"] < started["three"] < started["one"]
+    # each ran in well under a minute: "two" (3 min) and "three" (0.5) are stale, "one" has none
+    hints = [line for line in result.stdout.splitlines() if line.startswith("hint")]
+    assert len(hints) == 3, result.stdout
+    assert any("ch/one.ipynb: no rvt.minutes" in h for h in hints)
+    assert any("ch/two.ipynb: rvt.minutes is 3 " in h for h in hints)

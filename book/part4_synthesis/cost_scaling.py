@@ -13,6 +13,7 @@
 #     language: python
 #     name: python3
 #   rvt:
+#     minutes: 4.4
 #     exclusive: true
 # ---
 
