@@ -18,7 +18,8 @@ chapter prints the thread count it ran with. Kernels also get ``RVT_WIDGETS=stat
 
 Chapters start longest first, by the minutes their header gives (``rvt: minutes: 7.5``: the
 time of the last ``book`` build; after a ``book`` run the script names the hints that are
-more than 1.5x off), so that no long chapter starts last while the other worker idles.
+more than 1.5x and half a minute off), so that no long chapter starts last while the other
+worker idles.
 
 A chapter that *measures* the machine (timings, the speed-up of a second thread) declares
 it in its notebook metadata, ``"rvt": {"exclusive": true}`` (in the jupytext header:
@@ -155,13 +156,14 @@ def _longest_first(paths: list[Path]) -> list[Path]:
 
 def _stale_hint(path: Path, seconds: float) -> str | None:
     """Under the ``book`` budget: what to write as ``rvt: minutes:`` when the header's hint is
-    missing or off by more than 1.5x (other budgets run for other times; they say nothing)."""
+    missing, or off by more than 1.5x and more than half a minute (other budgets run for
+    other times; they say nothing)."""
     from rvt_lib.budget import get_budget  # torch-free
 
     if get_budget() != "book":
         return None
     hint, took = expected_minutes(path), seconds / 60
-    if hint is not None and 1 / 1.5 <= took / hint <= 1.5:
+    if hint is not None and (1 / 1.5 <= took / hint <= 1.5 or abs(took - hint) <= 0.5):
         return None
     said = "no rvt.minutes" if hint is None else f"rvt.minutes is {hint:g}"
     return f"{said} in its header, it took {took:.1f} min: update the hint (it orders the chapters)"

@@ -137,7 +137,7 @@ def test_chapters_start_longest_first_by_their_minutes_hint_and_stale_hints_are_
     one = nbformat.read(root / "ch" / "one.ipynb", as_version=4)
     one.cells[1].source = stamp.format("one") + "  # the most code of the three"
     nbformat.write(one, root / "ch" / "one.ipynb")
-    for name, minutes in (("two", 3.0), ("three", 0.5)):  # "one" has no hint: it goes last
+    for name, minutes in (("two", 3.0), ("three", 1.0)):  # "one" has no hint: it goes last
         nb = nbformat.read(root / "ch" / f"{name}.ipynb", as_version=4)
         nb.metadata["rvt"] = {"minutes": minutes}
         nbformat.write(nb, root / "ch" / f"{name}.ipynb")
@@ -149,7 +149,7 @@ def test_chapters_start_longest_first_by_their_minutes_hint_and_stale_hints_are_
     assert result.returncode == 0, result.stdout + result.stderr
     started = {n: float((root / "ch" / f"{n}.t").read_text()) for n in ("one", "two", "three")}
     assert started["two"] < started["three"] < started["one"]
-    # each ran in well under a minute: "two" (3 min) and "three" (0.5) are stale, "one" has none
+    # each ran in well under a minute: "two" (3 min) and "three" (1) are stale, "one" has none
     hints = [line for line in result.stdout.splitlines() if line.startswith("hint")]
     assert len(hints) == 3, result.stdout
     assert any("ch/one.ipynb: no rvt.minutes" in h for h in hints)
