@@ -543,7 +543,9 @@ def _evidence(test: PairedTest, p: float, adjusted: bool, unit: str, items: str 
     """The numbers behind a verdict, e.g. ``"Δ = −0.052 nats/char, 95% CI [−0.071, −0.033],
     p = 0.001 (paired bootstrap over 2,000 test windows)"``."""
     u = f" {unit}" if unit else ""
-    return (f"Δ = {_num(test.estimate, decimals)}{u}, {test.level:.0%} CI "
+    # an adjusted p answers for the whole family; the interval is still this comparison's own
+    ci = f"unadjusted {test.level:.0%} CI" if adjusted else f"{test.level:.0%} CI"
+    return (f"Δ = {_num(test.estimate, decimals)}{u}, {ci} "
             f"[{_num(test.ci_low, decimals)}, {_num(test.ci_high, decimals)}], {_p_text(p, adjusted)} "
             f"({test.name} over {test.n:,} {items or test.items})")
 
@@ -586,7 +588,9 @@ def verdict(test: PairedTest, a: str, b: str, *, lower_is_better: bool | None = 
 
     a, b: the names of the models in the order they were passed to the test (the
     estimate is ``a - b``). p_value: an already-adjusted p (e.g. from :func:`holm`)
-    replacing the test's own. unit: the metric's unit for the text (``"nats/char"``);
+    replacing the test's own; the text then calls the interval "unadjusted" (it is this
+    comparison's own, so it can exclude zero while the adjusted p finds no clear
+    difference). unit: the metric's unit for the text (``"nats/char"``);
     items: what ``n`` counts (``"test windows"``), by default the test's.
 
     The text reads e.g. "LSTM beats GPT: Δ = −0.052 nats/char, 95% CI [−0.071, −0.033],

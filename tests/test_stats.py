@@ -268,6 +268,9 @@ def test_verdict_min_effect_and_adjusted_p():
     assert small.label == "no_clear_difference" and "smallest difference that matters" in small.text
     adjusted = S.verdict(t, "A", "B", p_value=0.2)
     assert adjusted.label == "no_clear_difference" and "adjusted p = 0.20" in adjusted.text
+    # the interval excludes zero but is this comparison's own: the text says so
+    assert "unadjusted 95% CI [−0.0060, −0.0020]" in adjusted.text
+    assert "unadjusted" not in S.verdict(t, "A", "B").text
 
 
 def test_verdict_needs_a_direction():
