@@ -102,23 +102,23 @@ def _execute(path: str, timeout: int, allow_errors: bool, threads: int):
     return path, nb, result.time, error
 
 
-def _rvt(path: Path) -> dict:
+def _rvt(nb) -> dict:
     """The chapter's build settings: ``metadata.rvt`` (``rvt:`` in the jupytext header)."""
-    meta = nbformat.read(path, as_version=4).metadata.get("rvt", {})
+    meta = nb.metadata.get("rvt", {})
     return meta if isinstance(meta, dict) else {}
 
 
 def is_exclusive(path: Path) -> bool:
     """Whether the chapter asks for the machine to itself (``metadata.rvt.exclusive``)."""
-    return bool(_rvt(path).get("exclusive", False))
+    return bool(_rvt(nbformat.read(path, as_version=4)).get("exclusive", False))
 
 
-def expected_minutes(path: Path) -> float | None:
+def expected_minutes(nb) -> float | None:
     """How long the chapter ran in the last ``book`` build (``metadata.rvt.minutes``), or None.
 
     Only used to order the chapters; after a ``book`` run the script says which of these
     hints are stale."""
-    minutes = _rvt(path).get("minutes")
+    minutes = _rvt(nb).get("minutes")
     return float(minutes) if isinstance(minutes, (int, float)) and minutes > 0 else None
 
 
@@ -135,7 +135,7 @@ def _run_pool(pool, paths, settings, threads, cache, root, failed) -> None:
             continue
         _store(cache, path, nb, seconds)
         print(f"executed  {name} in {seconds:.0f} s", flush=True)
-        stale = _stale_hint(Path(path), seconds)
+        stale = _stale_hint(nb, seconds)
         if stale:
             print(f"hint      {name}: {stale}", flush=True)
 
@@ -150,11 +150,11 @@ def _longest_first(paths: list[Path]) -> list[Path]:
     would have ended at 1,219 and 1,232 s."""
     def key(p: Path) -> tuple[float, int]:
         nb = nbformat.read(p, as_version=4)
-        return expected_minutes(p) or 0.0, sum(len(c.source) for c in nb.cells if c.cell_type == "code")
+        return expected_minutes(nb) or 0.0, sum(len(c.source) for c in nb.cells if c.cell_type == "code")
     return sorted(paths, key=key, reverse=True)
 
 
-def _stale_hint(path: Path, seconds: float) -> str | None:
+def _stale_hint(nb, seconds: float) -> str | None:
     """Under the ``book`` budget: what to write as ``rvt: minutes:`` when the header's hint is
     missing, or off by more than 1.5x and more than half a minute (other budgets run for
     other times; they say nothing)."""
@@ -162,7 +162,7 @@ def _stale_hint(path: Path, seconds: float) -> str | None:
 
     if get_budget() != "book":
         return None
-    hint, took = expected_minutes(path), seconds / 60
+    hint, took = expected_minutes(nb), seconds / 60
     if hint is not None and (1 / 1.5 <= took / hint <= 1.5 or abs(took - hint) <= 0.5):
         return None
     said = "no rvt.minutes" if hint is None else f"rvt.minutes is {hint:g}"
