@@ -39,6 +39,27 @@ def glue(name: str, value, display: bool = False) -> None:
     return None  # nothing, so that a cell ending in glue(...) prints no stray output
 
 
+def which_of(chosen, among) -> str:
+    """How many of ``among`` are ``chosen``, in words, naming them: for glued counts.
+
+    ``"none of the 5"``, ``"all 5"``, or ``"2 of the 5 (GRU, LSTM)"`` (in the order of
+    ``among``), so that a sentence built on a computed count reads right whatever the
+    count turns out to be (never "0 of the 5 ... for the other 5").
+    """
+    among = list(among)
+    unknown = [c for c in chosen if c not in among]
+    if unknown:
+        raise ValueError(f"which_of: {unknown} are not among {among}")
+    picked = [a for a in among if a in set(chosen)]
+    if len(among) == 1:
+        return str(among[0]) if picked else "none"
+    if not picked:
+        return f"none of the {len(among)}"
+    if len(picked) == len(among):
+        return f"all {len(among)}"
+    return f"{len(picked)} of the {len(among)} ({', '.join(map(str, picked))})"
+
+
 # ----------------------------------------------------------------------------- widgets
 #
 # A widget needs a live kernel. On the published site there is none: ipywidgets' saved

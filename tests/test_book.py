@@ -70,6 +70,7 @@ def _plot(a, b):
 
 
 def test_static_widget_precomputes_every_grid_point():
+    plt.close("all")  # figures other tests left open are not this test's
     html = book.static_widget_html(_plot, dict(a=(1, 3), b=["x", "y"]), max_outputs=8)
     assert html.count("data-rvt-output=") == 6           # 3 values of a x 2 of b
     assert html.count("data:image/png;base64,") == 6      # one figure each
@@ -129,3 +130,16 @@ def test_widget_check_catches_a_script_error(tmp_path):
     result = subprocess.run([sys.executable, str(ROOT / "scripts" / "check_widgets.py"), str(page)],
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 1 and "console error" in result.stdout
+
+
+def test_which_of_reads_right_for_every_count():
+    from rvt_lib.book import which_of
+
+    names = ["LSTM", "GRU", "GPT"]
+    assert which_of([], names) == "none of the 3"
+    assert which_of(["GPT", "LSTM"], names) == "2 of the 3 (LSTM, GPT)"  # order of among
+    assert which_of(names[::-1], names) == "all 3"
+    assert which_of(["GRU"], ["GRU"]) == "GRU"
+    assert which_of([], ["GRU"]) == "none"
+    with pytest.raises(ValueError, match="not among"):
+        which_of(["minGRU"], names)

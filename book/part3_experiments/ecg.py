@@ -60,7 +60,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import torch
-from rvt_lib.book import glue, interact
+from rvt_lib.book import glue, interact, which_of
 
 from rvt_lib import plots
 from rvt_lib.budget import get_budget, pick
@@ -79,7 +79,6 @@ from rvt_lib.batched import fit_members
 from rvt_lib.runner import run_study
 from rvt_lib.data.ecg import load_ecg200, load_ptb, ptb_available
 from rvt_lib.gradients import input_gradient_norms
-from rvt_lib.measure import cost_table
 from rvt_lib.train import TrainConfig, set_seed
 
 plots.style()
@@ -700,16 +699,14 @@ glue_text(
     f"[{acc.loc[best, 'ci_low']:.3f}, {acc.loc[best, 'ci_high']:.3f}]",
 )
 glue_text("best_vs_nn", vs_nn[best].text)
-n_nn_better = sum(v.winner == "1-NN (Euclidean)" for v in vs_nn.values())
-n_net_better = sum(
-    v.winner not in (None, "1-NN (Euclidean)") for v in vs_nn.values()
-)
+nn_ahead = [n for n in NAMES if vs_nn[n].winner == n]
+nn_behind = [n for n in NAMES if vs_nn[n].winner == "1-NN (Euclidean)"]
+nn_level = [n for n in NAMES if vs_nn[n].winner is None]
 glue_text(
     "vs_nn_count",
-    f"{n_net_better} of the {len(NAMES)} networks are ahead of 1-NN and "
-    f"{n_nn_better} behind it, by McNemar's test with Holm's adjustment; "
-    f"for the other {len(NAMES) - n_nn_better - n_net_better} the test finds "
-    f"{stats.NO_CLEAR_DIFFERENCE}",
+    f"ahead of 1-NN, {which_of(nn_ahead, NAMES)}; behind it, "
+    f"{which_of(nn_behind, NAMES)}; {stats.NO_CLEAR_DIFFERENCE}, "
+    f"{which_of(nn_level, NAMES)}",
 )
 glue_text("claim_opponent", opponent)
 glue_text("claim_ecg_word", claim.claim)
@@ -783,7 +780,8 @@ plt.show()
 # {glue:text}`n_fit` heartbeats), the network with the highest mean test accuracy is the
 # **{glue:text}`best_model`**, {glue:text}`best_acc:.3f` ± {glue:text}`best_acc_std:.3f`
 # (95% interval over seeds {glue:text}`best_ci`). Against 1-NN, beat by beat:
-# {glue:text}`best_vs_nn`. Over all five: {glue:text}`vs_nn_count`. Each network's
+# {glue:text}`best_vs_nn`. Over all five, by McNemar's test with Holm's adjustment:
+# {glue:text}`vs_nn_count`. Each network's
 # verdict pools its seeds (a beat counts as right when most seeds get it right), and the
 # networks learned from {glue:text}`n_fit` heartbeats where 1-NN uses all
 # {glue:text}`n_train`: the price of tuning honestly on a validation split.
@@ -905,12 +903,12 @@ deeper_better = [
 shallower_better = [
     n for n in NAMES if vs_shallow[n].winner == f"{n}, 1 layer"
 ]
-glue_text("deeper_better", ", ".join(deeper_better) or "none")
-glue_text("shallower_better", ", ".join(shallower_better) or "none")
+depth_level = [n for n in NAMES if vs_shallow[n].winner is None]
+glue_text("deeper_better", which_of(deeper_better, NAMES))
+glue_text("shallower_better", which_of(shallower_better, NAMES))
 glue_text(
     "depth_no_diff",
-    f"for the other {len(NAMES) - len(deeper_better) - len(shallower_better)} "
-    f"the test finds {stats.NO_CLEAR_DIFFERENCE}",
+    f"{stats.NO_CLEAR_DIFFERENCE}: {which_of(depth_level, NAMES)}",
 )
 glue_text("no_clear", stats.NO_CLEAR_DIFFERENCE)
 deep_best = deep_acc["mean"].idxmax()

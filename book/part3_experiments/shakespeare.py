@@ -76,7 +76,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import torch
-from rvt_lib.book import glue, interact
+from rvt_lib.book import glue, interact, which_of
 
 from rvt_lib.budget import get_budget, pick
 from rvt_lib.data.text import load_shakespeare
@@ -1446,21 +1446,17 @@ ax.legend(fontsize=9)
 plt.show()
 glue("val_ceiling", f"{100 * val_ceiling:.0f}", display=False)
 glue("spell_best", max(score, key=lambda n: score[n][1]), display=False)
-n_drop = sum(values[-1] < values[0] for values in score.values())
 glue(
     "n_drop",
-    (
-        f"all {len(score)}"
-        if n_drop == len(score)
-        else f"{n_drop} of the {len(score)}"
-    ),
+    which_of([n for n, v in score.items() if v[-1] < v[0]], list(score)),
     display=False,
 )
 
 # %% [markdown]
 # At temperature 0.8 the {glue:text}`spell_best` spells best by this score (one sample
-# per point, so small differences are noise). For {glue:text}`n_drop` models the score
-# is lower at temperature 1.4 than at 0.5: a flatter distribution invents more words.
+# per point, so small differences are noise). The models whose score is lower at
+# temperature 1.4 than at 0.5 (a flatter distribution invents more words):
+# {glue:text}`n_drop`.
 # The validation text itself scores {glue:text}`val_ceiling` %. That is not a ceiling: at
 # a low temperature a model can beat it by repeating common words, so a high score is
 # necessary for Shakespeare-like text, not sufficient.

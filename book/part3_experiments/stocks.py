@@ -64,7 +64,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import torch
-from rvt_lib.book import glue, interact
+from rvt_lib.book import glue, interact, which_of
 
 import rvt_lib.experiments.stocks as fc
 from rvt_lib import plots, stats
@@ -846,15 +846,6 @@ for name, v in ver_seed.items():
     print(f"{name}: {v.text}")
 
 
-def winners_phrase(verdicts, names):
-    won = [n for n in names if verdicts[n].winner == n]
-    return (
-        f"{len(won)} of {len(names)} ({', '.join(won)})"
-        if won
-        else f"none of the {len(names)}"
-    )
-
-
 rel_mean = norm_runs.groupby("model", sort=False)["rel_persistence"].agg(
     ["mean", "std"]
 )
@@ -891,7 +882,11 @@ glue(
     ),
     display=False,
 )
-glue("better_seed", winners_phrase(ver_seed, ALL_NAMES), display=False)
+glue(
+    "better_seed",
+    which_of([n for n in ALL_NAMES if ver_seed[n].winner == n], ALL_NAMES),
+    display=False,
+)
 
 # %% [markdown]
 # Networks that beat persistence beyond chance on the seed's split:
@@ -1142,20 +1137,8 @@ better_roll = [n for n in ROLL_ALL if ver_roll.loc[n, "winner"] == n]
 worse_roll = [
     n for n in ROLL_ALL if ver_roll.loc[n, "winner"] == "persistence"
 ]
-glue(
-    "better_time",
-    (
-        f"{len(better_roll)} of {len(ROLL_ALL)} ({', '.join(better_roll)})"
-        if better_roll
-        else f"none of the {len(ROLL_ALL)}"
-    ),
-    display=False,
-)
-glue(
-    "worse_time",
-    ", ".join(worse_roll) if worse_roll else "none",
-    display=False,
-)
+glue("better_time", which_of(better_roll, ROLL_ALL), display=False)
+glue("worse_time", which_of(worse_roll, ROLL_ALL), display=False)
 best_roll = roll.runs.groupby("model", sort=False)["r2_rw"].mean().idxmax()
 glue("best_roll", best_roll, display=False)
 glue(
@@ -1361,15 +1344,7 @@ week_r2.join(ver_week[["p_holm", "verdict"]].round(4)).astype(object).fillna(
 
 # %%
 better_week = [n for n in ROLL_ALL if ver_week.loc[n, "winner"] == n]
-glue(
-    "better_week",
-    (
-        f"{len(better_week)} of {len(ROLL_ALL)} ({', '.join(better_week)})"
-        if better_week
-        else f"none of the {len(ROLL_ALL)}"
-    ),
-    display=False,
-)
+glue("better_week", which_of(better_week, ROLL_ALL), display=False)
 week_claim = stats.verdict_claim(
     stats.diebold_mariano(
         week_roll.pooled_daily("GPT"), week_roll.pooled_daily("RNN"), horizon=1
