@@ -1,11 +1,11 @@
-"""DeltaNet: chunked associative scan == loop, initial states, chunks, gradients, the
+"""DeltaNet: the WY form and the chunked associative scan == loop, initial states, chunks, gradients, the
 eigenvalues of I - beta k k^T, parity by reflections, the delta rule as linear attention,
 errors."""
 import pytest
 import torch
 
 from rvt_lib.models.deltanet import (DeltaNet, DeltaNetConfig, _combine, delta_rule_chunked,
-                                     delta_rule_sequential)
+                                     delta_rule_sequential, delta_rule_wy)
 from rvt_lib.models.linear_attention import linear_attention_parallel
 
 
@@ -43,15 +43,26 @@ def test_combine_is_associative_and_composes_affine_maps():
     torch.testing.assert_close(S @ A + W, (S @ x[0] + x[1]) @ y[0] + y[1])
 
 
+@pytest.mark.parametrize("form", [delta_rule_wy, delta_rule_chunked])
 @pytest.mark.parametrize("chunk_size", [1, 2, 4, 5, 13, 64])
 @pytest.mark.parametrize("with_state", [False, True])
-def test_functional_chunked_equals_sequential(chunk_size, with_state):
+def test_functional_chunked_equals_sequential(form, chunk_size, with_state):
     q, k, v, beta, S0 = _qkvb()
     S0 = S0 if with_state else None
     y_s, S_s = delta_rule_sequential(q, k, v, beta, S0)
-    y_c, S_c = delta_rule_chunked(q, k, v, beta, S0, chunk_size)
+    y_c, S_c = form(q, k, v, beta, S0, chunk_size)
     torch.testing.assert_close(y_c, y_s, rtol=1e-10, atol=1e-12)
     torch.testing.assert_close(S_c, S_s, rtol=1e-10, atol=1e-12)
+
+
+def test_wy_form_keeps_reflections_exact_in_float32():
+    """beta = 2 everywhere (every transition a reflection) over 512 steps, chunks of 64."""
+    q, k, v, _, S0 = _qkvb(T=512, dk=6, dv=6)
+    beta = torch.full(k.shape[:3], 2.0, dtype=torch.float64)
+    y_s, S_s = delta_rule_sequential(q, k, v, beta, S0)
+    y_w, S_w = delta_rule_wy(*(u.float() for u in (q, k, v, beta, S0)), chunk_size=64)
+    torch.testing.assert_close(y_w.double(), y_s, rtol=1e-3, atol=1e-3)
+    torch.testing.assert_close(S_w.double(), S_s, rtol=1e-3, atol=1e-3)
 
 
 def test_delta_rule_is_linear_attention_writing_the_correction():

@@ -63,6 +63,7 @@ from rvt_lib.models.deltanet import (
     DeltaNetConfig,
     delta_rule_chunked,
     delta_rule_sequential,
+    delta_rule_wy,
 )
 from rvt_lib.models.linear_attention import (
     LinearAttention,
@@ -139,6 +140,16 @@ glue("budget", get_budget(), display=False)
 # {cite}`schlag2021linear,yang2024parallelizing`; a key written twice has its value
 # *replaced* instead of summed. The library computes each of these in two ways, a loop
 # (the RNN) and a parallel form; the next cell checks that they agree, in float64.
+#
+# DeltaNet's parallel form has two versions. The first is an associative scan: one step is
+# the affine map $S \mapsto S A_t + W_t$, and two such maps compose into one, so prefixes
+# come from the scan of the parallel-scan chapter, at the price of multiplying
+# $d_k \times d_k$ matrices. The second, the one the layer uses, is the "WY" form of
+# {cite}`yang2024parallelizing`: inside a chunk that starts from $S_0$, the product of
+# the transitions stays of the form $I - \sum_i w_i k_i^\top$, so
+# $S_t = S_0 + \sum_{i \le t} (u_i - S_0 w_i)\, k_i^\top$, where the vectors $w_i$ and
+# $u_i$ come from one triangular solve per chunk. Only matrix products of chunk-sized
+# blocks remain, which is also why it is the faster form on a CPU.
 
 # %%
 g = torch.Generator().manual_seed(0)
@@ -171,6 +182,10 @@ y_loop, S_loop = delta_rule_sequential(q, k_unit, v, beta)
 y_par, S_par = delta_rule_chunked(q, k_unit, v, beta, chunk_size=8)
 checks["delta rule (DeltaNet), chunked scan"] = max(
     max_diff(y_loop, y_par), max_diff(S_loop, S_par)
+)
+y_wy, S_wy = delta_rule_wy(q, k_unit, v, beta, chunk_size=8)
+checks["delta rule (DeltaNet), WY form"] = max(
+    max_diff(y_loop, y_wy), max_diff(S_loop, S_wy)
 )
 
 # minGRU as linear attention with a one-dimensional key: h_t = (1 - z_t)

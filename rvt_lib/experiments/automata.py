@@ -365,7 +365,7 @@ HEATMAP_MODELS = {
     "minGRU [0,1]": dict(kind="mingru"),
     "minGRU [-1,1]": dict(kind="mingru_signed"),
     "complex diag. (LRU)": dict(kind="lru", mode="sequential"),
-    "DeltaNet [-1,1]": dict(kind="deltanet", mode="sequential"),
+    "DeltaNet [-1,1]": dict(kind="deltanet"),
     "LSTM": dict(kind="lstm"),
     "GPT": dict(kind="gpt"),
     "GPT, NoPE": dict(kind="gpt", positions=False),

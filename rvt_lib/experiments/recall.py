@@ -74,8 +74,8 @@ def _mixer(kind: str, d: int, n_head: int) -> nn.Module:
     if kind == "linear_attention":
         from rvt_lib.models.linear_attention import LinearAttention, LinearAttentionConfig
         return LinearAttention(LinearAttentionConfig(d, d, num_heads=n_head, mode="parallel"))
-    from rvt_lib.models.deltanet import DeltaNet, DeltaNetConfig  # the loop: faster on a CPU
-    return DeltaNet(DeltaNetConfig(d, d, num_heads=n_head, mode="sequential", beta_range="positive"))
+    from rvt_lib.models.deltanet import DeltaNet, DeltaNetConfig  # parallel: the WY form
+    return DeltaNet(DeltaNetConfig(d, d, num_heads=n_head, beta_range="positive"))
 
 
 @dataclass(frozen=True)
