@@ -370,8 +370,10 @@ MODELS = {
     "GPT-4": dict(kind="gpt", n_layer=4),
     "LSTM": dict(kind="lstm"),
     "GRU": dict(kind="gru"),
-    "minGRU": dict(kind="mingru"),
-    "minLSTM": dict(kind="minlstm"),
+    # the loop: the same numbers as the parallel scan, and faster at these
+    # short lengths on a CPU
+    "minGRU": dict(kind="mingru", mode="sequential"),
+    "minLSTM": dict(kind="minlstm", mode="sequential"),
 }
 parity_cfg = TrackingConfig(
     task="parity",

@@ -360,10 +360,15 @@ HEATMAP_TASKS = {
     "S3": ("s3", {}),
     "A5": ("a5", {}),
 }
-# label -> ModelSpec keyword arguments (positions=False: the GPT without position embedding, NoPE)
+# label -> ModelSpec keyword arguments (positions=False: the GPT without position embedding, NoPE).
+# mode: the faster of each model's two exact modes at these sizes on one CPU thread (the
+# parity cell, book budget: minGRU loop 4.1 s against 7.8 s for its log-space scan, the
+# signed minGRU 4.0 s against 6.3 s for its Blelloch scan; the
+# LRU loop 7.7 s against 8.0 s, and 14.2 against 19.4 s at the depth chapter's T = 64;
+# DeltaNet's WY form 13.5 s against 33.3 s for its loop, parity and S3 together).
 HEATMAP_MODELS = {
-    "minGRU [0,1]": dict(kind="mingru"),
-    "minGRU [-1,1]": dict(kind="mingru_signed"),
+    "minGRU [0,1]": dict(kind="mingru", mode="sequential"),
+    "minGRU [-1,1]": dict(kind="mingru_signed", mode="sequential"),
     "complex diag. (LRU)": dict(kind="lru", mode="sequential"),
     "DeltaNet [-1,1]": dict(kind="deltanet"),
     "LSTM": dict(kind="lstm"),
