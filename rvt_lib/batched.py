@@ -633,6 +633,7 @@ def fit_batched(models: list[nn.Module], train_sources: list, configs: list, *, 
     seeds = list(range(K)) if seeds is None else list(seeds)
     _check_members(models, train_sources, configs, val_sources, seeds)
     keep_freed_memory()  # the stacked tensors are big: page faults would dominate otherwise
+    _train.flush_denormals()  # saturated gates make subnormal states: a slow path per member
     rehearsed = [_train.rehearsal(c, v) for c, v in zip(configs, val_sources or [None] * K)]
     configs = [c for c, _ in rehearsed]
     val_sources = None if val_sources is None else [v for _, v in rehearsed]

@@ -404,3 +404,20 @@ def test_predict_refuses_a_bare_pair():
     with pytest.raises(TypeError, match="tuple of tensors"):
         predict(model, (x, y))
     assert predict(model, [(x, y)]).shape == (4, 1)
+
+
+def test_fit_and_fit_batched_flush_subnormals_to_zero():
+    from rvt_lib.batched import fit_batched
+
+    tiny = 1e-40  # a float32 subnormal (the smallest normal is about 1.18e-38)
+
+    def data():
+        return torch.randn(4, 2), torch.randn(4, 1)
+
+    for train in (lambda m: fit(m, data, TrainConfig(steps=1, lr=1e-3), loss_fn=F.mse_loss),
+                  lambda m: fit_batched([m], [data], [TrainConfig(steps=1, lr=1e-3)], loss_fn=F.mse_loss)):
+        if not torch.set_flush_denormal(False):
+            pytest.skip("this CPU cannot flush subnormals")
+        assert (torch.tensor([tiny]) * 1.0).item() != 0.0   # kept as a subnormal
+        train(nn.Linear(2, 1))
+        assert (torch.tensor([tiny]) * 1.0).item() == 0.0   # flushed to zero
