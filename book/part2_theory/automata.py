@@ -370,8 +370,8 @@ MODELS = {
     "GPT-4": dict(kind="gpt", n_layer=4),
     "LSTM": dict(kind="lstm"),
     "GRU": dict(kind="gru"),
-    # the loop: the same numbers as the parallel scan, and faster at these
-    # short lengths on a CPU
+    # the loop: the same numbers as the parallel scan; the build machine's
+    # timings of both are in rvt_lib.experiments.automata (HEATMAP_MODELS)
     "minGRU": dict(kind="mingru", mode="sequential"),
     "minLSTM": dict(kind="minlstm", mode="sequential"),
 }

@@ -148,8 +148,8 @@ glue("budget", get_budget(), display=False)
 # {cite}`yang2024parallelizing`: inside a chunk that starts from $S_0$, the product of
 # the transitions stays of the form $I - \sum_i w_i k_i^\top$, so
 # $S_t = S_0 + \sum_{i \le t} (u_i - S_0 w_i)\, k_i^\top$, where the vectors $w_i$ and
-# $u_i$ come from one triangular solve per chunk. Only matrix products of chunk-sized
-# blocks remain, which is also why it is the faster form on a CPU.
+# $u_i$ come from one triangular solve per chunk. What remains are products of
+# chunk-sized blocks, with no $d_k \times d_k$ matrix per step.
 
 # %%
 g = torch.Generator().manual_seed(0)
