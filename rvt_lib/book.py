@@ -46,11 +46,11 @@ def which_of(chosen, among) -> str:
     ``among``), so that a sentence built on a computed count reads right whatever the
     count turns out to be (never "0 of the 5 ... for the other 5").
     """
-    among = list(among)
-    unknown = [c for c in chosen if c not in among]
+    among, chosen = list(among), set(chosen)
+    unknown = sorted(map(str, chosen.difference(among)))
     if unknown:
         raise ValueError(f"which_of: {unknown} are not among {among}")
-    picked = [a for a in among if a in set(chosen)]
+    picked = [a for a in among if a in chosen]
     if len(among) == 1:
         return str(among[0]) if picked else "none"
     if not picked:

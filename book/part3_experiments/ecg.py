@@ -86,14 +86,8 @@ set_seed(0)
 
 
 def glue_text(name, value):
-    """Store a number or phrase for the prose ({glue:text}`name`), NumPy
-    scalars as plain Python.
-    """
-    glue(
-        name,
-        value.item() if isinstance(value, np.generic) else value,
-        display=False,
-    )
+    """Store a number or phrase for the prose ({glue:text}`name`)."""
+    glue(name, value, display=False)  # glue turns NumPy scalars into Python
 
 
 # These models are tiny (width 32, batches of 20 beats): there is no work worth
