@@ -3,7 +3,7 @@
 #   jupytext:
 #     cell_metadata_filter: tags,-all
 #     formats: ipynb,py:percent
-#     notebook_metadata_filter: kernelspec,jupytext,rvt,-jupytext.text_representation.jupytext_version
+#     notebook_metadata_filter: kernelspec,jupytext,-jupytext.text_representation.jupytext_version
 #     text_representation:
 #       extension: .py
 #       format_name: percent
@@ -12,8 +12,6 @@
 #     display_name: Python 3
 #     language: python
 #     name: python3
-#   rvt:
-#     minutes: 0.1
 # ---
 
 # %% [markdown]
@@ -379,7 +377,7 @@ plt.show()
 # {glue:text}`../part3_experiments/shakespeare.ipynb::best_per_second:s` was ahead. On the
 # LSTM: {glue:text}`../part3_experiments/shakespeare.ipynb::lstm_verdict:s` A smaller
 # sweep of loss against parameters on the same corpus is in {ref}`cost-params`:
-# {glue:text}`cost_scaling.ipynb::ps_verdict:s`.
+# {glue:text}`parameters.ipynb::ps_verdict:s`.
 #
 # ## What the theory chapters predicted, and what happened
 #

@@ -3,7 +3,7 @@
 #   jupytext:
 #     cell_metadata_filter: tags,-all
 #     formats: ipynb,py:percent
-#     notebook_metadata_filter: kernelspec,jupytext,rvt,-jupytext.text_representation.jupytext_version
+#     notebook_metadata_filter: kernelspec,jupytext,-jupytext.text_representation.jupytext_version
 #     text_representation:
 #       extension: .py
 #       format_name: percent
@@ -12,9 +12,6 @@
 #     display_name: Python 3
 #     language: python
 #     name: python3
-#   rvt:
-#     minutes: 4.4
-#     exclusive: true
 # ---
 
 # %% [markdown]
@@ -31,8 +28,8 @@
 #
 # For each we measure time and memory, fit power laws $y \approx c\,T^{p}$ to the
 # measurements, and read off the exponents $p$ and the lengths at which the curves cross.
-# At the end, a small sweep over widths asks a different question about cost: how much
-# validation loss does each parameter buy?
+# What a parameter buys, the third price of a model, is the subject of the next chapter,
+# {doc}`parameters`.
 
 # %% tags=["hide-cell"]
 # Colab only: install the course library at this course version (Colab's
@@ -51,7 +48,6 @@ if "google.colab" in sys.modules:
 # %%
 import os
 import platform
-import time
 
 import ipywidgets as widgets
 import matplotlib.pyplot as plt
@@ -60,21 +56,18 @@ import pandas as pd
 import torch
 from rvt_lib.book import glue, interact
 
-from rvt_lib import stats
 from rvt_lib.budget import get_budget, pick
-from rvt_lib.data.text import load_shakespeare
 from rvt_lib.plots import MODEL_COLORS, plot_loglog, style
 from rvt_lib.experiments.cost_scaling import (
     crossover_table,
     fitted_exponents,
     activation_sweep,
     generation_sweep,
-    parameter_study,
     thread_speedup,
     training_sweep,
 )
 from rvt_lib.measure import kv_cache_bytes, recurrent_state_bytes
-from rvt_lib.train import TrainConfig, set_seed
+from rvt_lib.train import set_seed
 
 style()
 set_seed(0)
@@ -909,184 +902,6 @@ print(f"device used: {DEVICE} ({HARDWARE})")
 cpu_table[cpu_table["seq_len"] == SEQ_LENS[-1]].set_index("model").round(2)
 
 # %% [markdown]
-# (cost-params)=
-# ## Parameter efficiency: loss per parameter
-#
-# Cost is not only time and memory; it is also parameters. How much test loss does a
-# parameter buy in each architecture? We compare a GPT and a minLSTM (the pair compared by
-# the seed report {cite}`besel2024wondering`) on Tiny Shakespeare at three sizes, under the
-# book's protocol: at each size the GPT's width sets the parameter count and the minLSTM
-# sits in the same pre-norm residual block, with the same MLP, at the width that matches
-# it ({func}`rvt_lib.models.heads.match_parameters`), so that only the sequence-mixing layer
-# differs. Each model's learning rate is chosen on the validation split, the chosen setting
-# is retrained over several seeds, and the test split (the last tenth of the text) is
-# scored once ({func}`rvt_lib.experiments.cost_scaling.parameter_study`, which calls
-# {func}`rvt_lib.runner.run_study`). The members are trained by
-# {func}`rvt_lib.batched.fit_members`, which trains seeds as one batched model only for
-# GRU and LSTM recurrences, where batching measured faster
-# (`benchmarks/bench_batched.py`); the GPT and the minLSTM train one by one. This is a
-# short budget: the losses are those of models early in training, which is where the
-# comparison of *architectures at equal training effort* is made, not of converged
-# models. The full
-# comparison, with longer training and all five mixers, is in
-# {doc}`../part3_experiments/shakespeare`.
-
-# %%
-from rvt_lib.batched import fit_members
-from rvt_lib.experiments.shakespeare import split_text
-
-PS_KINDS = ["gpt", "minlstm"]
-PS_WIDTHS = pick(smoke=[16, 32], book=[16, 32, 64], full=[64, 128, 256, 384])
-PS_STEPS = pick(smoke=3, book=400, full=3000)
-PS_SEEDS = pick(smoke=(0, 1), book=(0, 1, 2), full=(0, 1, 2, 3, 4), dry=(0, 1))
-PS_LRS = pick(
-    smoke=(3e-3,), book=(3e-3, 1e-2), full=(1e-3, 3e-3, 1e-2), dry=(3e-3,)
-)
-PS_BATCH = pick(smoke=4, book=16, full=64)
-PS_BLOCK = pick(smoke=16, book=64, full=256)
-
-shakespeare = load_shakespeare()
-ps_splits = split_text(shakespeare, (0.8, 0.1, 0.1))
-PS_TRAIN = TrainConfig(
-    steps=PS_STEPS,
-    batch_size=PS_BATCH,
-    schedule="cosine",
-    warmup=max(1, PS_STEPS // 20),
-    eval_every=PS_STEPS,
-)
-ps_start = time.perf_counter()
-ps, ps_studies = parameter_study(
-    ps_splits,
-    PS_KINDS,
-    PS_WIDTHS,
-    config=PS_TRAIN,
-    block_size=PS_BLOCK,
-    batch_size=PS_BATCH,
-    val_batches=pick(smoke=2, book=20, full=50, dry=2),
-    test_windows=pick(smoke=16, book=400, full=2000, dry=16),
-    n_layer=2,
-    n_head=N_HEAD,
-    seeds=PS_SEEDS,
-    lr_grid=PS_LRS,
-    trainer=fit_members,
-    device=DEVICE,
-)
-ps_seconds = time.perf_counter() - ps_start
-ps_summary = ps.groupby(["d_gpt", "model"]).agg(
-    params=("params", "first"),
-    width=("d_model", "first"),
-    lr=("lr", "first"),
-    test_mean=("test_loss", "mean"),
-    test_std=("test_loss", "std"),
-)
-ps_summary.round(4)
-
-# %%
-PS_NAMES = list(ps_studies[PS_WIDTHS[0]].chosen)  # ["GPT", "minLSTM block"]
-fig, ax = plt.subplots(figsize=(6.6, 4.2))
-for name, kind in zip(PS_NAMES, PS_KINDS):
-    s = ps_summary.xs(name, level="model")
-    ax.errorbar(
-        s["params"],
-        s["test_mean"],
-        yerr=s["test_std"].fillna(0),
-        color=MODEL_COLORS[kind],
-        marker="o",
-        capsize=4,
-        label=name,
-    )
-    for d, row in s.iterrows():
-        ax.annotate(
-            f"d={row['width']}",
-            (row["params"], row["test_mean"]),
-            textcoords="offset points",
-            xytext=(5, 4),
-            fontsize=8,
-        )
-ax.set_xscale("log")
-ax.set_xlabel("trainable parameters (log scale)")
-ax.set_ylabel("test loss (nats/character)")
-ax.set_title(
-    f"Tiny Shakespeare, {PS_STEPS} steps of {PS_BATCH}x{PS_BLOCK} characters, "
-    f"lr tuned on validation,\nmean ± std over {len(PS_SEEDS)} seeds",
-    fontsize=10,
-)
-ax.legend()
-plt.show()
-
-# %% tags=["hide-input"]
-# One paired test per size (test windows, each window's loss averaged over the
-# seeds), the p-values adjusted for testing at every size (Holm).
-ps_tests = {
-    d: ps_studies[d].compare(
-        PS_NAMES[1], PS_NAMES[0], "loss", lower_is_better=True
-    )
-    for d in PS_WIDTHS
-}
-ps_adjusted = stats.holm([v.p_value for v in ps_tests.values()])
-ps_verdicts = {
-    d: stats.verdict(
-        v.test,
-        PS_NAMES[1],
-        PS_NAMES[0],
-        lower_is_better=True,
-        p_value=float(p),
-        unit="nats/char",
-        items="test windows",
-    )
-    for (d, v), p in zip(ps_tests.items(), ps_adjusted)
-}
-for d, v in ps_verdicts.items():
-    params = int(ps_summary.loc[(d, PS_NAMES[0]), "params"])
-    print(f"{params:>8,} parameters: {v}")
-winners = {v.winner for v in ps_verdicts.values()}
-glue("ps_steps", PS_STEPS, display=False)
-glue("ps_tokens", f"{PS_STEPS * PS_BATCH * PS_BLOCK:,}", display=False)
-glue("ps_seeds", f"{len(PS_SEEDS)} seeds", display=False)
-glue("ps_lrs", ", ".join(f"{lr:g}" for lr in PS_LRS), display=False)
-glue(
-    "ps_sizes",
-    ", ".join(
-        f"{int(ps_summary.loc[(d, PS_NAMES[0]), 'params']):,}"
-        for d in PS_WIDTHS
-    ),
-    display=False,
-)
-glue("ps_seconds", ps_seconds, display=False)
-glue(
-    "ps_each",
-    "; ".join(
-        f"at {int(ps_summary.loc[(d, PS_NAMES[0]), 'params']):,} "
-        f"parameters, {v}"
-        for d, v in ps_verdicts.items()
-    ),
-    display=False,
-)
-glue(
-    "ps_verdict",
-    (
-        f"the {winners.pop()} reached the lower test loss at every size tested"
-        if len(winners) == 1 and None not in winners
-        else (
-            "neither model was clearly better at any size tested"
-            if winners == {None}
-            else "the better model depends on the size (see each size's test)"
-        )
-    ),
-    display=False,
-)
-
-# %% [markdown]
-# With {glue:text}`ps_steps` steps per run ({glue:text}`ps_tokens` characters seen),
-# sizes of {glue:text}`ps_sizes` parameters, learning rates {glue:text}`ps_lrs` and
-# {glue:text}`ps_seeds`: {glue:text}`ps_each`. In short, {glue:text}`ps_verdict`. The
-# whole study took {glue:text}`ps_seconds:.0f` s of wall time. At equal *width* a bare
-# minLSTM layer holds about $3d^2$ parameters against a GPT block's $12d^2$; in the same
-# block, with the same MLP, the two are close but not equal, which is why the sizes are
-# matched and the horizontal axis is parameters. Equal parameters are
-# not equal cost either: per step, a parameter of the GPT is used once per token, as is a
-# parameter of the minLSTM, but the GPT also pays for attention.
-#
 # ## Exercises
 #
 # :::{exercise} Move the crossover
@@ -1201,6 +1016,4 @@ glue(
 # * In *generation*, the GPT's key/value cache grows by $2 L d$ numbers per token, exactly as
 #   the formula says; a recurrent state has a fixed size. Long generations and many
 #   simultaneous sequences are where recurrent models are cheaper to run.
-# * Parameters are a third axis of cost: compare architectures at equal parameters and equal
-#   training effort, and say what budget the comparison used.
 # :::
