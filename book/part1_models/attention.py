@@ -13,7 +13,7 @@
 #     language: python
 #     name: python3
 #   rvt:
-#     minutes: 0.7
+#     minutes: 0.9
 # ---
 
 # %% [markdown]

@@ -13,7 +13,7 @@
 #     language: python
 #     name: python3
 #   rvt:
-#     minutes: 0.6
+#     minutes: 0.8
 # ---
 
 # %% [markdown]

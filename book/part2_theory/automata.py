@@ -13,7 +13,7 @@
 #     language: python
 #     name: python3
 #   rvt:
-#     minutes: 6.8
+#     minutes: 8.7
 # ---
 
 # %% [markdown]

@@ -13,7 +13,7 @@
 #     language: python
 #     name: python3
 #   rvt:
-#     minutes: 5.2
+#     minutes: 8.4
 # ---
 
 # %% [markdown]

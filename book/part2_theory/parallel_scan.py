@@ -13,7 +13,7 @@
 #     language: python
 #     name: python3
 #   rvt:
-#     minutes: 1.1
+#     minutes: 1.4
 # ---
 
 # %% [markdown]

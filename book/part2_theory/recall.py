@@ -13,7 +13,7 @@
 #     language: python
 #     name: python3
 #   rvt:
-#     minutes: 2.6
+#     minutes: 3.5
 # ---
 
 # %% [markdown]

@@ -13,7 +13,7 @@
 #     language: python
 #     name: python3
 #   rvt:
-#     minutes: 6.4
+#     minutes: 8.8
 # ---
 
 # %% [markdown]

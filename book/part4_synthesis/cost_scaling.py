@@ -3,7 +3,7 @@
 #   jupytext:
 #     cell_metadata_filter: tags,-all
 #     formats: ipynb,py:percent
-#     notebook_metadata_filter: kernelspec,jupytext,-jupytext.text_representation.jupytext_version
+#     notebook_metadata_filter: kernelspec,jupytext,rvt,-jupytext.text_representation.jupytext_version
 #     text_representation:
 #       extension: .py
 #       format_name: percent
@@ -12,6 +12,9 @@
 #     display_name: Python 3
 #     language: python
 #     name: python3
+#   rvt:
+#     exclusive: true
+#     minutes: 2.2
 # ---
 
 # %% [markdown]
