@@ -44,6 +44,11 @@ def test_paired_text_file_in_sync(path):
     src_py = [(c.cell_type, c.source.strip()) for c in from_py.cells]
     src_nb = [(c.cell_type, c.source.strip()) for c in from_nb.cells]
     assert src_py == src_nb, f"{path.name} and {pair.name} differ: run `jupytext --sync {pair}`"
+    # The build's settings (rvt: minutes, exclusive) read the same in both: a reviewer of
+    # the text file sees what scripts/execute_book.py will do with the notebook.
+    assert from_py.metadata.get("rvt") == from_nb.metadata.get("rvt"), (
+        f"{pair.name}'s header and {path.name} disagree on the rvt settings: "
+        f"{from_py.metadata.get('rvt')} against {from_nb.metadata.get('rvt')}")
 
 
 def _run_install_cell(source: str, in_colab: bool) -> list[tuple[str, str]]:
