@@ -14,7 +14,12 @@ What ``run_study`` does, for every model (a :class:`rvt_lib.models.heads.ModelSp
 1. **Tune.** Train once per learning rate in ``lr_grid`` and seed in ``tune_seeds`` on
    the train split, and score each run on the validation split. The learning rate with
    the best mean validation score wins (``select``, default the validation loss; a run
-   that diverged counts as the worst; ties go to the smaller learning rate).
+   that diverged counts as the worst; ties go to the smaller learning rate). With
+   ``extend=k``, a winner at an end of the grid is not taken on trust: the grid grows past
+   that end, one learning rate at a time (:func:`next_lr`), up to ``k`` times per end, until
+   the winner has a tried rate on either side (a *bracketed* choice) or the budget is spent.
+   ``StudyResult.grids`` says which rates each model tried and ``StudyResult.at_edge`` which
+   choices are still unbracketed.
 2. **Retrain** the chosen setting once per seed in ``seeds``. A tuning run whose seed is
    also in ``seeds`` and whose learning rate won *is* that run (same initialisation, same
    batches, same updates: ``spec.build(seed)`` and ``fit(..., seed=seed)``), so it is
@@ -251,6 +256,11 @@ class _Bar:
             self.bar.set_postfix_str(text)
             self.bar.update(1)
 
+    def grow(self, n: int) -> None:
+        if self.bar is not None:
+            self.bar.total += n
+            self.bar.refresh()
+
     def close(self) -> None:
         if self.bar is not None:
             self.bar.close()
@@ -423,12 +433,61 @@ def _prefixed(prefix: str, metrics: dict) -> dict:
     return {f"{prefix}_{k}": v for k, v in metrics.items()}
 
 
-def _tune(study: _Study, name: str, spec, lr_grid, tune_seeds, select: str, maximize: bool):
-    """Train every (lr, tune seed), score each on validation, choose the lr. Returns (lr, runs)."""
-    runs = study.train(spec, name, [(lr, s) for lr in lr_grid for s in tune_seeds])
+_SERIES = (1.0, 3.0)  # the 1-3-10 series of learning rates: ..., 1e-3, 3e-3, 1e-2, 3e-2, ...
+
+
+def _on_series(lr: float) -> bool:
+    mantissa = lr / 10 ** math.floor(math.log10(lr) + 1e-9)
+    return any(math.isclose(mantissa, m, rel_tol=1e-6) for m in _SERIES)
+
+
+def next_lr(grid, upward: bool) -> float:
+    """The learning rate one step past an end of ``grid`` (two or more rates), up or down.
+
+    On a grid of the 1-3-10 series (every rate 1 or 3 times a power of ten, as in
+    ``(1e-3, 3e-3, 1e-2)``) the next rate of that series: 3e-2 above 1e-2, 3e-4 below 1e-3.
+    On any other grid, one more step of the ratio between the two rates at that end,
+    rounded to three significant digits (``(0.002, 0.004)``: 0.008 above, 0.001 below).
+    """
+    grid = sorted(float(v) for v in grid)
+    if len(grid) < 2:
+        raise ValueError(f"next_lr: a step needs a grid of two or more rates, got {grid}")
+    end = grid[-1] if upward else grid[0]
+    if all(_on_series(v) for v in grid):
+        decade = 10 ** math.floor(math.log10(end) + 1e-9)
+        ladder = sorted(m * decade * 10 ** k for k in (-1, 0, 1) for m in _SERIES)  # around end
+        i = next(i for i, v in enumerate(ladder) if math.isclose(v, end, rel_tol=1e-6))
+        step = ladder[i + 1] if upward else ladder[i - 1]
+    else:
+        step = end * (grid[-1] / grid[-2] if upward else grid[0] / grid[1])
+    return float(f"{step:.3g}")
+
+
+def _score_val(study: _Study, runs: list[_Run]) -> list[_Run]:
     for r in runs:
         r.val = _prefixed("val", study.score(r.model, study.task.val)[0])
-    return _choose(name, runs, select, maximize), runs
+    return runs
+
+
+def _tune(study: _Study, name: str, spec, lr_grid, tune_seeds, select: str, maximize: bool, extend: int = 0):
+    """Train every (lr, tune seed), score each on validation, choose the lr. Returns (lr, runs).
+
+    With ``extend``, while the choice sits at an end of the rates tried so far, the next
+    rate past that end (:func:`next_lr`) is tried too, at most ``extend`` times per end.
+    """
+    runs = _score_val(study, study.train(spec, name, [(lr, s) for lr in lr_grid for s in tune_seeds]))
+    best, tried, added = _choose(name, runs, select, maximize), sorted(lr_grid), {True: 0, False: 0}
+    while len(tried) > 1:
+        upward = best == tried[-1]
+        if not (upward or best == tried[0]) or added[upward] >= extend:
+            break
+        added[upward] += 1
+        lr = next_lr(tried, upward)
+        study.bar.grow(len(tune_seeds))
+        runs += _score_val(study, study.train(spec, name, [(lr, s) for s in tune_seeds]))
+        tried = sorted(tried + [lr])
+        best = _choose(name, runs, select, maximize)
+    return best, runs
 
 
 def _retrain(study: _Study, name: str, spec, lr: float, seeds, tuned: list[_Run]) -> list[_Run]:
@@ -439,16 +498,15 @@ def _retrain(study: _Study, name: str, spec, lr: float, seeds, tuned: list[_Run]
         if not r.reused:
             r.model = None  # a tuning run not reported: its history stays, its weights go
     fresh = study.train(spec, name, [(lr, s) for s in seeds if s not in kept]) if len(kept) < len(seeds) else []
-    for r in fresh:
-        r.val = _prefixed("val", study.score(r.model, study.task.val)[0])
+    _score_val(study, fresh)
     by_seed = {**kept, **{r.seed: r for r in fresh}}
     return [by_seed[s] for s in seeds]
 
 
-def _tuning_row(r: _Run, chosen: float) -> dict:
+def _tuning_row(r: _Run, chosen: float, grid) -> dict:
     cost = {k: r.cost[k] for k in ("train_seconds", "peak_MB", "steps")}
     return {"model": r.name, "lr": r.lr, "seed": r.seed, **r.val, **cost,
-            "diverged": _diverged(r), "chosen": r.lr == chosen}
+            "diverged": _diverged(r), "chosen": r.lr == chosen, "extended": r.lr not in grid}
 
 
 def _test_row(study: _Study, r: _Run, test_data) -> tuple[dict, dict | None]:
@@ -494,14 +552,16 @@ def _check_study(specs, task, config, select, trainer) -> None:
 # ----------------------------------------------------------------------------- the study
 
 def run_study(specs: dict, task: Task, config, *, seeds=(0, 1, 2, 3, 4), lr_grid=(1e-3, 3e-3, 1e-2),
-              tune_seeds=(0,), select: str = "val_loss", maximize: bool = False, measure_cost: bool = True,
-              trainer=None, device=None, progress: bool | None = None) -> "StudyResult":
+              tune_seeds=(0,), extend: int = 0, select: str = "val_loss", maximize: bool = False,
+              measure_cost: bool = True, trainer=None, device=None, progress: bool | None = None) -> "StudyResult":
     """Tune on validation, retrain over seeds, score the test split once (see the module docstring).
 
     specs: ``{name: ModelSpec}``; names label the rows. task: a :class:`Task`. config: the
     :class:`rvt_lib.train.TrainConfig` shared by every run; its ``lr`` is replaced by the
     values of ``lr_grid``. seeds: the seeds of the reported runs (model init and batch
-    order). tune_seeds: the seeds each learning rate is tried with. select: the validation
+    order). tune_seeds: the seeds each learning rate is tried with. extend: how many rates
+    the grid may grow past each of its ends while a model's best rate sits at that end
+    (0: the grid as given; see the module docstring). select: the validation
     score that chooses, ``"val_loss"`` or ``"val_<metric>"`` of ``task.score``; lower wins
     unless ``maximize=True``. measure_cost: time and peak memory of every run (parameters
     are always counted). trainer: None (``fit`` per run) or a function with the signature
@@ -511,6 +571,9 @@ def run_study(specs: dict, task: Task, config, *, seeds=(0, 1, 2, 3, 4), lr_grid
     _check_study(specs, task, config, select, trainer)
     seeds, tune_seeds = _check_grid(seeds, "seeds", int), _check_grid(tune_seeds, "tune_seeds", int)
     lr_grid = _check_grid(lr_grid, "lr_grid", float)
+    if isinstance(extend, bool) or not isinstance(extend, (int, np.integer)) or extend < 0:
+        raise ValueError(f"run_study: extend must be a whole number >= 0 (rates added per end of the grid), "
+                         f"got {extend!r}")
     task.test.seal()
     n_runs = len(specs) * (len(lr_grid) * len(tune_seeds) + len(set(seeds) - set(tune_seeds)))
     bar = _Bar(n_runs, progress_enabled(progress), desc=task.name)
@@ -518,16 +581,16 @@ def run_study(specs: dict, task: Task, config, *, seeds=(0, 1, 2, 3, 4), lr_grid
         study = _Study(task, config, trainer, measure_cost, device, bar)
         chosen, tuned = {}, {}
         for name, spec in specs.items():  # 1. tune every model on validation
-            chosen[name], tuned[name] = _tune(study, name, spec, lr_grid, tune_seeds, select, maximize)
+            chosen[name], tuned[name] = _tune(study, name, spec, lr_grid, tune_seeds, select, maximize, extend)
         final = {name: _retrain(study, name, spec, chosen[name], seeds, tuned[name])  # 2. retrain
                  for name, spec in specs.items()}
     finally:
         bar.close()
     task.test.unseal()  # 3. the hyperparameters are chosen and every model trained: test, once
-    return _result(study, task.test.open(), chosen, tuned, final, seeds, select, maximize)
+    return _result(study, task.test.open(), chosen, tuned, final, seeds, select, maximize, lr_grid)
 
 
-def _result(study, test_data, chosen, tuned, final, seeds, select, maximize) -> "StudyResult":
+def _result(study, test_data, chosen, tuned, final, seeds, select, maximize, lr_grid) -> "StudyResult":
     rows, per_item, histories, models = [], {}, {}, {}
     for name, runs in final.items():
         for r in runs:
@@ -535,10 +598,11 @@ def _result(study, test_data, chosen, tuned, final, seeds, select, maximize) -> 
             rows.append(row)
             per_item[(name, r.seed)] = items
             histories[(name, r.seed)], models[(name, r.seed)] = r.history, r.model
-    tuning = pd.DataFrame([_tuning_row(r, chosen[name]) for name, runs in tuned.items() for r in runs])
+    tuning = pd.DataFrame([_tuning_row(r, chosen[name], lr_grid) for name, runs in tuned.items() for r in runs])
     tuning_histories = {(r.name, r.lr, r.seed): r.history for runs in tuned.values() for r in runs}
+    grids = {name: tuple(sorted({r.lr for r in runs})) for name, runs in tuned.items()}
     return StudyResult(pd.DataFrame(rows), tuning, per_item, histories, tuning_histories, chosen, models,
-                       seeds, select, maximize)
+                       seeds, select, maximize, grids)
 
 
 @dataclass
@@ -550,11 +614,13 @@ class StudyResult:
         (``param_bytes, train_seconds, peak_MB, samples_per_s, tokens_per_s, steps,
         group_size``), ``diverged`` and ``reused`` (the run is the tuning run of that seed).
     tuning: one row per model x lr x tune seed: the validation scores, time, steps,
-        ``diverged`` and ``chosen``: the tuning curve.
+        ``diverged``, ``chosen`` and ``extended`` (a rate added past the given grid): the
+        tuning curve.
     per_item: ``{(model, seed): {name: array}}``, the per-test-item scores (None for a
         run that diverged). histories: ``{(model, seed): History}``; tuning_histories:
         ``{(model, lr, seed): History}``. chosen: ``{model: lr}``. models: the trained
-        models, ``{(model, seed): nn.Module}``.
+        models, ``{(model, seed): nn.Module}``. grids: ``{model: the rates it tried}``, sorted
+        (the given grid plus any added by ``extend``).
     """
 
     runs: pd.DataFrame
@@ -567,6 +633,15 @@ class StudyResult:
     seeds: tuple
     select: str = "val_loss"
     maximize: bool = False
+    grids: dict = field(default_factory=dict)
+
+    def at_edge(self, model: str) -> bool:
+        """Whether ``model``'s chosen rate is the smallest or largest it tried (of two or more):
+        an unbracketed choice, where a rate past that end might have done better."""
+        if model not in self.chosen:
+            raise ValueError(f"StudyResult: no model {model!r}; the study has {list(self.chosen)}")
+        grid = self.grids[model]
+        return len(grid) > 1 and self.chosen[model] in (grid[0], grid[-1])
 
     def summary(self, value=None, **kwargs) -> pd.DataFrame:
         """Mean ± std and the t interval over seeds per model (:func:`rvt_lib.stats.summarize`).

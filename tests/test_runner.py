@@ -9,7 +9,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from rvt_lib import stats
-from rvt_lib.runner import SEALED_MESSAGE, Scores, Sealed, StudyResult, Task, run_study
+from rvt_lib.runner import SEALED_MESSAGE, Scores, Sealed, StudyResult, Task, next_lr, run_study
 from rvt_lib.train import TrainConfig, evaluate, fit
 
 torch.set_num_threads(1)
@@ -168,6 +168,49 @@ def test_ties_go_to_the_smaller_lr():
     assert result.chosen["frozen"] == 1e-3
 
 
+def test_next_lr_steps_past_an_end():
+    assert next_lr((1e-3, 3e-3, 1e-2), upward=True) == 3e-2      # the 1-3-10 series
+    assert next_lr((1e-2, 1e-3, 3e-3), upward=False) == 3e-4     # order does not matter
+    assert next_lr((3e-3, 1e-2, 3e-2), upward=True) == 0.1
+    assert next_lr((0.002, 0.004), upward=True) == 0.008         # off the series: the end's ratio
+    assert next_lr((0.002, 0.004), upward=False) == 0.001
+    with pytest.raises(ValueError, match="two or more"):
+        next_lr((1e-3,), upward=True)
+
+
+def test_extend_grows_the_grid_while_the_choice_is_at_an_end():
+    """Over 25 steps the linear model learns faster the larger the rate, up to far above 3e-4:
+    the choice sits at the top, so the grid grows upward, as often as allowed and no more."""
+    plain = study({"linear": Spec(linear)}, lr_grid=(1e-4, 3e-4), seeds=(0,))
+    assert plain.chosen["linear"] == 3e-4 and plain.at_edge("linear")
+    assert plain.grids["linear"] == (1e-4, 3e-4) and not plain.tuning.extended.any()
+    grown = study({"linear": Spec(linear)}, lr_grid=(1e-4, 3e-4), seeds=(0,), extend=2)
+    t = grown.tuning
+    assert grown.grids["linear"] == (1e-4, 3e-4, 1e-3, 3e-3)
+    assert sorted(t[t.extended].lr) == [1e-3, 3e-3] and not t[~t.extended].lr.isin([1e-3, 3e-3]).any()
+    assert grown.chosen["linear"] == 3e-3 == t.loc[t.val_loss.idxmin(), "lr"]
+    assert grown.at_edge("linear")  # the budget ran out before a rate above did worse
+    assert (grown.runs.lr == 3e-3).all() and grown.runs.reused.all()  # the kept run is an added one
+
+
+def test_extend_stops_once_the_choice_is_bracketed():
+    result = study({"linear": Spec(linear)}, lr_grid=(1e-2, 3e-2), seeds=(0,), extend=6)
+    t = result.tuning.set_index("lr")
+    lr, grid = result.chosen["linear"], result.grids["linear"]
+    assert not result.at_edge("linear") and grid[0] < lr < grid[-1]
+    above = grid[grid.index(lr) + 1]
+    assert above == grid[-1]  # it stopped at the first rate above the choice that did worse
+    assert t.loc[above, "val_loss"] > t.loc[lr, "val_loss"] or t.loc[above, "diverged"]
+    assert len(grid) < 2 + 6
+
+
+def test_a_one_rate_grid_is_never_extended():
+    result = study({"linear": Spec(linear)}, lr_grid=(1e-4,), seeds=(0,), extend=3)
+    assert result.grids["linear"] == (1e-4,) and not result.at_edge("linear") and len(result.tuning) == 1
+    with pytest.raises(ValueError, match="no model"):
+        result.at_edge("mlp")
+
+
 def test_select_by_a_metric_to_maximise():
     result = study(lr_grid=(1e-4, 3e-2), select="val_accuracy", maximize=True)
     t = result.tuning
@@ -321,6 +364,9 @@ def test_compare_bad_input(two_models):
     (dict(select="loss"), ValueError, "validation score"),
     (dict(select="val_f1"), ValueError, "not a validation score"),
     (dict(trainer="fit"), TypeError, "trainer"),
+    (dict(extend=-1), ValueError, "extend must be a whole number"),
+    (dict(extend=1.5), ValueError, "extend must be a whole number"),
+    (dict(extend=True), ValueError, "extend must be a whole number"),
 ])
 def test_bad_study_arguments(kwargs, error, match):
     with pytest.raises(error, match=match):
