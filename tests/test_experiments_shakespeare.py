@@ -105,6 +105,21 @@ def test_lr_sensitivity_spread_and_divergence():
         lr_sensitivity(pd.DataFrame({"model": ["A"]}))
 
 
+def test_lr_sensitivity_spreads_over_the_starting_grid_when_it_grew():
+    """Model B's grid grew upward to 3e-2 (its best): its spread is still over the rates every
+    model tried, and the chosen rate's neighbours come from all the rates it tried."""
+    t = pd.DataFrame({"model": ["A"] * 3 + ["B"] * 4, "lr": [1e-3, 3e-3, 1e-2, 1e-3, 3e-3, 1e-2, 3e-2],
+                      "seed": 0, "val_loss": [2.0, 1.5, 1.6, 2.0, 1.9, 1.8, 1.0],
+                      "diverged": False, "chosen": [False, True, False, False, False, False, True],
+                      "extended": [False] * 6 + [True]})
+    sens = lr_sensitivity(t)
+    assert sens.loc["B", "chosen lr"] == 3e-2
+    assert sens.loc["B", "best val loss"] == pytest.approx(1.8)   # not the added rate's 1.0
+    assert sens.loc["B", "spread"] == pytest.approx(0.2)
+    assert sens.loc["B", "spread_neighbours"] == pytest.approx(0.8)  # 1e-2 against 3e-2
+    assert sens.loc["A", "spread"] == pytest.approx(0.5)
+
+
 def test_best_val_within_and_final_train_loss():
     h = History(train_loss=[4.0, 3.0, 2.0, 1.0], val_loss=[3.0, 2.0, 2.5], val_seconds=[1.0, 2.0, 3.0])
     assert best_val_within(h, 1.5) == 3.0 and best_val_within(h, 10) == 2.0

@@ -13,7 +13,7 @@
 #     language: python
 #     name: python3
 #   rvt:
-#     minutes: 7.5
+#     minutes: 8.7
 # ---
 
 # %% [markdown]
@@ -568,8 +568,12 @@ plt.show()
 #   the class weights come from those {glue:text}`n_fit` heartbeats. The
 #   {glue:text}`n_test` test heartbeats stay sealed ({class}`rvt_lib.runner.Task`) until every model
 #   is tuned, and are then scored once.
-# * **A learning rate per model**, the one with the lowest validation loss over the grid
-#   {glue:text}`lr_grid_text`.
+# * **A learning rate per model**, the one with the lowest validation loss. The grid
+#   starts at {glue:text}`lr_grid_text`; while a model's best rate is the smallest or the
+#   largest tried, the next rate past that end is tried too, up to
+#   {glue:text}`lr_extend` per end ({func}`rvt_lib.runner.run_study`'s `extend`), so that
+#   the choice has a worse rate on either side. The tables say which choices still sit at
+#   an end of what was tried.
 # * **Matched parameters**: every model is sized to about {glue:text}`target_params`
 #   parameters (`match_parameters`), one layer each.
 # * **{glue:text}`n_seeds` seeds** per model; mean ± std and a 95% interval over seeds;
@@ -593,7 +597,8 @@ plt.show()
 
 # %%
 SEEDS = pick(smoke=(0,), book=(0, 1, 2, 3, 4), dry=(0,))
-LR_GRID = pick(smoke=(3e-3,), book=(3e-4, 1e-3, 3e-3, 1e-2, 3e-2), dry=(3e-3,))
+LR_GRID = pick(smoke=(3e-3,), book=(1e-3, 3e-3, 1e-2), dry=(3e-3,))
+LR_EXTEND = 2  # rates the grid may add past each end while the best is there
 EPOCHS = pick(smoke=1, book=70)
 TARGET_PARAMS = 10_000
 task, split = ecg.make_task(
@@ -610,6 +615,7 @@ study = run_study(
     study_config,
     seeds=SEEDS,
     lr_grid=LR_GRID,
+    extend=LR_EXTEND,
     trainer=fit_members,
 )
 glue_text("main_minutes", (time.perf_counter() - t0) / 60)
@@ -618,6 +624,7 @@ glue_text("n_fit", split["n_fit"])
 glue_text("n_val", split["n_val"])
 glue_text("target_params", f"{TARGET_PARAMS:,}")
 glue_text("lr_grid_text", "{" + ", ".join(f"{lr:g}" for lr in LR_GRID) + "}")
+glue_text("lr_extend", f"{LR_EXTEND} rates")
 glue_text("n_seeds", len(SEEDS))
 glue_text("epochs", EPOCHS)
 sizes = pd.DataFrame(
@@ -628,12 +635,11 @@ sizes = pd.DataFrame(
             s.kwargs.get("block", "(GPT block)" if s.kind == "gpt" else "bare")
             for s in specs.values()
         ],
-        "chosen lr": [study.chosen[n] for n in NAMES],
-        "at the grid's edge": [
-            len(LR_GRID) > 1
-            and study.chosen[n] in (min(LR_GRID), max(LR_GRID))
-            for n in NAMES
+        "rates tried": [
+            ", ".join(f"{lr:g}" for lr in study.grids[n]) for n in NAMES
         ],
+        "chosen lr": [study.chosen[n] for n in NAMES],
+        "at an end of the rates tried": [study.at_edge(n) for n in NAMES],
     },
     index=NAMES,
 )
@@ -822,7 +828,8 @@ costs
 #
 # The same five models, the same parameter budget, split over two layers instead of one
 # (so each layer is narrower), under the same protocol: the learning rate chosen per
-# model on the validation heartbeats from the same grid, {glue:text}`n_seeds` seeds, the
+# model on the validation heartbeats from the same starting grid, grown the same way,
+# {glue:text}`n_seeds` seeds, the
 # test split scored once. (The two-layer GPT has {glue:text}`deep_heads` attention heads
 # instead of {glue:text}`shallow_heads`: its width must be a multiple of the number of
 # heads, and with {glue:text}`shallow_heads` no width comes within 10% of the budget.)
@@ -854,6 +861,7 @@ deep = run_study(
     study_config,
     seeds=SEEDS,
     lr_grid=LR_GRID,
+    extend=LR_EXTEND,
     trainer=fit_members,
 )
 glue_text("deep_minutes", (time.perf_counter() - t0) / 60)
@@ -881,10 +889,7 @@ depth_table = pd.DataFrame(
             for n in NAMES
         ],
         f"{DEEP_LAYERS} layers: chosen lr": [deep.chosen[n] for n in NAMES],
-        "at the grid's edge": [
-            len(LR_GRID) > 1 and deep.chosen[n] in (min(LR_GRID), max(LR_GRID))
-            for n in NAMES
-        ],
+        "at an end of the rates tried": [deep.at_edge(n) for n in NAMES],
         f"{DEEP_LAYERS} layers against 1 (McNemar, Holm)": [
             vs_shallow[n].text for n in NAMES
         ],
@@ -913,7 +918,7 @@ glue_text(
 )
 print(
     f"{DEEP_LAYERS} layers, {EPOCHS} epochs, seeds {SEEDS}, "
-    f"lr grid {LR_GRID}; "
+    f"lr grid {LR_GRID} (extended up to {LR_EXTEND} per end); "
     f"budget {get_budget()}; {(time.perf_counter() - t0) / 60:.1f} min"
 )
 depth_table

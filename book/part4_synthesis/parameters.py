@@ -3,7 +3,7 @@
 #   jupytext:
 #     cell_metadata_filter: tags,-all
 #     formats: ipynb,py:percent
-#     notebook_metadata_filter: kernelspec,jupytext,-jupytext.text_representation.jupytext_version
+#     notebook_metadata_filter: kernelspec,jupytext,rvt,-jupytext.text_representation.jupytext_version
 #     text_representation:
 #       extension: .py
 #       format_name: percent
@@ -12,6 +12,8 @@
 #     display_name: Python 3
 #     language: python
 #     name: python3
+#   rvt:
+#     minutes: 4.3
 # ---
 
 # %% [markdown]
@@ -74,7 +76,10 @@ glue("budget", get_budget(), display=False)
 # differs. Each model's learning rate is chosen on the validation split, the chosen
 # setting is retrained over several seeds, and the test split (the last tenth of the
 # text) is scored once ({func}`rvt_lib.experiments.cost_scaling.parameter_study`, which
-# calls {func}`rvt_lib.runner.run_study`). The members are trained by
+# calls {func}`rvt_lib.runner.run_study`). The learning-rate grid is a starting grid:
+# while a model's best rate is the smallest or the largest tried, the next rate past
+# that end is tried as well, up to {glue:text}`ps_extend` per end, so that a choice at
+# the grid's edge is tested against a rate beyond it rather than taken on trust. The members are trained by
 # {func}`rvt_lib.batched.fit_members`, which trains seeds as one batched model only for
 # GRU and LSTM recurrences, where batching measured faster
 # (`benchmarks/bench_batched.py`); the GPT and the minLSTM train one by one.
@@ -103,6 +108,7 @@ PS_LRS = pick(
     full=(1e-3, 3e-3, 1e-2, 3e-2),
     dry=(3e-3,),
 )
+PS_EXTEND = 2  # rates the grid may add past each end while the best is there
 PS_BATCH = pick(smoke=4, book=16, full=64)
 PS_BLOCK = pick(smoke=16, book=64, full=256)
 N_HEAD = 4
@@ -130,6 +136,7 @@ ps, ps_studies = parameter_study(
     n_head=N_HEAD,
     seeds=PS_SEEDS,
     lr_grid=PS_LRS,
+    extend=PS_EXTEND,
     trainer=fit_members,
     device=DEVICE,
 )
@@ -210,6 +217,7 @@ glue("ps_steps", PS_STEPS, display=False)
 glue("ps_tokens", f"{PS_STEPS * PS_BATCH * PS_BLOCK:,}", display=False)
 glue("ps_seeds", f"{len(PS_SEEDS)} seeds", display=False)
 glue("ps_lrs", ", ".join(f"{lr:g}" for lr in PS_LRS), display=False)
+glue("ps_extend", f"{PS_EXTEND} rates", display=False)
 glue(
     "ps_sizes",
     ", ".join(
@@ -244,8 +252,8 @@ glue(
 
 # %% [markdown]
 # With {glue:text}`ps_steps` steps per run ({glue:text}`ps_tokens` characters seen),
-# sizes of {glue:text}`ps_sizes` parameters, learning rates {glue:text}`ps_lrs` and
-# {glue:text}`ps_seeds`: {glue:text}`ps_each`. In short, {glue:text}`ps_verdict`. The
+# sizes of {glue:text}`ps_sizes` parameters, a starting grid of learning rates
+# {glue:text}`ps_lrs` and {glue:text}`ps_seeds`: {glue:text}`ps_each`. In short, {glue:text}`ps_verdict`. The
 # whole study took {glue:text}`ps_seconds:.0f` s of wall time. At equal *width* a bare
 # minLSTM layer holds about $3d^2$ parameters against a GPT block's $12d^2$; in the same
 # block, with the same MLP, the two are close but not equal, which is why the sizes are
@@ -256,8 +264,9 @@ glue(
 # %% [markdown]
 # ### The tuning curves
 #
-# The learning rate was chosen per model and size on the validation split, from a
-# grid of {glue:text}`ps_lrs`, with one seed. The curves show what the choice rested on: a
+# The learning rate was chosen per model and size on the validation split, with one
+# seed, from a starting grid of {glue:text}`ps_lrs` grown past its ends where the best
+# rate sat there (squares: the rates added). The curves show what the choice rested on: a
 # flat curve means the choice mattered little; a steep one, that a single untuned
 # learning rate would have decided the comparison. In this run,
 # {glue:text}`ps_edge_note`.
@@ -278,6 +287,11 @@ for ax, d in zip(axes, PS_WIDTHS):
             color=MODEL_COLORS[kind],
             label=name,
         )
+        added = t[t["extended"]]
+        ax.scatter(
+            added["lr"], added["val_loss"], marker="s", s=40,
+            color=MODEL_COLORS[kind], zorder=3,
+        )
         best = t[t["chosen"]]
         ax.scatter(
             best["lr"],
@@ -292,34 +306,39 @@ for ax, d in zip(axes, PS_WIDTHS):
     ax.set_xlabel("learning rate (log scale)")
 axes[0].set_ylabel("validation loss (nats/character)")
 axes[0].legend(fontsize=8)
-fig.suptitle("Tuning on validation, one seed (circled: the chosen rate)")
+fig.suptitle(
+    "Tuning on validation, one seed (circled: the chosen rate; "
+    "squares: rates added past the starting grid)",
+    fontsize=10,
+)
 plt.tight_layout()
 plt.show()
-# Which choices sit at an end of the grid, where a wider grid might do better.
-tuned, at_edge = [], []
+# Which choices still sit at an end of the rates tried (the extension ran out).
+tuned, at_edge, grown = [], [], []
 for d in PS_WIDTHS:
     params = int(ps_summary.loc[(d, PS_NAMES[0]), "params"])
     for name in PS_NAMES:
         label = f"{name} at {params:,} parameters"
-        lr = float(ps_summary.loc[(d, name), "lr"])
         tuned.append(label)
-        if len(PS_LRS) > 1 and lr in (min(PS_LRS), max(PS_LRS)):
+        if ps_studies[d].at_edge(name):
             at_edge.append(label)
+        if len(ps_studies[d].grids[name]) > len(PS_LRS):
+            grown.append(label)
 if len(PS_LRS) == 1:
     edge_note = (
         "only one learning rate was tried under this budget, so nothing "
         "was tuned"
     )
-elif at_edge:
-    edge_note = (
-        f"the chosen rate lies at an end of the grid for "
-        f"{which_of(at_edge, tuned)} models; for those, a wider grid might "
-        "find a better rate"
-    )
 else:
     edge_note = (
-        "every chosen rate lies inside the grid, with a worse rate on "
-        "either side"
+        f"the grid was grown for {which_of(grown, tuned)} models; "
+        + (
+            f"the chosen rate still lies at an end of the rates tried for "
+            f"{which_of(at_edge, tuned)} models, where a rate further out "
+            "might do better"
+            if at_edge
+            else "every chosen rate now has a worse rate on either side"
+        )
     )
 glue("ps_edge_note", edge_note, display=False)
 glue(

@@ -330,14 +330,15 @@ def crossover_table(df, *, value: str = "time_ms", reference: str = "gpt", x: st
 def parameter_study(splits, kinds, widths, *, config: TrainConfig, block_size: int, batch_size: int,
                     val_batches: int, test_windows: int | None = None, n_layer: int = 2, n_head: int = 4,
                     block: str = "residual", seeds=(0, 1, 2), lr_grid=(1e-3, 3e-3, 1e-2),
-                    trainer=None, device=None):
+                    extend: int = 0, trainer=None, device=None):
     """Loss per parameter, under the book's protocol, at each GPT width in ``widths``.
 
     At each width the GPT sets the parameter count; every other kind in ``kinds`` is put
     in ``block`` (the GPT's residual block by default) at the width that matches it
     (:func:`rvt_lib.experiments.shakespeare.mixer_specs`). Each group then goes through
     :func:`rvt_lib.runner.run_study`: the learning rate chosen per model on validation
-    (seed ``seeds[0]``), retrained over ``seeds``, the test windows scored once.
+    (seed ``seeds[0]``; the grid grows past an end up to ``extend`` times while the best
+    rate sits at that end), retrained over ``seeds``, the test windows scored once.
 
     splits: a :class:`rvt_lib.experiments.shakespeare.TextSplits`. config: the shared
     :class:`rvt_lib.train.TrainConfig` (its ``lr`` is replaced by the grid's).
@@ -366,7 +367,7 @@ def parameter_study(splits, kinds, widths, *, config: TrainConfig, block_size: i
                               n_head=n_head, block_size=block_size)
         specs = mixer_specs(kinds, reference, block=block)
         res = run_study(specs, task, config, seeds=seeds, lr_grid=lr_grid, tune_seeds=(seeds[0],),
-                        measure_cost=False, trainer=trainer, device=device)
+                        extend=extend, measure_cost=False, trainer=trainer, device=device)
         studies[d] = res
         for r in res.runs.itertuples():
             spec = specs[r.model]

@@ -280,8 +280,11 @@ def lr_sensitivity(tuning: pd.DataFrame) -> pd.DataFrame:
     One row per model: the chosen lr, the best and worst validation loss over the grid
     (mean over tune seeds; a diverged lr counts in ``diverged``, not in the worst), and
     ``spread`` = worst - best: the price of a learning rate one grid step or more off.
-    Also ``spread_neighbours``: the larger gap between the chosen lr and its grid neighbours
-    (inf when a neighbour diverged, NaN for a one-point grid).
+    When the runner grew some models' grids (``run_study(extend=...)``: the tuning table's
+    ``extended`` column), best, worst, spread and ``diverged`` are taken over the starting
+    grid alone, which every model shares, so that spreads compare like with like.
+    Also ``spread_neighbours``: the larger gap between the chosen lr and its neighbours
+    among all the rates tried (inf when a neighbour diverged, NaN for a one-point grid).
     """
     need = {"model", "lr", "val_loss", "diverged", "chosen"}
     if not need <= set(tuning.columns):
@@ -289,7 +292,8 @@ def lr_sensitivity(tuning: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for model, g in tuning.groupby("model", sort=False):
         by_lr = g.groupby("lr").agg(val_loss=("val_loss", "mean"), diverged=("diverged", "any")).sort_index()
-        ok = by_lr[~by_lr.diverged & np.isfinite(by_lr.val_loss)]
+        start = by_lr if "extended" not in g else by_lr.loc[sorted(set(g.loc[~g.extended, "lr"]))]
+        ok = start[~start.diverged & np.isfinite(start.val_loss)]
         chosen = float(g.loc[g.chosen, "lr"].iloc[0])
         i = list(by_lr.index).index(chosen)
         neighbours = [math.inf if by_lr.diverged.iloc[j] or not math.isfinite(by_lr.val_loss.iloc[j])
@@ -298,7 +302,7 @@ def lr_sensitivity(tuning: pd.DataFrame) -> pd.DataFrame:
         rows.append({"model": model, "chosen lr": chosen, "best val loss": ok.val_loss.min(),
                      "worst val loss": ok.val_loss.max(), "spread": ok.val_loss.max() - ok.val_loss.min(),
                      "spread_neighbours": gap,
-                     "diverged": int(by_lr.diverged.sum())})
+                     "diverged": int(start.diverged.sum())})
     return pd.DataFrame(rows).set_index("model")
 
 
