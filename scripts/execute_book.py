@@ -14,7 +14,8 @@ the build executes it. Each kernel gets ``OMP_NUM_THREADS = cores // workers`` u
 the variable is already set, so parallel chapters do not fight over cores; every
 chapter prints the thread count it ran with. Kernels also get ``RVT_WIDGETS=static``
 (unless set): the site has no kernel, so widgets are precomputed HTML controls
-(``rvt_lib.book.interact``).
+(``rvt_lib.book.interact``); and matplotlib's inline backend, whatever ``MPLBACKEND``
+the shell exports, since a figure the kernel does not display is missing from the site.
 
 Chapters start longest first, by the minutes their header gives (``rvt: minutes: 7.5``: the
 time of the last ``book`` build; after a ``book`` run the script names the hints that are
@@ -91,6 +92,10 @@ def _execute(path: str, timeout: int, allow_errors: bool, threads: int):
 
     os.environ.setdefault("OMP_NUM_THREADS", str(threads))
     os.environ.setdefault("RVT_WIDGETS", "static")  # the site has no kernel: precomputed widgets
+    # The site shows what the kernel displayed: figures must be drawn inline. A shell that
+    # exports MPLBACKEND=Agg (as CI does for its tests) would leave every figure out of the
+    # cache, and so out of the site, without an error.
+    os.environ["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"
     nb = nbformat.read(path, as_version=4)
     # store_widget_state=False: the site's widgets are static HTML (rvt_lib.book.interact);
     # a saved ipywidgets state would only make the page load ipywidgets' manager from a CDN

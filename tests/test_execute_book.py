@@ -48,6 +48,23 @@ def test_executes_in_parallel_then_everything_is_cached(tmp_path):
     assert (root / "ch" / "one.ran").read_text() == "x"      # not re-executed
 
 
+def test_figures_reach_the_cache_whatever_backend_the_shell_sets(tmp_path):
+    """With MPLBACKEND=Agg exported (CI does), plt.show() would display nothing: no figure in
+    the cache, none on the site. The script gives its kernels the inline backend."""
+    pytest.importorskip("matplotlib_inline")
+    root = _project(tmp_path, "import matplotlib.pyplot as plt\nplt.plot([0, 1])\nplt.show()")
+    env = {**os.environ, "MPLBACKEND": "Agg"}
+    done = subprocess.run([sys.executable, str(SCRIPT), "--root", str(root)], capture_output=True,
+                          text=True, timeout=300, env=env)
+    assert done.returncode == 0, done.stdout + done.stderr
+    from jupyter_cache import get_cache
+
+    cache = get_cache(root / "_build" / ".jupyter_cache")
+    record = next(r for r in cache.list_cache_records() if r.uri.endswith("two.ipynb"))
+    outputs = [o for c in cache.get_cache_bundle(record.pk).nb.cells for o in c.get("outputs", [])]
+    assert any(k.startswith("image/") for o in outputs for k in o.get("data", {})), outputs
+
+
 def test_the_build_reads_the_cache_instead_of_executing(tmp_path):
     pytest.importorskip("jupyter_book")
     root = _project(tmp_path)
