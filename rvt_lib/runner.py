@@ -17,7 +17,8 @@ What ``run_study`` does, for every model (a :class:`rvt_lib.models.heads.ModelSp
    that diverged counts as the worst; ties go to the smaller learning rate). With
    ``extend=k``, a winner at an end of the grid is not taken on trust: the grid grows past
    that end, one learning rate at a time (:func:`next_lr`), up to ``k`` times per end, until
-   the winner has a tried rate on either side (a *bracketed* choice) or the budget is spent.
+   a rate that does no better lies on either side of the winner (a *bracketed* choice; an
+   added rate takes over only when strictly better) or the budget is spent.
    ``StudyResult.grids`` says which rates each model tried and ``StudyResult.at_edge`` which
    choices are still unbracketed.
 2. **Retrain** the chosen setting once per seed in ``seeds``. A tuning run whose seed is
@@ -415,18 +416,20 @@ def _choose(name: str, runs: list[_Run], select: str, maximize: bool) -> float:
             have = sorted({k for r in runs for k in r.val})
             raise ValueError(f"run_study: select={select!r} is not a validation score; the task gives {have}")
         raise RuntimeError(f"run_study: every learning rate diverged for {name!r}; lower the lr_grid")
+    badness = _badness(runs, select, maximize)
+    best = min(sorted(badness), key=badness.get)  # sorted: among equals, min() keeps the smaller lr
+    if badness[best] == math.inf:
+        raise RuntimeError(f"run_study: every learning rate diverged for {name!r}; lower the lr_grid")
+    return best
+
+
+def _badness(runs: list[_Run], select: str, maximize: bool) -> dict[float, float]:
+    """``{lr: mean select score over tune seeds}``, signed so that lower is better; inf: diverged."""
     by_lr: dict[float, list[float]] = {}
     for r in runs:
         by_lr.setdefault(r.lr, []).append(math.nan if _diverged(r) else r.val.get(select, math.nan))
-
-    def badness(lr: float) -> float:
-        v = float(np.mean(by_lr[lr]))  # NaN if any tune seed diverged
-        return math.inf if not math.isfinite(v) else (-v if maximize else v)
-
-    best = min(sorted(by_lr), key=badness)  # sorted: among equals, min() keeps the smaller lr
-    if badness(best) == math.inf:
-        raise RuntimeError(f"run_study: every learning rate diverged for {name!r}; lower the lr_grid")
-    return best
+    means = {lr: float(np.mean(v)) for lr, v in by_lr.items()}  # NaN if any tune seed diverged
+    return {lr: math.inf if not math.isfinite(v) else (-v if maximize else v) for lr, v in means.items()}
 
 
 def _prefixed(prefix: str, metrics: dict) -> dict:
@@ -474,6 +477,8 @@ def _tune(study: _Study, name: str, spec, lr_grid, tune_seeds, select: str, maxi
 
     With ``extend``, while the choice sits at an end of the rates tried so far, the next
     rate past that end (:func:`next_lr`) is tried too, at most ``extend`` times per end.
+    An added rate must do strictly better to take over: one that only ties (two rates at
+    100% validation accuracy, say) leaves the choice where it was, now bracketed.
     """
     runs = _score_val(study, study.train(spec, name, [(lr, s) for lr in lr_grid for s in tune_seeds]))
     best, tried, added = _choose(name, runs, select, maximize), sorted(lr_grid), {True: 0, False: 0}
@@ -486,7 +491,9 @@ def _tune(study: _Study, name: str, spec, lr_grid, tune_seeds, select: str, maxi
         study.bar.grow(len(tune_seeds))
         runs += _score_val(study, study.train(spec, name, [(lr, s) for s in tune_seeds]))
         tried = sorted(tried + [lr])
-        best = _choose(name, runs, select, maximize)
+        badness = _badness(runs, select, maximize)
+        if badness[lr] < badness[best]:
+            best = lr
     return best, runs
 
 

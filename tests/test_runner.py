@@ -204,6 +204,22 @@ def test_extend_stops_once_the_choice_is_bracketed():
     assert len(grid) < 2 + 6
 
 
+def test_an_added_rate_that_only_ties_does_not_take_over():
+    """Every rate ties (the parameter gets no gradient): the choice stays at the smallest rate
+    of the given grid, the one rate below it is tried once, and the choice is then bracketed."""
+    class Frozen(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.p = nn.Parameter(torch.ones(1))
+
+        def forward(self, x):
+            return x[:, :1] * 0 + 0 * self.p
+
+    result = study({"frozen": Spec(Frozen)}, lr_grid=(1e-3, 3e-3), seeds=(0,), extend=2)
+    assert result.grids["frozen"] == (3e-4, 1e-3, 3e-3)
+    assert result.chosen["frozen"] == 1e-3 and not result.at_edge("frozen")
+
+
 def test_a_one_rate_grid_is_never_extended():
     result = study({"linear": Spec(linear)}, lr_grid=(1e-4,), seeds=(0,), extend=3)
     assert result.grids["linear"] == (1e-4,) and not result.at_edge("linear") and len(result.tuning) == 1
