@@ -37,6 +37,28 @@ def test_splits_are_fixed_and_independent_of_training():
     assert not torch.equal(train[0], val[0][0][:64])
 
 
+def test_a_runs_training_batches_depend_on_its_seed_alone():
+    """The sampler draws from the generator fit seeds: the LSTM's tuning run is the same
+    whether or not other models (or other learning rates) trained before it in the study."""
+    from rvt_lib.experiments import gradients
+    from rvt_lib.runner import run_study
+    from rvt_lib.train import TrainConfig
+
+    config = TrainConfig(steps=4, batch_size=8, eval_every=4)
+    specs = gradients.adding_specs(4, 8)
+
+    def lstm_tuning(names, lrs):
+        task = gradients.adding_task(8, batch_size=8, n_val=16, n_test=16)
+        res = run_study({n: specs[n] for n in names}, task, config, seeds=(0,), lr_grid=lrs,
+                        measure_cost=False)
+        t = res.tuning
+        return t[(t.model == gradients.LSTM) & (t.lr == 1e-2)].val_loss.item()
+
+    alone = lstm_tuning([gradients.LSTM], (1e-2,))
+    after_others = lstm_tuning([gradients.RNN, gradients.CHRONO, gradients.LSTM], (1e-3, 1e-2))
+    assert after_others == alone
+
+
 @pytest.mark.parametrize("bad", [dict(n_batch=0, seq_len=5), dict(n_batch=2, seq_len=1),
                                  dict(n_batch=2.0, seq_len=5), dict(n_batch=True, seq_len=5)])
 def test_bad_sizes_are_refused(bad):

@@ -51,21 +51,28 @@ def adding_batch(n_batch: int, seq_len: int, *, generator: torch.Generator | Non
     return torch.stack([values, markers], dim=-1), y
 
 
-def adding_sampler(seq_len: int, batch_size: int, seed: int = 0):
-    """A zero-argument sampler: a fresh training batch per call, from its own generator."""
-    g = torch.Generator().manual_seed(seed)
+def adding_sampler(seq_len: int, batch_size: int):
+    """A zero-argument sampler: a fresh training batch per call, drawn from torch's global
+    generator, which :func:`rvt_lib.train.fit` seeds with the run's seed.
+
+    So a run's training sequences depend on its seed alone. (A generator of the sampler's
+    own would be one stream shared by every run of a study: a model's batches would then
+    depend on how many runs trained before it, and adding a learning rate or a model
+    would change the others' results.)
+    """
     adding_batch(1, seq_len)  # check the sizes now, not at the first training step
 
     def sample():
-        return adding_batch(batch_size, seq_len, generator=g)
+        return adding_batch(batch_size, seq_len)
 
     return sample
 
 
 def adding_splits(seq_len: int, n_val: int, n_test: int, *, batch_size: int = 256,
                   seed: int = 1_000) -> tuple[list, list]:
-    """Fixed validation and test sets (lists of batches), from seeds ``seed`` and ``seed + 1``
-    (the training sampler's default seed is 0, so the three never share a draw)."""
+    """Fixed validation and test sets (lists of batches), from generators of their own seeded
+    with ``seed`` and ``seed + 1`` (training draws from torch's global generator, which
+    ``fit`` seeds with small seeds, so the three never share a draw)."""
     out = []
     for s, n in ((seed, n_val), (seed + 1, n_test)):
         _positive_int(n, "n_val/n_test")
