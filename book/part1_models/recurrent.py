@@ -50,7 +50,7 @@ import numpy as np
 import pandas as pd
 import torch
 import torch.nn as nn
-from rvt_lib.book import glue, interact
+from rvt_lib.book import glue, interact, which_of
 
 from rvt_lib import stats
 from rvt_lib.budget import get_budget, pick
@@ -667,8 +667,9 @@ glue("gate_bias", f"+{GATE_BIAS:g}", display=False)
 # $u \sim U(1, T_{\max} - 1)$, spreading the units' memory times over $[2, T_{\max}]$,
 # and sets the input-gate bias to $-b_f$ ({func}`rvt_lib.models.lstm.chrono_init_`, here
 # with $T_{\max} = T$). The protocol is the book's: each model's learning rate chosen on a
-# validation set, retrained over several seeds, scored once on a test set of fresh
-# sequences ({func}`rvt_lib.experiments.gradients.adding_study`).
+# validation set (the grid grows past an end, up to two rates, while the best rate sits
+# there), retrained over several seeds, scored once on a test set of fresh sequences
+# ({func}`rvt_lib.experiments.gradients.adding_study`).
 #
 # *Prediction, from the measurements above, written before the run:* at PyTorch's
 # initialisation the RNN's and the LSTM's gradients shrink by a factor of about
@@ -704,6 +705,7 @@ add_runs, add_studies = adding.adding_study(
     config=ADD_TRAIN,
     seeds=ADD_SEEDS,
     lr_grid=ADD_LRS,
+    extend=2,  # rates the grid may add past each end while the best is there
     n_val=pick(smoke=64, book=256, full=1024, dry=64),
     n_test=pick(smoke=64, book=512, full=4096, dry=64),
 )
@@ -813,6 +815,20 @@ glue(
     display=False,
 )
 glue("add_steps", ADD_TRAIN.steps, display=False)
+add_tuned = [f"{name} at T = {T}" for T in ADD_LAGS for name in ADD_MODELS]
+glue(
+    "add_edges",
+    which_of(
+        [
+            f"{name} at T = {T}"
+            for T in ADD_LAGS
+            for name in ADD_MODELS
+            if add_studies[T].at_edge(name)
+        ],
+        add_tuned,
+    ),
+    display=False,
+)
 glue("add_T_short", ADD_LAGS[0], display=False)
 for which, T in (("short", ADD_LAGS[0]), ("long", ADD_LAGS[-1])):
     for key, name in (
@@ -852,7 +868,9 @@ for which, T in (("short", ADD_LAGS[0]), ("long", ADD_LAGS[-1])):
 # {glue:text}`add_n_tests` comparisons (Holm): at $T =$ {glue:text}`add_T_short`, {glue:text}`add_v_lstm_short`, and
 # {glue:text}`add_v_chrono_short`; at $T =$ {glue:text}`add_T_long`,
 # {glue:text}`add_v_lstm_long`, and {glue:text}`add_v_chrono_long`. So the prediction
-# {glue:text}`add_prediction`. {glue:text}`add_steps` training steps is a short budget,
+# {glue:text}`add_prediction`. (Choices still at an end of the rates tried, where a rate
+# further out might do better: {glue:text}`add_edges`.) {glue:text}`add_steps` training
+# steps is a short budget,
 # so a model at the baseline here may learn later: what this measures is how quickly
 # each initialisation starts to use the lag, which is what the gradient norms predict.
 #

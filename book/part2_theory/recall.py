@@ -54,7 +54,7 @@ import pandas as pd
 import torch
 
 from rvt_lib import plots
-from rvt_lib.book import glue, interact
+from rvt_lib.book import glue, interact, which_of
 from rvt_lib.budget import get_budget, pick
 from rvt_lib.data.recall import IGNORE, MQARConfig, mqar_batch
 from rvt_lib.experiments.recall import memory_recall, run_recall
@@ -402,9 +402,10 @@ example
 # ### The protocol
 #
 # Every (model, width) is trained on fresh random sequences; its learning rate is chosen
-# from a small grid on a validation set, then it is retrained over several seeds, and the
-# test set (other random seeds) is scored once, after every choice is made
-# (`rvt_lib.runner.run_study`).
+# on a validation set from a small grid, which grows past an end (up to two rates) while
+# the best rate sits there and a rate further out does strictly better; then it is
+# retrained over several seeds, and the test set (other random seeds) is scored once,
+# after every choice is made (`rvt_lib.runner.run_study`).
 
 # %%
 task = pick(
@@ -462,6 +463,7 @@ result = run_recall(
     train_config,
     seeds=seeds,
     lr_grid=lr_grid,
+    extend=2,  # rates the grid may add past each end while the best is there
     n_val=n_val,
     n_test=n_test,
     device=device,
@@ -474,11 +476,18 @@ glue("n_seeds", len(seeds), display=False)
 glue("n_test_queries", n_test * task.n_queries, display=False)
 glue("steps", steps, display=False)
 glue("study_minutes", study_seconds / 60, display=False)
+tuned = list(result.study.chosen)
+glue(
+    "lr_edges",
+    which_of([n for n in tuned if result.study.at_edge(n)], tuned),
+    display=False,
+)
 
 # %% [markdown]
 # Each model saw $N =$ {glue:text}`n_pairs` pairs in sequences of length
 # {glue:text}`seq_len`, trained for {glue:text}`steps` steps; {glue:text}`n_seeds` seeds
-# per setting, {glue:text}`n_test_queries` test queries. Test accuracy, mean ± std over seeds
+# per setting, {glue:text}`n_test_queries` test queries. Learning rates still at an end of
+# the rates tried (where one further out might do better): {glue:text}`lr_edges`. Test accuracy, mean ± std over seeds
 # with the 95% t interval, per model and width:
 
 # %%

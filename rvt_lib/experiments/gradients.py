@@ -43,10 +43,12 @@ def adding_specs(hidden: int, t_max: int, *, tol: float = 0.05) -> dict[str, Mod
 
 
 def adding_study(lags, *, hidden: int, config: TrainConfig, seeds=(0, 1, 2), lr_grid=(1e-3, 3e-3, 1e-2),
-                 n_val: int = 512, n_test: int = 1024, trainer=None) -> tuple[pd.DataFrame, dict[int, StudyResult]]:
+                 extend: int = 0, n_val: int = 512, n_test: int = 1024,
+                 trainer=None) -> tuple[pd.DataFrame, dict[int, StudyResult]]:
     """One :func:`rvt_lib.runner.run_study` per lag ``T`` in ``lags`` (the chrono init uses
-    ``t_max = T``). Returns a tidy DataFrame, one row per lag x model x seed (``T, model,
-    params, seed, lr, test_mse, val_mse, train_seconds``), and ``{T: StudyResult}``."""
+    ``t_max = T``; ``extend`` grows the learning-rate grid past an end, see ``run_study``).
+    Returns a tidy DataFrame, one row per lag x model x seed (``T, model, params, seed, lr,
+    test_mse, val_mse, train_seconds``), and ``{T: StudyResult}``."""
     lags = [int(t) for t in lags]
     if not lags or any(t < 4 for t in lags):
         raise ValueError(f"adding_study: lags must be integers >= 4, got {lags!r}")
@@ -54,7 +56,7 @@ def adding_study(lags, *, hidden: int, config: TrainConfig, seeds=(0, 1, 2), lr_
     for T in lags:
         task = adding_task(T, batch_size=config.batch_size, n_val=n_val, n_test=n_test)
         res = run_study(adding_specs(hidden, T), task, config, seeds=seeds, lr_grid=lr_grid,
-                        tune_seeds=(seeds[0],), measure_cost=False, trainer=trainer)
+                        tune_seeds=(seeds[0],), extend=extend, measure_cost=False, trainer=trainer)
         studies[T] = res
         for r in res.runs.itertuples():
             rows.append({"T": T, "model": r.model, "params": r.params, "seed": r.seed, "lr": r.lr,
