@@ -22,7 +22,8 @@ the metric's units, with a confidence interval and a two-sided p-value. :func:`v
 turns it into words; :func:`verdict_claim` checks a claim from a source against it;
 :func:`holm` adjusts p-values when one chapter makes many comparisons.
 
-The rest: :func:`summarize` (the one "mean ± std" table of the library), :func:`mean_ci`,
+The rest: :func:`summarize` (the one "mean ± std" table of the library; :func:`mean_std`
+is its text for a single sample), :func:`mean_ci`,
 :func:`wilson_interval`, :func:`bootstrap_ci`, and the power laws of the scaling chapter
 (:func:`fit_power_law`, :func:`crossover`, :func:`crossings`).
 """
@@ -107,18 +108,54 @@ class Interval(NamedTuple):
     high: float
 
 
-def mean_ci(values, level: float = 0.95) -> Interval:
+def _bounds(bounds, fn: str):
+    """``None`` or a checked ``(low, high)`` with low < high."""
+    if bounds is None:
+        return None
+    try:
+        lo, hi = (float(b) for b in bounds)
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"{fn}: bounds must be (low, high), got {bounds!r}") from err
+    if not lo < hi:
+        raise ValueError(f"{fn}: bounds must have low < high, got {bounds!r}")
+    return lo, hi
+
+
+def _within(x: np.ndarray, bounds, fn: str, name: str = "values") -> None:
+    """A ValueError when a value lies outside the range it was declared to take."""
+    if bounds is not None and x.size and (x.min() < bounds[0] or x.max() > bounds[1]):
+        raise ValueError(f"{fn}: {name} must lie in {list(bounds)} (bounds), "
+                         f"got values from {x.min():g} to {x.max():g}")
+
+
+def _cut(low: float, high: float, bounds) -> tuple[float, float]:
+    """An interval cut to the range the mean can take (NaN stays NaN)."""
+    if bounds is None:
+        return low, high
+    return (low if math.isnan(low) else max(low, bounds[0]),
+            high if math.isnan(high) else min(high, bounds[1]))
+
+
+def mean_ci(values, level: float = 0.95, *, bounds=None) -> Interval:
     """The mean with its t interval.
 
     ``mean ± t_{(1+level)/2, n-1} · s / sqrt(n)``, with ``s`` the sample standard
     deviation (ddof=1). Exact for normal data, a good approximation otherwise when n is
     not tiny. Needs at least two values.
+
+    bounds: ``(low, high)``, the range every value can take (``(0, 1)`` for accuracies).
+    The t interval of a few bounded values can reach past the range (five seeds at
+    accuracies near 0 give a lower end below 0); it is then cut to the range. The true
+    mean lies in the range, so the cut interval covers it whenever the uncut one does:
+    the coverage is unchanged. Values outside ``bounds`` raise a ValueError.
     """
     x = _values(values, "mean_ci", min_n=2)
     level = _level(level, "mean_ci")
+    bounds = _bounds(bounds, "mean_ci")
+    _within(x, bounds, "mean_ci")
     mean, sem = x.mean(), x.std(ddof=1) / math.sqrt(x.size)
     half = st.t.ppf((1 + level) / 2, df=x.size - 1) * sem
-    return Interval(float(mean), float(mean - half), float(mean + half))
+    return Interval(float(mean), *map(float, _cut(mean - half, mean + half, bounds)))
 
 
 def wilson_interval(k: int, n: int, level: float = 0.95) -> Interval:
@@ -177,34 +214,47 @@ def _mean_std_text(mean: float, std: float, fmt: str, integer: bool = False) -> 
     return f"{format(mean, fmt)} ± {format(std, fmt)}"
 
 
-def _group_stats(x: np.ndarray, level: float, fmt: str, integer: bool) -> dict:
-    """n, mean, std, sem, t interval and text of one group's finite values."""
+def mean_std(values, fmt: str = ".3f") -> str:
+    """``"0.880 ± 0.012"``: the mean and sample standard deviation (ddof=1) of one sample,
+    e.g. one model's accuracy over its seeds (just the mean for one value or no spread).
+
+    The text of :func:`summarize`'s ``"mean ± std"`` column, for a single group.
+    """
+    x = _values(values, "mean_std")
+    return _group_stats(x, 0.95, fmt, False, None)["mean ± std"]
+
+
+def _group_stats(x: np.ndarray, level: float, fmt: str, integer: bool, bounds) -> dict:
+    """n, mean, std, sem, t interval (cut to ``bounds``) and text of one group's finite values."""
     n = x.size
     mean = x.mean() if n else np.nan
     std = x.std(ddof=1) if n > 1 else np.nan
     sem = std / math.sqrt(n) if n > 1 else np.nan
     half = st.t.ppf((1 + level) / 2, df=n - 1) * sem if n > 1 else np.nan
-    return {"n": n, "mean": mean, "std": std, "sem": sem, "ci_low": mean - half, "ci_high": mean + half,
+    low, high = _cut(mean - half, mean + half, bounds)
+    return {"n": n, "mean": mean, "std": std, "sem": sem, "ci_low": low, "ci_high": high,
             "mean ± std": _mean_std_text(mean, std, fmt, integer)}
 
 
-def _summary_of(df: pd.DataFrame, value: str, keys: list, level: float, fmt: str, nan: str) -> pd.DataFrame:
+def _summary_of(df: pd.DataFrame, value: str, keys: list, level: float, fmt: str, nan: str,
+                bounds) -> pd.DataFrame:
     """:func:`summarize` for one value column: one row per group."""
     col = pd.to_numeric(df[value], errors="coerce")
     if nan == "raise" and col.isna().any():
         where = df.loc[col.isna(), keys].drop_duplicates().to_dict("records")
         raise ValueError(f"summarize: column {value!r} has NaN or non-numeric values (in {where}); "
                          f"fix them or pass nan='omit'")
+    _within(col.dropna().to_numpy(float), bounds, "summarize", f"column {value!r}")
     groups = col.groupby(df[keys[0]] if len(keys) == 1 else [df[k] for k in keys], sort=False)
     integer = pd.api.types.is_integer_dtype(df[value])
-    rows = {g: _group_stats(x.dropna().to_numpy(float), level, fmt, integer) for g, x in groups}
+    rows = {g: _group_stats(x.dropna().to_numpy(float), level, fmt, integer, bounds) for g, x in groups}
     out = pd.DataFrame.from_dict(rows, orient="index")
     out.index.names = keys
     return out.astype({"n": int, "mean": float, "std": float, "sem": float, "ci_low": float, "ci_high": float})
 
 
 def summarize(df: pd.DataFrame, value, by="model", level: float = 0.95, *, fmt: str = ".3f",
-              nan: str = "raise", text: bool = False) -> pd.DataFrame:
+              nan: str = "raise", text: bool = False, bounds=None) -> pd.DataFrame:
     """Mean ± std over the runs (seeds) of each group: the one summary table of the book.
 
     df: tidy results, one row per run (e.g. model × seed). value: a column name, or a
@@ -222,6 +272,9 @@ def summarize(df: pd.DataFrame, value, by="model", level: float = 0.95, *, fmt: 
     ``text=True`` keeps only ``n`` and the text columns (the table a chapter shows).
     nan: ``"raise"`` (a NaN result is an error) or ``"omit"`` (left out; ``n`` counts
     what is left, and a group with no values reads ``"n/a"``).
+    bounds: ``(low, high)``, the range every value can take, e.g. ``(0, 1)`` for
+    accuracies: the interval is cut to it (see :func:`mean_ci`), and a value outside
+    it raises a ValueError.
     """
     if not isinstance(df, pd.DataFrame):
         raise ValueError(f"summarize: df must be a pandas DataFrame, got {type(df).__name__}")
@@ -235,7 +288,8 @@ def summarize(df: pd.DataFrame, value, by="model", level: float = 0.95, *, fmt: 
     if nan not in ("raise", "omit"):
         raise ValueError(f"summarize: nan must be 'raise' or 'omit', got {nan!r}")
     level = _level(level, "summarize")
-    tables = {v: _summary_of(df, v, keys, level, fmt, nan) for v in values}
+    bounds = _bounds(bounds, "summarize")
+    tables = {v: _summary_of(df, v, keys, level, fmt, nan, bounds) for v in values}
     if len(values) == 1:
         out = tables[values[0]]
         return out[["n", "mean ± std"]] if text else out

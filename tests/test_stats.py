@@ -42,6 +42,39 @@ def test_mean_ci_is_scipys_t_interval(level):
     assert (lo, hi) == pytest.approx((ci.low, ci.high), rel=1e-12)
 
 
+def test_mean_ci_cut_to_bounds_only_where_it_reaches_past_them():
+    low_acc = [0.0, 0.0, 0.0, 0.02, 0.08]           # five seeds near chance 0
+    est, lo, hi = S.mean_ci(low_acc)
+    assert lo < 0                                    # the t interval reaches below 0
+    assert S.mean_ci(low_acc, bounds=(0, 1)) == (est, 0.0, hi)
+    mid = [0.4, 0.5, 0.6]
+    assert S.mean_ci(mid, bounds=(0, 1)) == S.mean_ci(mid)   # inside: unchanged
+    with pytest.raises(ValueError, match="must lie in"):
+        S.mean_ci([0.5, 1.2], bounds=(0, 1))
+    with pytest.raises(ValueError, match="low < high"):
+        S.mean_ci(mid, bounds=(1, 0))
+
+
+def test_mean_std_is_summarizes_text():
+    assert S.mean_std([0.8, 0.9]) == "0.850 ± 0.071"
+    assert S.mean_std([0.8]) == "0.800" and S.mean_std([2.0, 2.0], ".1f") == "2.0"
+    df = pd.DataFrame({"model": ["a", "a", "a"], "acc": [0.1, 0.25, 0.4]})
+    assert S.summarize(df, "acc").loc["a", "mean ± std"] == S.mean_std(df["acc"])
+    with pytest.raises(ValueError, match="NaN"):
+        S.mean_std([0.1, float("nan")])
+
+
+def test_summarize_bounds_cut_the_interval_and_reject_values_outside():
+    df = pd.DataFrame({"model": ["a"] * 5 + ["b"] * 3,
+                       "acc": [0.0, 0.0, 0.0, 0.02, 0.08, 0.4, 0.5, 0.6]})
+    free, cut = S.summarize(df, "acc"), S.summarize(df, "acc", bounds=(0, 1))
+    assert free.loc["a", "ci_low"] < 0 and cut.loc["a", "ci_low"] == 0.0
+    assert cut.loc["a", "ci_high"] == free.loc["a", "ci_high"]
+    pd.testing.assert_series_equal(cut.loc["b"], free.loc["b"])
+    with pytest.raises(ValueError, match="column 'acc' must lie in"):
+        S.summarize(df.assign(acc=df.acc * 3), "acc", bounds=(0, 1))
+
+
 @pytest.mark.parametrize("k,n,level", [(0, 10, 0.95), (3, 10, 0.95), (10, 10, 0.9), (412, 500, 0.99), (1, 1, 0.95)])
 def test_wilson_interval_is_scipys(k, n, level):
     est, lo, hi = S.wilson_interval(k, n, level)
