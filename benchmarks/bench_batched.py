@@ -10,7 +10,16 @@ timed in the same run, interleaved. Sizes:
 * ECG: beats of T = 96 samples (1 feature), batches of 20, width 32, one layer, 5 classes
   (the recipe of ``book/part3_experiments/ecg.py``);
 * Shakespeare: characters (vocabulary 65), windows of 64, batches of 32, four layers, the
-  width giving about 460k parameters per kind (``book/part3_experiments/shakespeare.py``).
+  width giving about 460k parameters per kind (``book/part3_experiments/shakespeare.py``);
+* heatmap: the automata and depth chapters' S3 task, T = 32, batches of 32, one layer, each
+  model matched to about 6,000 parameters (``rvt_lib.experiments.automata.heatmap_specs``).
+
+A "ceiling" row per model and size bounds what *any* way of batching K members could
+gain: its "ours" trains one member on batches K times as large (the arithmetic and memory
+traffic of K members, with the per-operation overhead of one), its peer is the same K
+``fit`` runs, and the ratio K * t(B) / t(K * B) is the speed-up batching would reach if it
+removed every cost that does not grow with the batch. Where the ceiling is below the
+target, no batched implementation reaches it on that machine.
 
 Target: >= 4x for the recurrent models (LSTM, GRU, minGRU). One more row sets 8 of our
 LSTMs batched against 8 sequential runs of the same model with ``torch.nn.LSTM`` (oneDNN's
@@ -30,6 +39,8 @@ K = 8
 STEPS = 3           # training steps per timed call (per member)
 ECG = dict(T=96, B=20, d_model=32, n_layer=1)
 SHAKESPEARE = dict(T=64, B=32, n_layer=4, vocab=65, target=460_000)
+HEATMAP = dict(T=32, B=32, target=6000)
+HEATMAP_MODELS = (("LSTM", "LSTM"), ("complex diag. (LRU)", "LRU"), ("GPT", "GPT"))
 LRS = [1e-3 * 1.5 ** i for i in range(K)]
 
 
@@ -74,6 +85,22 @@ def _lm_task(kind: str, T: int, B: int, n_layer: int, vocab: int, target: int):
     return build, sampler, d
 
 
+def _tag_task(label: str, T: int, B: int, target: int):
+    """(build(seed), sampler(seed), width) of one heatmap model on the S3 task's shapes."""
+    from rvt_lib.data.automata import task_spec
+    from rvt_lib.experiments.automata import HEATMAP_MODELS, HeatmapConfig, heatmap_specs
+
+    config = HeatmapConfig(train_length=T, factors=(1,), target_params=target)
+    spec = heatmap_specs("S3", config, {label: HEATMAP_MODELS[label]})[label]
+    s = task_spec("s3")
+
+    def sampler(seed):
+        g = torch.Generator().manual_seed(seed)
+        return lambda: (torch.randint(0, s.n_inputs, (B, T), generator=g),
+                        torch.randint(0, s.n_states, (B, T), generator=g))
+    return spec.build, sampler, spec["d_model"]
+
+
 def closures(build, sampler, *, k: int = K, steps: int = STEPS, peer_build=None):
     """(ours, peer): train k members for ``steps`` steps batched, and one by one with fit."""
     seeds = list(range(k))
@@ -88,6 +115,22 @@ def closures(build, sampler, *, k: int = K, steps: int = STEPS, peer_build=None)
         for m, s, c in zip(peer_models, seeds, configs):
             fit(m, sampler(s), c, seed=s)
     return ours, peer
+
+
+def ceiling_closures(build, sampler, big_sampler, *, k: int = K, steps: int = STEPS):
+    """(ours, peer): one member trained on batches k times as large, and k members one by one."""
+    model, config = build(0), TrainConfig(steps=steps, lr=LRS[0], warmup=1)
+
+    def ours():
+        fit(model, big_sampler(0), config, seed=0)
+    return ours, closures(build, sampler, k=k, steps=steps)[1]
+
+
+def _ceiling_row(name, shape, build, sampler, big_sampler, device, repeats=3):
+    ours, peer = ceiling_closures(build, sampler, big_sampler)
+    row = _row(name, shape, ours, peer, "context", device, repeats=repeats)
+    row.update(benchmark=f"batching ceiling {name}", ours=f"fit, one member, batch x{K}")
+    return row
 
 
 def _row(name, shape, ours, peer, target, device, repeats=3):
@@ -107,6 +150,8 @@ def run(device: str = "cpu"):
         build, sampler = _ecg_task(kind, **ECG)
         ours, peer = closures(build, sampler)
         yield _row(name, shape, ours, peer, ">= 4" if kind != "gpt" else "context", device, repeats=5)
+        big = _ecg_task(kind, **{**ECG, "B": K * ECG["B"]})[1]
+        yield _ceiling_row(name, shape, build, sampler, big, device, repeats=5)
     build, sampler = _ecg_task("lstm", **ECG)
     torch_build, _ = _ecg_task("lstm", **ECG, core=lambda d: nn.LSTM(d, d, batch_first=True))
     ours, peer = closures(build, sampler, peer_build=torch_build)
@@ -116,8 +161,17 @@ def run(device: str = "cpu"):
     for kind, name in (("lstm", "LSTM"), ("gru", "GRU"), ("mingru", "minGRU"), ("gpt", "GPT")):
         build, sampler, d = _lm_task(kind, **SHAKESPEARE)
         ours, peer = closures(build, sampler)
-        yield _row(name, f"Shakespeare T=64 B=32 d={d} L=4 (~460k), per step of 8", ours, peer,
-                   ">= 4" if kind != "gpt" else "context", device)
+        shape = f"Shakespeare T=64 B=32 d={d} L=4 (~460k), per step of 8"
+        yield _row(name, shape, ours, peer, ">= 4" if kind != "gpt" else "context", device)
+        big = _lm_task(kind, **{**SHAKESPEARE, "B": K * SHAKESPEARE["B"]})[1]
+        yield _ceiling_row(name, shape, build, sampler, big, device)
+    for label, name in HEATMAP_MODELS:
+        build, sampler, d = _tag_task(label, **HEATMAP)
+        ours, peer = closures(build, sampler)
+        shape = f"heatmap S3 T=32 B=32 d={d} L=1 (~6k), per step of 8"
+        yield _row(name, shape, ours, peer, ">= 4" if name != "GPT" else "context", device, repeats=5)
+        big = _tag_task(label, **{**HEATMAP, "B": K * HEATMAP["B"]})[1]
+        yield _ceiling_row(name, shape, build, sampler, big, device, repeats=5)
 
 
 if __name__ == "__main__":

@@ -44,6 +44,20 @@ def test_batched_closures_run_and_train_every_member():
     bench_batched.closures(build, sampler, k=2, steps=1)[0]()
 
 
+def test_ceiling_trains_one_member_on_k_times_the_batch():
+    from benchmarks import bench_batched
+    build, sampler, d = bench_batched._tag_task("LSTM", T=6, B=2, target=300)
+    big = bench_batched._tag_task("LSTM", T=6, B=4, target=300)[1]
+    x, y = big(0)()
+    assert x.shape == y.shape == (4, 6) and d >= 1
+    seen = []
+    counting = lambda seed: (lambda draw: lambda: seen.append(draw()[0].shape[0]) or draw())(big(seed))
+    ours, peer = bench_batched.ceiling_closures(build, sampler, counting, k=2, steps=3)
+    ours()
+    assert seen == [4, 4, 4]              # one member, three steps, batches of k * B
+    peer()
+
+
 def test_scan_peers_compute_the_same_recurrence_and_backpropagate():
     from benchmarks import bench_scans
     bench_scans.check(T=37)                    # not a power of two: the padding paths too
