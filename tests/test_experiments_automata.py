@@ -12,7 +12,7 @@ import torch.nn.functional as F
 from rvt_lib.experiments import automata as H
 from rvt_lib.experiments.automata import (DEFAULT_SHIFT, TrackingConfig, batch_sampler, build_tracker, tracker_spec,
                                           evaluate_tracker, position_accuracy, predict_states,
-                                          run_tracking_study, summarize, train_tracker)
+                                          run_tracking_study, train_tracker)
 from rvt_lib.models.heads import KINDS
 from rvt_lib.train import TrainConfig
 
@@ -115,6 +115,21 @@ def test_heatmap_config_checks():
         H.HeatmapConfig(factors=(2, 4))
     with pytest.raises(ValueError, match="2 seeds"):
         H.HeatmapConfig(seeds=(0,))
+    for bad in (-1, 1.5, True):
+        with pytest.raises(ValueError, match="extend"):
+            H.HeatmapConfig(extend=bad)
+
+
+def test_run_heatmap_grows_the_grid_and_reports_choices_at_an_end():
+    from dataclasses import replace
+    models = {"GPT, NoPE": H.HEATMAP_MODELS["GPT, NoPE"]}
+    two = replace(TINY, lr_grid=(1e-3, 3e-3))
+    fixed = H.run_heatmap(two, tasks=["parity"], models=models)["parity"]
+    assert fixed.at_edge("GPT, NoPE") and H.cell_verdicts({"parity": fixed}, two)["lr_at_edge"].all()
+    grown = H.run_heatmap(replace(two, extend=1), tasks=["parity"], models=models)["parity"]
+    assert len(grown.grids["GPT, NoPE"]) == 3 and grown.tuning["extended"].sum() == 1
+    table = H.cell_verdicts({"parity": grown}, two)
+    assert (table["lr_at_edge"] == grown.at_edge("GPT, NoPE")).all()
 
 
 def test_run_heatmap_end_to_end_tiny():
@@ -315,18 +330,6 @@ def test_run_study_table_and_determinism():
         run_tracking_study({"x": dict(n_layer=1)}, cfg, seeds=[0])
 
 
-def test_summarize_mean_and_std():
-    df = pd.DataFrame({"model": ["a", "a", "b"], "seed": [0, 1, 0],
-                       "acc_T": [1.0, 0.5, 0.25], "acc_shift": [np.nan, np.nan, np.nan]})
-    out = summarize(df, digits=2)
-    assert out.loc["a", "T"] == f"0.75 ± {np.std([1.0, 0.5], ddof=1):.2f}"
-    assert out.loc["b", "T"] == "0.25"                           # one seed: no ±
-    assert out.loc["a", "shift"] == "n/a"
-    assert list(out["seeds"]) == [2, 1]
-    with pytest.raises(ValueError):
-        summarize(pd.DataFrame({"model": ["a"]}))
-
-
 # ----------------------------------------------------------------------------- depth against length
 
 def test_depth_trend_reads_the_shape_of_a_fewest_layers_row():
@@ -378,7 +381,7 @@ def _fake_heatmap(tracked_at: dict, calls: list):
         good = cfg.n_layer >= tracked_at.get((model, cfg.train_length), 99)
         runs = pd.DataFrame({"model": model, "seed": [0, 1, 2], "lr": 1e-2, "params": 100 * cfg.n_layer,
                              "test_acc_1T": [1.0, 1.0, 1.0] if good else [0.3, 0.5, 0.4]})
-        return {task: SimpleNamespace(runs=runs)}
+        return {task: SimpleNamespace(runs=runs, at_edge=lambda m: False)}
     return run
 
 
@@ -403,6 +406,7 @@ def test_run_depth_end_to_end_on_a_tiny_budget():
     runs = H.run_depth(cfg)
     assert set(runs["model"]) == {"LSTM", "GPT"} and (runs["n_layer"][runs["model"] == "LSTM"] == 1).all()
     assert runs["acc"].between(0, 1).all() and set(runs["seed"]) == set(TINY.seeds)
+    assert runs["lr_at_edge"].dtype == bool and runs["lr_at_edge"].all()  # two rates, none added
     assert H.fewest_layers(runs).shape == (2, 1)
 
 

@@ -194,8 +194,8 @@ def test_fit_members_equals_plain_fit_for_the_gru():
 # ============================================================================= the reproduction's tools
 # (moved from tests/test_classify.py with rvt_lib.classify)
 from rvt_lib.experiments.ecg import (ClassifierConfig, Standardizer, balanced_class_weights,  # noqa: E402
-                                     binary_metrics, build_classifier, confusion, format_mean_std,
-                                     nearest_neighbor, roc_points, summarize, train_classifier)
+                                     binary_metrics, build_classifier, confusion,
+                                     nearest_neighbor, roc_points, train_classifier)
 
 
 # ------------------------------------------------------------------ metrics
@@ -258,17 +258,6 @@ def test_roc_points_walk_from_0_0_to_1_1():
 def test_metrics_reject_bad_input(y, p, err):
     with pytest.raises(err):
         binary_metrics(y, p)
-
-
-def test_summarize_mean_and_sample_std():
-    rows = [{"model": "a", "accuracy": 0.8}, {"model": "a", "accuracy": 0.9},
-            {"model": "b", "accuracy": 0.5}]
-    s = summarize(rows, columns=("accuracy",))
-    assert list(s.index) == ["a", "b"]
-    assert s.loc["a", "accuracy_mean"] == pytest.approx(0.85)
-    assert s.loc["a", "accuracy_std"] == pytest.approx(np.std([0.8, 0.9], ddof=1))
-    assert s.loc["b", "accuracy_std"] == 0.0 and s.loc["b", "seeds"] == 1
-    assert format_mean_std(s, columns=("accuracy",)).loc["a", "accuracy"] == "0.850 ± 0.071"
 
 
 # ------------------------------------------------------------------ 1-NN

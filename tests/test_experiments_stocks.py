@@ -375,6 +375,13 @@ def test_run_rolling_protocol_metrics_and_verdicts():
     assert table.loc["LSTM", "text"].endswith("test days)")
     with pytest.raises(ValueError, match="no forecaster"):
         res.pooled_daily("GPT")
+    ch = res.choices()  # two rates: every choice sits at an end
+    assert len(ch) == 4 and ch["at_edge"].all() and set(map(tuple, ch["tried"])) == {(1e-3, 3e-3)}
+    grown = fc.run_rolling(df, specs, cfg, seeds=(0, 1), lr_grid=(1e-3, 3e-3), context=8, horizon=3,
+                           n_folds=2, test_origins=10, val_origins=6, extend=1)
+    ch = grown.choices()  # one rate added past the chosen end, per fold and network
+    assert all(len(t) == 3 for t in ch["tried"]) and grown.tuning["extended"].sum() == 4
+    assert list(ch["at_edge"]) == [lr in (t[0], t[-1]) for lr, t in zip(ch["lr"], ch["tried"])]
     bad = df.copy()
     bad.iloc[3, 2] = np.nan
     with pytest.raises(ValueError, match="clean_prices"):

@@ -66,7 +66,7 @@ from rvt_lib.models.gpt import GPT, GPTConfig, SelfAttention, causal_mask
 from rvt_lib.models.heads import make_model
 from rvt_lib.models.lstm import LSTM, LSTMConfig
 from rvt_lib.plots import plot_loglog, style
-from rvt_lib.stats import fit_power_law
+from rvt_lib.stats import fit_power_law, mean_std
 from rvt_lib.train import TrainConfig, fit, set_seed
 
 style()
@@ -548,7 +548,7 @@ print(copy_table.round(4).to_string(index=False))
 acc = copy_table["test accuracy (t >= 3)"]
 glue(
     "copy_acc",
-    f"{acc.mean():.3f} ± {acc.std(ddof=1) if len(acc) > 1 else 0.0:.3f}",
+    mean_std(acc),
     display=False,
 )
 glue("copy_steps", copy_steps, display=False)
@@ -647,7 +647,7 @@ print(diagonal.round(3).to_string(index=False))
 best = diagonal["best head"]
 glue(
     "diag_weight",
-    f"{best.mean():.2f} ± {best.std(ddof=1) if len(best) > 1 else 0.0:.2f}",
+    mean_std(best, ".2f"),
     display=False,
 )
 glue(

@@ -549,9 +549,7 @@ for label, curves in all_curves.items():
     rows.append(
         {
             "model": label,
-            "per-step factor "
-            "γ": f"{np.mean(factors):.3f} ± "
-            f"{np.std(factors, ddof=1):.3f}",
+            "per-step factor γ": stats.mean_std(factors),
             f"norm at distance {T_GRAD - 1} (geo. "
             "mean)": f"{np.exp(np.log(curves[:, 0]).mean()):.1e}",
         }
@@ -709,14 +707,18 @@ add_runs, add_studies = adding.adding_study(
     n_val=pick(smoke=64, book=256, full=1024, dry=64),
     n_test=pick(smoke=64, book=512, full=4096, dry=64),
 )
-add_table = add_runs.groupby(["T", "model"]).agg(
-    params=("params", "first"),
-    lr=("lr", "first"),
-    test_mse=("test_mse", "mean"),
-    std=("test_mse", "std"),
+ADD_CELL = ["T", "model"]
+add_table = (  # mean ± std and 95% interval of the test MSE (never below 0)
+    stats.summarize(
+        add_runs, "test_mse", by=ADD_CELL, fmt=".4f", bounds=(0, math.inf)
+    )
+    .rename(columns={"mean": "test_mse"})
+    .join(add_runs.groupby(ADD_CELL, sort=False)[["params", "lr"]].first())
 )
 add_table["vs baseline"] = add_table["test_mse"] / MEAN_BASELINE_MSE
-add_table.round(4)
+add_table[
+    ["params", "lr", "mean ± std", "ci_low", "ci_high", "vs baseline"]
+].round(4)
 
 # %%
 ADD_MODELS = [adding.RNN, adding.LSTM, adding.CHRONO]

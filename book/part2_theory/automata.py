@@ -58,15 +58,15 @@ import scipy.stats
 import torch
 
 from rvt_lib import plots
-from rvt_lib.book import glue, interact
+from rvt_lib.book import glue, interact, which_of
 from rvt_lib.budget import get_budget, pick
 from rvt_lib.data.automata import TASKS, make_task, task_spec
 from rvt_lib.experiments.automata import (
     TrackingConfig,
     predict_states,
     run_tracking_study,
-    summarize,
 )
+from rvt_lib.stats import summarize
 from rvt_lib.train import TrainConfig, set_seed
 
 plots.style()
@@ -402,14 +402,14 @@ print(
     "s"
 )
 params = parity.summary.groupby("model", sort=False)["params"].first()
-table = summarize(parity.summary).rename(
-    columns={
-        "T": f"T = {T}",
-        "2T": f"2T = {2 * T}",
-        "4T": f"4T = {4 * T}",
-        "shift": "T, P(1) = 0.9",
-    }
-)
+TESTS = {
+    "acc_T": f"T = {T}",
+    "acc_2T": f"2T = {2 * T}",
+    "acc_4T": f"4T = {4 * T}",
+}
+table = summarize(
+    parity.summary, [*TESTS, "acc_shift"], text=True, bounds=(0, 1)
+).rename(columns={**TESTS, "acc_shift": "T, P(1) = 0.9", "n": "seeds"})
 table.insert(0, "parameters", params)
 table
 
@@ -805,14 +805,9 @@ t0 = time.perf_counter()
 flip = run_tracking_study(MODELS, flip_cfg, seeds=FLIP_SEEDS)
 flip_seconds = time.perf_counter() - t0
 print(f"trained and tested {len(flip.summary)} models in {flip_seconds:.0f} s")
-summarize(flip.summary).rename(
-    columns={
-        "T": f"T = {T}",
-        "2T": f"2T = {2 * T}",
-        "4T": f"4T = {4 * T}",
-        "shift": "T, 80% writes",
-    }
-)
+summarize(
+    flip.summary, [*TESTS, "acc_shift"], text=True, bounds=(0, 1)
+).rename(columns={**TESTS, "acc_shift": "T, 80% writes", "n": "seeds"})
 
 # %% tags=["hide-input"]
 plot_position_accuracy(
@@ -992,7 +987,10 @@ wti.round(3)
 # differ, 2 symbols for parity and 60 for $A_5$). Training is at $T$ =
 # {glue:text}`heat_T` on fresh random sequences, with a loss at every position, through
 # the course's study runner: the learning rate of every model is chosen on a validation
-# split at length $T$ (from {glue:text}`heat_lrs`), then each model is retrained with
+# split at length $T$ (from {glue:text}`heat_lrs`; where the best rate is the smallest
+# or largest of these, the next rate past it is tried too, up to
+# {glue:text}`heat_extend` per end; the cells whose choice still sits at an end of the
+# rates tried: {glue:text}`heat_edges`), then each model is retrained with
 # {glue:text}`heat_n_seeds` seeds and scored once on a sealed test split at lengths
 # {glue:text}`heat_lengths` (accuracy over the last $T$ positions). Fewer seeds than the
 # five of the protocol, because the grid has {glue:text}`heat_n_cells` cells, each
@@ -1003,7 +1001,8 @@ wti.round(3)
 #
 # **The rule, fixed before the run.** For each cell we take the seeds' mean accuracy at
 # the longest test length, {glue:text}`heat_fmax`, with its 95% t interval
-# (`rvt_lib.stats.mean_ci`). The cell counts as *tracked* when the lower end of the
+# (`rvt_lib.stats.mean_ci`, cut to [0, 1], the range of an accuracy). The cell counts
+# as *tracked* when the lower end of the
 # interval is above 0.95, as *failing* when the upper end is below 0.95, and as
 # *undecided* otherwise. A prediction "track" agrees with a tracked
 # cell, a prediction "fail" with a failing one.
@@ -1048,6 +1047,7 @@ HEAT = HeatmapConfig(
         schedule="cosine",
     ),
     lr_grid=(3e-3, 1e-2, 3e-2),
+    extend=pick(smoke=0, book=1),  # rates added past an end of the grid
     seeds=pick(smoke=(0, 1), book=(0, 1, 2), dry=(0, 1)),
     n_val=pick(smoke=16, book=128, dry=16),
     n_test=pick(smoke=16, book=256, dry=16),
@@ -1136,6 +1136,13 @@ glue(
     display=False,
 )
 glue("heat_lrs", ", ".join(f"{lr:g}" for lr in HEAT.lr_grid), display=False)
+glue("heat_extend", HEAT.extend, display=False)
+edge_cells = at4[["task", "model"]].apply(" / ".join, axis=1)
+glue(
+    "heat_edges",
+    which_of(edge_cells[at4["lr_at_edge"]], edge_cells),
+    display=False,
+)
 glue("heat_n_seeds", len(HEAT.seeds), display=False)
 glue("heat_n_cells", len(HEATMAP_TASKS) * len(HEATMAP_MODELS), display=False)
 glue(

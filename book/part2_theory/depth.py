@@ -51,7 +51,7 @@ import pandas as pd
 import torch
 
 from rvt_lib import plots
-from rvt_lib.book import glue
+from rvt_lib.book import glue, which_of
 from rvt_lib.budget import get_budget, pick, using_budget
 from rvt_lib.experiments.automata import (
     DEPTH_MODELS,
@@ -64,6 +64,7 @@ from rvt_lib.experiments.automata import (
     fewest_layers,
     run_depth,
 )
+from rvt_lib.stats import summarize
 from rvt_lib.train import TrainConfig, set_seed
 
 plots.style()
@@ -141,7 +142,10 @@ predicted
 # failure of the other models says little.
 #
 # Every cell goes through the course's study runner: learning rate chosen on a validation
-# split (from {glue:text}`depth_lrs`), {glue:text}`depth_n_seeds` seeds retrained with
+# split (from {glue:text}`depth_lrs`; where the best is the smallest or largest rate
+# tried, the next rate past it is tried too, up to {glue:text}`depth_extend` per end;
+# the cells whose choice still sits at an end of the rates tried:
+# {glue:text}`depth_edges`), {glue:text}`depth_n_seeds` seeds retrained with
 # it, one test on a sealed split of length $T$. A model of $d$ layers is matched to $d$
 # times the one-layer parameter count, so that the width stays about the same while depth
 # grows. Each run trains for {glue:text}`depth_steps` steps of 32 fresh sequences.
@@ -173,6 +177,7 @@ def depth_config():
                 full=(1e-3, 3e-3, 1e-2, 3e-2),
                 dry=(1e-2,),
             ),
+            extend=pick(smoke=0, book=1),  # rates added past an end
             seeds=pick(
                 smoke=(0, 1), book=(0, 1, 2), full=(0, 1, 2, 3, 4), dry=(0, 1)
             ),
@@ -212,25 +217,38 @@ glue("full_steps", FULL.heat.train.steps, display=False)
 glue("full_depth", max(FULL.depths), display=False)
 glue("full_seeds", len(FULL.heat.seeds), display=False)
 
-# accuracy of every cell tried: mean over the seeds
+# accuracy of every cell tried: mean ± std and 95% interval over the seeds
+CELL = ["task", "model", "T", "n_layer"]
 acc = (
-    runs.groupby(["task", "model", "T", "n_layer"], sort=False)
-    .agg(
-        mean=("acc", "mean"),
-        std=("acc", "std"),
-        lr=("lr", "first"),
-        params=("params", "first"),
-        verdict=("verdict", "first"),
+    summarize(runs, "acc", by=CELL, bounds=(0, 1))
+    .join(
+        runs.groupby(CELL, sort=False)[
+            ["lr", "lr_at_edge", "params", "verdict"]
+        ].first()
     )
     .reset_index()
 )
-acc.style.format({"mean": "{:.3f}", "std": "{:.3f}", "lr": "{:g}"})
+cell_names = acc.apply(
+    lambda r: f"{r.task} {r.model} T={r.T} d={r.n_layer}", axis=1
+)
+glue("depth_extend", DEPTH.heat.extend, display=False)
+glue(
+    "depth_edges",
+    which_of(cell_names[acc["lr_at_edge"]], cell_names),
+    display=False,
+)
+SHOWN = ["mean ± std", "ci_low", "ci_high", "lr", "lr_at_edge"]
+acc[CELL + SHOWN + ["params", "verdict"]].style.format(
+    {"ci_low": "{:.3f}", "ci_high": "{:.3f}", "lr": "{:g}"}
+).hide(axis="index")
 
 # %% [markdown]
 # Each row is one cell: the mean and standard deviation of the accuracy at length $T$
-# over the seeds, the learning rate chosen on validation, the parameter count and the
-# rule's reading. The figure shows the accuracy of every depth tried against $T$, and the
-# table after it the fewest layers that track.
+# over the seeds, its 95% interval (the rule reads the interval's ends; an accuracy
+# cannot leave [0, 1], so neither can the interval), the learning rate chosen on
+# validation and whether it sits at an end of the rates tried, the parameter count and
+# the rule's reading. The figure shows the accuracy
+# of every depth tried against $T$, and the table after it the fewest layers that track.
 
 # %%
 fig, axes = plt.subplots(1, len(DEPTH.tasks), figsize=(12, 4.2), sharey=True)

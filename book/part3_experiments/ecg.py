@@ -72,7 +72,6 @@ from rvt_lib.experiments.ecg import (
     binary_metrics,
     nearest_neighbor,
     roc_points,
-    summarize,
     train_classifier,
 )
 from rvt_lib.batched import fit_members
@@ -314,14 +313,15 @@ for how, table in (("cumulative", cumulative), ("alone", alone)):
             )
             ablation_rows.append(run.row())
             first_seed.setdefault(f"{how}: {fix}", run)  # kept for the figures
-ablation = summarize(ablation_rows)
+ablation = stats.summarize(
+    pd.DataFrame(ablation_rows), list(METRICS), bounds=(0, 1)
+)
 
 
 def cell(key):
     if key not in ablation.index:
         return "(same as cumulative)"
-    r = ablation.loc[key]
-    return f"{r.balanced_accuracy_mean:.3f} ± {r.balanced_accuracy_std:.3f}"
+    return ablation.loc[key, "balanced_accuracy"]
 
 
 ablation_table = pd.DataFrame(
@@ -661,7 +661,7 @@ table = study.summary(
     ],
     text=True,
 )
-acc = study.summary("test_accuracy")
+acc = study.summary("test_accuracy", bounds=(0, 1))
 nn_correct = nn_pred == y_test
 table.insert(
     2,
@@ -865,7 +865,7 @@ deep = run_study(
     trainer=fit_members,
 )
 glue_text("deep_minutes", (time.perf_counter() - t0) / 60)
-deep_acc = deep.summary("test_accuracy")
+deep_acc = deep.summary("test_accuracy", bounds=(0, 1))
 vs_shallow = ecg.versus_depth(deep, study, f"{DEEP_LAYERS} layers", "1 layer")
 pd.set_option("display.max_colwidth", 200)  # the verdicts in full
 depth_table = pd.DataFrame(
@@ -1165,7 +1165,7 @@ rows += [
     }
     for i, a in enumerate(net_acc)
 ]
-ucr = stats.summarize(pd.DataFrame(rows), "accuracy")
+ucr = stats.summarize(pd.DataFrame(rows), "accuracy", bounds=(0, 1))
 glue_text("n_resamples", N_RESAMPLES)
 glue_text("n_net_resamples", N_NET_RESAMPLES)
 glue_text("ucr_euc", ucr.loc["1-NN (Euclidean)", "mean ± std"])

@@ -122,6 +122,8 @@ ROLL_SEEDS = pick(
 ROLL_LRS = pick(
     smoke=(1e-3,), book=(1e-3, 3e-3), full=(3e-4, 1e-3, 3e-3), dry=(1e-3,)
 )
+# rates a fold's grid may add past an end while a network's best is there
+ROLL_EXTEND = pick(smoke=0, book=1)
 ROLL_TRAIN = TrainConfig(
     steps=pick(smoke=2, book=100, full=1000),
     batch_size=pick(smoke=16, book=64, full=128),
@@ -846,14 +848,10 @@ for name, v in ver_seed.items():
     print(f"{name}: {v.text}")
 
 
-rel_mean = norm_runs.groupby("model", sort=False)["rel_persistence"].agg(
-    ["mean", "std"]
-)
+rel_mean = stats.summarize(norm_runs, "rel_persistence", fmt=".2f")
 glue(
     "norm_rel_summary",
-    ", ".join(
-        f"{n} {r['mean']:.2f} ± {r['std']:.2f}" for n, r in rel_mean.iterrows()
-    ),
+    ", ".join(f"{n} {t}" for n, t in rel_mean["mean ± std"].items()),
     display=False,
 )
 glue(
@@ -936,7 +934,9 @@ print(
 #   {glue:text}`roll_folds` blocks of {glue:text}`roll_test` consecutive days. For each
 #   block (fold) a model is trained afresh on everything before it (an *expanding
 #   window*), its learning rate chosen on the {glue:text}`roll_val` origins just before
-#   the block, whose targets end before the first test origin.
+#   the block, whose targets end before the first test origin (from
+#   {glue:text}`roll_lrs`; a best rate at an end of those is tested against the next
+#   rate past it, up to {glue:text}`roll_extend` per end).
 #
 # The folds of this run, in calendar time (each bar spans the origins; targets run
 # {glue:text}`horizon` days further):
@@ -1060,6 +1060,7 @@ roll = fc.run_rolling(
     n_folds=ROLL_FOLDS,
     test_origins=ROLL_TEST,
     val_origins=ROLL_VAL,
+    extend=ROLL_EXTEND,
 )
 METRICS = {"rmsse": "RMSSE", "mase": "MASE", "r2_rw": "R² vs random walk"}
 roll_table = stats.summarize(roll.runs, list(METRICS), fmt=".4f", text=True)[
@@ -1091,11 +1092,24 @@ print(
     f"mean ± std over {len(ROLL_SEEDS)} seeds (seed 0's learning rate chosen "
     "on validation, per fold)"
 )
+roll_choices = roll.choices()
+choice_names = roll_choices["model"] + ", fold " + (
+    roll_choices["fold"] + 1
+).astype(str)
+glue(
+    "roll_edges",
+    which_of(choice_names[roll_choices["at_edge"]], choice_names),
+    display=False,
+)
+glue("roll_lrs", ", ".join(f"{lr:g}" for lr in ROLL_LRS), display=False)
+glue("roll_extend", ROLL_EXTEND, display=False)
 roll_table.fillna("")
 
 # %% [markdown]
 # The table pools {glue:text}`roll_series` stocks and the test origins from
-# {glue:text}`roll_first_test` to {glue:text}`roll_last_test`. The validation curves
+# {glue:text}`roll_first_test` to {glue:text}`roll_last_test`. The learning rates
+# chosen that still sit at an end of the rates their fold tried (network, fold):
+# {glue:text}`roll_edges`. The validation curves
 # that chose each learning rate (first tuning seed, every fold):
 
 # %%
@@ -1115,7 +1129,10 @@ for name, grp in curve.groupby("model", sort=False):
     )
 ax.set_xscale("log")
 ax.set_xlabel("learning rate")
-ax.set_ylabel("validation MSE (units of each window's σ², mean over folds)")
+ax.set_ylabel(
+    "validation MSE (units of each window's σ²,\n"
+    "mean over the folds that tried it)"
+)
 ax.set_title("Learning-rate tuning on the validation origins")
 ax.legend(fontsize=8, ncol=2)
 plt.show()
@@ -1324,6 +1341,7 @@ week_roll = fc.run_rolling(
     n_folds=ROLL_FOLDS,
     test_origins=ROLL_TEST,
     val_origins=ROLL_VAL,
+    extend=ROLL_EXTEND,
 )
 ver_week = fc.versus(week_roll, ROLL_ALL)
 week_r2 = stats.summarize(week_roll.runs, "r2_rw", fmt=".4f")

@@ -61,7 +61,7 @@ measure, and the book says so.
     study = run_tracking_study({"LSTM": dict(kind="lstm"), "GPT-2": dict(kind="gpt", n_layer=2)},
                                cfg, seeds=[0, 1, 2])
     study.summary        # one row per (model, seed): accuracies at T, 2T, 4T and under shift
-    summarize(study.summary)   # mean ± std per model
+    rvt_lib.stats.summarize(study.summary, ["acc_T", "acc_4T"])   # mean ± std per model
 """
 from __future__ import annotations
 
@@ -88,8 +88,7 @@ __all__ = ["HEATMAP_TASKS", "HEATMAP_MODELS", "PREDICTIONS", "THRESHOLD", "Heatm
            "depth_trend", "depth_agreement", "depth_verdicts",
            # the original tracking runner
            "DEFAULT_SHIFT", "TrackingConfig", "TrackingResult", "tracker_spec", "build_tracker", "batch_sampler",
-           "predict_states", "position_accuracy", "train_tracker", "evaluate_tracker", "run_tracking_study",
-           "summarize"]
+           "predict_states", "position_accuracy", "train_tracker", "evaluate_tracker", "run_tracking_study"]
 
 # ============================================================================= the original runner
 # The shifted test distribution used when TrackingConfig.shift_kwargs is left at None.
@@ -334,22 +333,6 @@ def run_tracking_study(models: dict, config: TrackingConfig, seeds=(0, 1, 2), ke
     return TrackingResult(pd.DataFrame(rows), pd.concat(curve_rows, ignore_index=True), kept, config)
 
 
-def summarize(summary: pd.DataFrame, digits: int = 3) -> pd.DataFrame:
-    """Mean ± std (over seeds) of every ``acc_*`` column, one row per model, as text."""
-    acc_cols = [c for c in summary.columns if c.startswith("acc_")]
-    if "model" not in summary.columns or not acc_cols:
-        raise ValueError("summarize: expected a run_study summary with 'model' and acc_* columns")
-    grouped = summary.groupby("model", sort=False)[acc_cols]
-    mean, std, n = grouped.mean(), grouped.std(ddof=1), grouped.size()
-    out = pd.DataFrame(index=mean.index)
-    for c in acc_cols:
-        out[c.removeprefix("acc_")] = [
-            "n/a" if np.isnan(m) else (f"{m:.{digits}f}" if np.isnan(s) else f"{m:.{digits}f} ± {s:.{digits}f}")
-            for m, s in zip(mean[c], std[c])]
-    out["seeds"] = n
-    return out
-
-
 # ============================================================================= the heatmap
 
 # label -> (task name of rvt_lib.data.automata, its keyword arguments)
@@ -399,7 +382,9 @@ class HeatmapConfig:
     train_length: T. factors: test lengths as multiples of T (must include 1).
     target_params: every model's width is matched to this many trainable parameters
     (per task: the vocabularies differ). train: the TrainConfig (steps; its lr is tuned
-    over lr_grid). n_val, n_test: sequences in the validation and each test length.
+    over lr_grid). extend: rates the grid may add past each end while a model's best
+    sits there (:func:`rvt_lib.runner.run_study`'s ``extend``). n_val, n_test: sequences
+    in the validation and each test length.
     """
 
     train_length: int = 16
@@ -410,6 +395,7 @@ class HeatmapConfig:
     train: TrainConfig = TrainConfig(steps=300, batch_size=32, lr=3e-3, warmup=20, clip=1.0,
                                      schedule="cosine")
     lr_grid: tuple = (3e-3, 1e-2)
+    extend: int = 0
     seeds: tuple = (0, 1, 2)
     n_val: int = 128
     n_test: int = 128
@@ -425,6 +411,8 @@ class HeatmapConfig:
             raise ValueError(f"HeatmapConfig: factors must be positive ints including 1, got {self.factors!r}")
         if len(self.seeds) < 2:
             raise ValueError("HeatmapConfig: the 95% interval needs at least 2 seeds")
+        if isinstance(self.extend, bool) or not isinstance(self.extend, int) or self.extend < 0:
+            raise ValueError(f"HeatmapConfig: extend must be an int >= 0, got {self.extend!r}")
         object.__setattr__(self, "factors", tuple(sorted(set(f))))
 
     @property
@@ -515,7 +503,8 @@ def run_heatmap(config: HeatmapConfig, tasks=None, models: dict | None = None, t
     for label in (tasks or HEATMAP_TASKS):
         specs = heatmap_specs(label, config, models)
         out[label] = run_study(specs, tracking_task(label, config), config.train, seeds=config.seeds,
-                               lr_grid=config.lr_grid, tune_seeds=(config.seeds[0],), trainer=trainer,
+                               lr_grid=config.lr_grid, extend=config.extend, tune_seeds=(config.seeds[0],),
+                               trainer=trainer,
                                device=device, progress=False)
     return out
 
@@ -525,12 +514,13 @@ def run_heatmap(config: HeatmapConfig, tasks=None, models: dict | None = None, t
 def cell_verdict(accuracies, threshold: float = THRESHOLD) -> tuple[str, object]:
     """``("tracked" | "fails" | "undecided", Interval)`` from the seeds' accuracies.
 
-    The rule: the seeds' mean with its 95% t interval (:func:`rvt_lib.stats.mean_ci`);
-    "tracked" when the lower bound is above ``threshold``, "fails" when the upper bound is
-    below it, "undecided" otherwise. (Seeds that all score exactly the same give an
-    interval of width zero.)
+    The rule: the seeds' mean with its 95% t interval (:func:`rvt_lib.stats.mean_ci`, cut
+    to [0, 1], which an accuracy cannot leave; the cut never moves an end across a
+    threshold inside (0, 1), so it changes no verdict); "tracked" when the lower bound is
+    above ``threshold``, "fails" when the upper bound is below it, "undecided" otherwise.
+    (Seeds that all score exactly the same give an interval of width zero.)
     """
-    ci = mean_ci(np.asarray(accuracies, dtype=float))
+    ci = mean_ci(np.asarray(accuracies, dtype=float), bounds=(0, 1))
     if ci.low > threshold:
         return "tracked", ci
     if ci.high < threshold:
@@ -545,7 +535,8 @@ def _agreement(predicted, measured: str) -> str:
 
 
 def cell_verdicts(results: dict, config: HeatmapConfig, predictions: dict | None = None) -> pd.DataFrame:
-    """One row per task x model x test length: mean, 95% interval, verdict, prediction, agreement."""
+    """One row per task x model x test length: mean, 95% interval, verdict, prediction, agreement,
+    and the learning rate chosen (``lr_at_edge``: at an end of the rates tried)."""
     predictions = PREDICTIONS if predictions is None else predictions
     rows = []
     for task, res in results.items():
@@ -558,7 +549,8 @@ def cell_verdicts(results: dict, config: HeatmapConfig, predictions: dict | None
                 rows.append({"task": task, "model": model, "factor": f, "mean": ci.estimate, "low": ci.low,
                              "high": ci.high, "verdict": measured, "predicted": pred,
                              "agreement": _agreement(pred, measured) if f == max(config.factors) else "n/a",
-                             "params": int(runs["params"].iloc[0]), "lr": float(runs["lr"].iloc[0])})
+                             "params": int(runs["params"].iloc[0]), "lr": float(runs["lr"].iloc[0]),
+                             "lr_at_edge": res.at_edge(model)})
     return pd.DataFrame(rows)
 
 
@@ -741,7 +733,8 @@ class DepthConfig:
 
 def run_depth(config: DepthConfig, trainer=None, device=None) -> pd.DataFrame:
     """One row per task x model x T x depth tried x seed: ``acc`` (accuracy at T), ``lr``,
-    ``params``, ``verdict`` (the cell's, from all its seeds).
+    ``params``, ``lr_at_edge`` (the lr chosen sits at an end of the rates tried),
+    ``verdict`` (the cell's, from all its seeds).
 
     For every task, model and T the depths are tried in increasing order and the search
     stops at the first whose cell is "tracked"; controls run at the first depth only.
@@ -761,7 +754,8 @@ def run_depth(config: DepthConfig, trainer=None, device=None) -> pd.DataFrame:
                     verdict, _ = cell_verdict(runs["test_acc_1T"].to_numpy(dtype=float))
                     rows += [{"task": task, "model": model, "T": T, "n_layer": d, "seed": int(r.seed),
                               "acc": float(r.test_acc_1T), "lr": float(r.lr), "params": int(r.params),
-                              "verdict": verdict} for r in runs.itertuples()]
+                              "lr_at_edge": res.at_edge(model), "verdict": verdict}
+                             for r in runs.itertuples()]
                     if verdict == "tracked":
                         break
     return pd.DataFrame(rows)

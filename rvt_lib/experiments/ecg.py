@@ -133,43 +133,6 @@ def roc_points(y_true, p_pos) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return fpr, tpr, thresholds
 
 
-def summarize(rows, by: str = "model", columns=METRICS) -> "pandas.DataFrame":
-    """Mean and standard deviation (over seeds) of each metric, one row per ``by`` group.
-
-    ``rows`` is a list of dicts (e.g. ``ClassifierResult.row()``). Returns a DataFrame
-    with columns ``<metric>_mean``, ``<metric>_std`` and ``seeds`` (the number of runs);
-    the standard deviation is the sample one (``ddof=1``), 0 for a single run. Groups
-    keep the order in which they first appear.
-    """
-    import pandas as pd
-
-    df = pd.DataFrame(list(rows))
-    if df.empty:
-        raise ValueError("summarize: no rows")
-    missing = [c for c in (by, *columns) if c not in df.columns]
-    if missing:
-        raise ValueError(f"summarize: rows lack the columns {missing}")
-    g = df.groupby(by, sort=False)
-    out = pd.DataFrame(index=pd.Index(list(g.groups), name=by))
-    for c in columns:
-        out[f"{c}_mean"] = g[c].mean()
-        out[f"{c}_std"] = g[c].std(ddof=1).fillna(0.0)
-    out["seeds"] = g.size()
-    return out
-
-
-def format_mean_std(summary, columns=METRICS, digits: int = 3) -> "pandas.DataFrame":
-    """A :func:`summarize` table as strings ``"0.880 ± 0.012"``, one column per metric."""
-    import pandas as pd
-
-    out = pd.DataFrame(index=summary.index)
-    for c in columns:
-        m, s = summary[f"{c}_mean"], summary[f"{c}_std"]
-        out[c] = [f"{a:.{digits}f} ± {b:.{digits}f}" for a, b in zip(m, s)]
-    out["seeds"] = summary["seeds"]
-    return out
-
-
 # ----------------------------------------------------------------------------- baseline: 1-NN
 
 def nearest_neighbor(X_train, y_train, X_test) -> tuple[np.ndarray, np.ndarray]:

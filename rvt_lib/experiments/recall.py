@@ -205,7 +205,7 @@ def run_recall(config: MQARConfig, widths: dict, train_config, *, seeds=(0, 1, 2
     runs["family"] = [NAMES[k] for k in runs["kind"]]
     runs["d_model"] = [specs[m].d_model for m in runs["model"]]
     runs["state_size"] = [specs[m].state_size for m in runs["model"]]
-    table = summarize(runs, "test_accuracy", by=["family", "d_model", "state_size"]).reset_index()
+    table = summarize(runs, "test_accuracy", by=["family", "d_model", "state_size"], bounds=(0, 1)).reset_index()
     return RecallResult(runs, table, recall_verdict(study, specs), study)
 
 

@@ -885,10 +885,21 @@ class RollingResult:
     def names(self) -> list:
         return list(dict.fromkeys(self.runs["model"])) + list(self.baseline_daily)
 
+    def choices(self) -> pd.DataFrame:
+        """One row per fold x network: the rate chosen, the rates tried and ``at_edge``
+        (the choice is the smallest or largest of two or more rates tried: unbracketed)."""
+        rows = []
+        for (fold, model), g in self.tuning.groupby(["fold", "model"], sort=False):
+            tried = sorted(set(g["lr"]))
+            lr = float(g.loc[g["chosen"], "lr"].iloc[0])
+            rows.append({"fold": fold, "model": model, "lr": lr, "tried": tried,
+                         "at_edge": len(tried) > 1 and lr in (tried[0], tried[-1])})
+        return pd.DataFrame(rows)
+
 
 def run_rolling(prices: pd.DataFrame, specs: dict, config: TrainConfig, *, seeds, lr_grid, context: int,
                 horizon: int, n_folds: int, test_origins: int, val_origins: int,
-                ar_orders=(1, 2, 5, 10, 20), progress=None) -> RollingResult:
+                ar_orders=(1, 2, 5, 10, 20), extend: int = 0, progress=None) -> RollingResult:
     """Global forecasters over rolling origins, under the book's protocol, fold by fold.
 
     For every fold (:func:`rolling_folds`): windows of every series at every origin
@@ -898,7 +909,9 @@ def run_rolling(prices: pd.DataFrame, specs: dict, config: TrainConfig, *, seeds
     (:func:`choose_ar`); persistence and drift need no fitting. The metrics pool the test
     windows of all folds: RMSSE and MASE (errors divided by each series' in-sample
     one-day naive error, :func:`in_sample_scales`) and the out-of-sample R² against the
-    random walk, ``1 - SSE / SSE_persistence`` in those units.
+    random walk, ``1 - SSE / SSE_persistence`` in those units. extend: rates each fold's
+    grid may add past an end while a model's best sits there (``run_study``'s ``extend``);
+    ``tuning`` has every rate tried, per fold.
     """
     from rvt_lib.runner import Task, run_study
 
@@ -918,7 +931,7 @@ def run_rolling(prices: pd.DataFrame, specs: dict, config: TrainConfig, *, seeds
                     list(_loader(xva, yva, 1024, False)), list(_loader(xte, yte, 1024, False)),
                     score_windows, loss_fn=F.mse_loss)
         result = run_study(specs, task, config, seeds=tuple(seeds), lr_grid=lr_grid, tune_seeds=(seeds[0],),
-                           progress=progress)
+                           extend=extend, progress=progress)
         tuning.append(result.tuning.assign(fold=fold.index))
         for _, row in result.runs.iterrows():
             key = (row["model"], int(row["seed"]))
