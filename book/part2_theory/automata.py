@@ -1155,9 +1155,9 @@ verdict_grid
 # %% [markdown]
 # Each cell of the table is the mean accuracy over the last $T$ positions of
 # length-{glue:text}`heat_fmax` sequences, its 95% interval over the seeds and the rule's
-# reading. Of the {glue:text}`heat_n_pred` cells with a prediction,
-# {glue:text}`heat_agree` agree with it, {glue:text}`heat_disagree` disagree
-# ({glue:text}`heat_disagree_list`) and {glue:text}`heat_open` are undecided. The cells
+# reading. Of the {glue:text}`heat_n_pred` cells with a prediction, the number that
+# agree with it: {glue:text}`heat_agree`; that disagree: {glue:text}`heat_disagree`
+# ({glue:text}`heat_disagree_list`); undecided: {glue:text}`heat_open`. The cells
 # the rule reads as tracked at {glue:text}`heat_fmax`: {glue:text}`heat_tracked_list`.
 #
 # How to read a disagreement depends on its direction. A cell predicted to fail that
@@ -1295,8 +1295,9 @@ probes.assign(
 
 # %% [markdown]
 # Sequences per probe (one per non-identity symbol): {glue:text}`probe_sequences`. Of the
-# {glue:text}`probe_n_pred` probe cells with a prediction, {glue:text}`probe_agree` agree,
-# {glue:text}`probe_disagree` disagree and {glue:text}`probe_open` are undecided. The
+# {glue:text}`probe_n_pred` probe cells with a prediction, the number that agree:
+# {glue:text}`probe_agree`; that disagree: {glue:text}`probe_disagree`; undecided:
+# {glue:text}`probe_open`. The
 # predicted failures on *one symbol repeated* that the measurement shows:
 # {glue:text}`probe_rep_fail_agree`. The disagreements there:
 # {glue:text}`probe_rep_disagree`; on *write, then ignore*:

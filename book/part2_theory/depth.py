@@ -228,8 +228,8 @@ acc = (
     )
     .reset_index()
 )
-cell_names = acc.apply(
-    lambda r: f"{r.task} {r.model} T={r.T} d={r.n_layer}", axis=1
+cell_names = acc.apply(  # r["T"], not r.T: a row's .T is its transpose
+    lambda r: f"{r['task']} {r['model']} T={r['T']} d={r['n_layer']}", axis=1
 )
 glue("depth_extend", DEPTH.heat.extend, display=False)
 glue(
@@ -352,9 +352,10 @@ glue(
 verdicts
 
 # %% [markdown]
-# Of the {glue:text}`n_rows` rows, {glue:text}`n_agree` agree with the prediction,
-# {glue:text}`n_disagree` disagree ({glue:text}`disagree_list`) and
-# {glue:text}`n_open` cannot be read ({glue:text}`open_list`). The one-layer LSTM, the
+# Of the {glue:text}`n_rows` rows, the number that agree with the prediction:
+# {glue:text}`n_agree`; that disagree: {glue:text}`n_disagree`
+# ({glue:text}`disagree_list`); that cannot be read: {glue:text}`n_open`
+# ({glue:text}`open_list`). The one-layer LSTM, the
 # control, tracks {glue:text}`control_ok`, and does not track {glue:text}`control_fail`.
 # The rows in which a parallel model (the GPT or the diagonal recurrence) tracks at some
 # depth up to {glue:text}`depth_max`, at some length: {glue:text}`parallel_reached`.

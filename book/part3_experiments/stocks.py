@@ -1093,7 +1093,7 @@ print(
     "on validation, per fold)"
 )
 roll_choices = roll.choices()
-choice_names = roll_choices["model"] + ", fold " + (
+choice_names = roll_choices["model"] + " in fold " + (
     roll_choices["fold"] + 1
 ).astype(str)
 glue(
