@@ -382,6 +382,8 @@ def test_run_rolling_protocol_metrics_and_verdicts():
     ch = grown.choices()  # one rate added past the chosen end, per fold and network
     assert all(len(t) == 3 for t in ch["tried"]) and grown.tuning["extended"].sum() == 4
     assert list(ch["at_edge"]) == [lr in (t[0], t[-1]) for lr, t in zip(ch["lr"], ch["tried"])]
+    assert list(ch["end"]) == [("low" if lr == t[0] else "high") if lr in (t[0], t[-1]) else ""
+                               for lr, t in zip(ch["lr"], ch["tried"])]
     bad = df.copy()
     bad.iloc[3, 2] = np.nan
     with pytest.raises(ValueError, match="clean_prices"):

@@ -1096,11 +1096,12 @@ roll_choices = roll.choices()
 choice_names = roll_choices["model"] + " in fold " + (
     roll_choices["fold"] + 1
 ).astype(str)
-glue(
-    "roll_edges",
-    which_of(choice_names[roll_choices["at_edge"]], choice_names),
-    display=False,
-)
+for end in ("low", "high"):
+    glue(
+        f"roll_{end}",
+        which_of(choice_names[roll_choices["end"] == end], choice_names),
+        display=False,
+    )
 glue("roll_lrs", ", ".join(f"{lr:g}" for lr in ROLL_LRS), display=False)
 glue("roll_extend", ROLL_EXTEND, display=False)
 roll_table.fillna("")
@@ -1108,8 +1109,11 @@ roll_table.fillna("")
 # %% [markdown]
 # The table pools {glue:text}`roll_series` stocks and the test origins from
 # {glue:text}`roll_first_test` to {glue:text}`roll_last_test`. The learning rates
-# chosen that still sit at an end of the rates their fold tried (network, fold):
-# {glue:text}`roll_edges`. The validation curves
+# chosen that still sit at the low end of the rates their fold tried:
+# {glue:text}`roll_low`; at the high end: {glue:text}`roll_high`. A choice at the low
+# end means the validation origins favoured the least training the rates allowed, and a
+# lower rate might have done better still: the extension stops after
+# {glue:text}`roll_extend` added rate per end. The validation curves
 # that chose each learning rate (first tuning seed, every fold):
 
 # %%
