@@ -439,6 +439,15 @@ def _prefixed(prefix: str, metrics: dict) -> dict:
 _SERIES = (1.0, 3.0)  # the 1-3-10 series of learning rates: ..., 1e-3, 3e-3, 1e-2, 3e-2, ...
 
 
+def lr_end(chosen: float, tried) -> str:
+    """``"low"`` or ``"high"`` when ``chosen`` is the smallest or largest of two or more
+    rates ``tried`` (a choice no tried rate brackets on that side), else ``""``."""
+    tried = sorted(tried)
+    if len(tried) < 2 or chosen not in (tried[0], tried[-1]):
+        return ""
+    return "low" if chosen == tried[0] else "high"
+
+
 def _on_series(lr: float) -> bool:
     mantissa = lr / 10 ** math.floor(math.log10(lr) + 1e-9)
     return any(math.isclose(mantissa, m, rel_tol=1e-6) for m in _SERIES)
@@ -647,8 +656,7 @@ class StudyResult:
         an unbracketed choice, where a rate past that end might have done better."""
         if model not in self.chosen:
             raise ValueError(f"StudyResult: no model {model!r}; the study has {list(self.chosen)}")
-        grid = self.grids[model]
-        return len(grid) > 1 and self.chosen[model] in (grid[0], grid[-1])
+        return lr_end(self.chosen[model], self.grids[model]) != ""
 
     def summary(self, value=None, **kwargs) -> pd.DataFrame:
         """Mean ± std and the t interval over seeds per model (:func:`rvt_lib.stats.summarize`).

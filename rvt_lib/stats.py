@@ -153,9 +153,8 @@ def mean_ci(values, level: float = 0.95, *, bounds=None) -> Interval:
     level = _level(level, "mean_ci")
     bounds = _bounds(bounds, "mean_ci")
     _within(x, bounds, "mean_ci")
-    mean, sem = x.mean(), x.std(ddof=1) / math.sqrt(x.size)
-    half = st.t.ppf((1 + level) / 2, df=x.size - 1) * sem
-    return Interval(float(mean), *map(float, _cut(mean - half, mean + half, bounds)))
+    g = _group_stats(x, level, ".3f", False, bounds)  # the interval summarize reports
+    return Interval(float(g["mean"]), float(g["ci_low"]), float(g["ci_high"]))
 
 
 def wilson_interval(k: int, n: int, level: float = 0.95) -> Interval:

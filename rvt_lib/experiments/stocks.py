@@ -889,13 +889,15 @@ class RollingResult:
         """One row per fold x network: the rate chosen, the rates tried, ``at_edge`` (the
         choice is the smallest or largest of two or more rates tried: unbracketed) and
         ``end`` (``"low"``, ``"high"``, or ``""`` for a bracketed choice)."""
+        from rvt_lib.runner import lr_end
+
         rows = []
         for (fold, model), g in self.tuning.groupby(["fold", "model"], sort=False):
             tried = sorted(set(g["lr"]))
             lr = float(g.loc[g["chosen"], "lr"].iloc[0])
-            edge = len(tried) > 1 and lr in (tried[0], tried[-1])
-            rows.append({"fold": fold, "model": model, "lr": lr, "tried": tried, "at_edge": edge,
-                         "end": ("low" if lr == tried[0] else "high") if edge else ""})
+            end = lr_end(lr, tried)
+            rows.append({"fold": fold, "model": model, "lr": lr, "tried": tried, "at_edge": end != "",
+                         "end": end})
         return pd.DataFrame(rows)
 
 
