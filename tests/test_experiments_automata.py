@@ -2,6 +2,8 @@
 original tracking runner (models, sampling, accuracy, training, the study table)."""
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -399,6 +401,44 @@ def test_run_depth_stops_at_the_first_tracked_depth(monkeypatch):
     assert table.loc[("S3", "LSTM")].tolist() == [1, None]
     assert H.depth_trend(table.loc[("S3", "GPT")].tolist()) == "grows"
     assert H.depth_trend(table.loc[("S3", "LSTM")].tolist()) == "lost"
+
+
+def test_a_settled_row_agrees_with_no_prediction_whatever_follows():
+    """depth_settled's claim, checked on every short row: once it says settled, no continuation
+    can make the row agree or disagree with any prediction; and a row it does not call
+    settled still can."""
+    from itertools import product
+    values, predictions = (None, 1, 2, 3), ("one", "flat", "grows")
+
+    def readable(row):
+        return any(H.depth_agreement(p, H.depth_trend(row)) != "n/a" for p in predictions)
+    for n in range(1, 4):
+        for prefix in product(values, repeat=n):
+            tails = [t for k in range(0, 4) for t in product(values, repeat=k)]
+            if H.depth_settled(list(prefix)):
+                assert not any(readable(list(prefix + t)) for t in tails), prefix
+            else:
+                assert any(readable(list(prefix + t)) for t in tails), prefix
+    assert H.depth_settled([1, 1, None]) and H.depth_settled([None])
+    assert H.depth_settled([2, 1]) and not H.depth_settled([1, 2, None]) and not H.depth_settled([1, 2])
+
+
+def test_run_depth_skips_the_lengths_after_a_settled_row(monkeypatch):
+    calls = []
+    tracked_at = {("GPT", 4): 1, ("GPT", 8): 2, ("LSTM", 4): 1, ("LSTM", 16): 1}
+    monkeypatch.setattr(H, "run_heatmap", _fake_heatmap(tracked_at, calls))
+    cfg = H.DepthConfig(lengths=(4, 8, 16), depths=(1, 2), tasks=("S3",), models=("GPT", "LSTM"), heat=TINY)
+    table = H.fewest_layers(H.run_depth(cfg))
+    # GPT rose (1 -> 2), then at 16 no depth tracks: "grows" unless 32 were tracked again, so
+    # a row is only cut where nothing could follow; the LSTM is settled after failing at 8
+    assert [c[2:] for c in calls if c[1] == "LSTM"] == [(4, 1), (8, 1)]
+    assert table.loc[("S3", "LSTM")].tolist() == [1, None, H.NOT_TRIED]
+    assert table.loc[("S3", "GPT")].tolist() == [1, 2, None]
+    assert H.depth_trend(table.loc[("S3", "LSTM")].tolist()) == "lost"
+    everything = H.fewest_layers(H.run_depth(replace(cfg, skip_settled=False)))
+    assert everything.loc[("S3", "LSTM")].tolist() == [1, None, 1]   # "irregular": n/a all the same
+    with pytest.raises(ValueError, match="only after"):
+        H.depth_trend([1, H.NOT_TRIED, 1])
 
 
 def test_run_depth_end_to_end_on_a_tiny_budget():

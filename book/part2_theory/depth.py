@@ -51,12 +51,14 @@ import pandas as pd
 import torch
 
 from rvt_lib import plots
+from rvt_lib.batched import fit_members
 from rvt_lib.book import glue, which_of
 from rvt_lib.budget import get_budget, pick, using_budget
 from rvt_lib.experiments.automata import (
     DEPTH_MODELS,
     DEPTH_PREDICTIONS,
     DEPTH_TASKS,
+    NOT_TRIED,
     THRESHOLD,
     DepthConfig,
     HeatmapConfig,
@@ -139,7 +141,12 @@ predicted
 # depth is the measurement; "not reached" means that no depth tried tracks. The LSTM is
 # the control and runs at one layer only: where it tracks, the training budget is enough
 # for a sequential model to learn the task at that length, and where it does not, a
-# failure of the other models says little.
+# failure of the other models says little. A row (a task and a model) stops early when
+# no longer length could change what it says: once some $T$ is not reached at any depth
+# and every shorter $T$ needed the same number of layers (or none was reached), the row
+# can only read "lost", "not reached" or "irregular" below, which agree or disagree with
+# nothing, so its longer lengths are marked "not tried" and the time goes to the rows
+# still open (`depth_settled`; a test checks the claim on every short row).
 #
 # Every cell goes through the course's study runner: learning rate chosen on a validation
 # split (from {glue:text}`depth_lrs`; where the best is the smallest or largest rate
@@ -191,7 +198,9 @@ DEPTH = depth_config()
 with using_budget("full"):
     FULL = depth_config()  # stated in the prose below, not run here
 t0 = time.perf_counter()
-runs = run_depth(DEPTH, device=device)
+# the LSTM control's members train as one batched model (the same runs as
+# one by one: tests/test_batched.py)
+runs = run_depth(DEPTH, trainer=fit_members, device=device)
 depth_seconds = time.perf_counter() - t0
 fewest = fewest_layers(runs)
 print(
@@ -284,7 +293,7 @@ fig.suptitle(
 plt.show()
 
 # %% tags=["hide-input"]
-shown = fewest.map(lambda d: "not reached" if d is None else int(d))
+shown = fewest.map(lambda d: "not reached" if d is None else d)
 shown.columns = [f"T = {T}" for T in fewest.columns]
 shown
 
@@ -317,7 +326,7 @@ glue(
         f"{task} at T = {T}"
         for task in control.index
         for T in control.columns
-        if control.loc[task, T] != 1
+        if control.loc[task, T] not in (1, NOT_TRIED)
     )
     or "nowhere",
     display=False,

@@ -702,6 +702,9 @@ class DepthConfig:
     (``target_params`` is per layer: a d-layer model is matched to d x target_params, so
     the width stays about the same as depth grows), training, learning-rate grid, seeds and
     split sizes; its ``train_length``, ``n_layer`` and ``factors`` are replaced.
+    skip_settled: stop a row (task x model) at the first T where it is :func:`depth_settled`:
+    no longer T could change whether it agrees with a prediction, so they are not trained
+    (:func:`fewest_layers` marks them ``NOT_TRIED``).
     """
 
     lengths: tuple = (8, 16, 32, 64)
@@ -710,6 +713,7 @@ class DepthConfig:
     models: tuple = DEPTH_MODELS
     controls: tuple = ("LSTM",)
     heat: HeatmapConfig = HeatmapConfig()
+    skip_settled: bool = True
 
     def __post_init__(self):
         for name in ("lengths", "depths"):
@@ -737,7 +741,8 @@ def run_depth(config: DepthConfig, trainer=None, device=None) -> pd.DataFrame:
     ``verdict`` (the cell's, from all its seeds).
 
     For every task, model and T the depths are tried in increasing order and the search
-    stops at the first whose cell is "tracked"; controls run at the first depth only.
+    stops at the first whose cell is "tracked"; controls run at the first depth only. With
+    ``config.skip_settled`` a row stops at the first T where it is :func:`depth_settled`.
     Each cell goes through :func:`run_heatmap` (tuned on validation, retrained over the
     seeds, tested once); trainer and device are passed on.
     """
@@ -745,7 +750,11 @@ def run_depth(config: DepthConfig, trainer=None, device=None) -> pd.DataFrame:
     for task in config.tasks:
         for model in config.models:
             depths = config.depths[:1] if model in config.controls else config.depths
+            fewest = []  # the fewest layers tracked at each T so far (None: not reached)
             for T in config.lengths:
+                if config.skip_settled and depth_settled(fewest):
+                    break
+                fewest.append(None)
                 for d in depths:
                     cfg = config.cell(T, d)
                     res = run_heatmap(cfg, tasks=[task], models={model: HEATMAP_MODELS[model]},
@@ -757,23 +766,49 @@ def run_depth(config: DepthConfig, trainer=None, device=None) -> pd.DataFrame:
                               "lr_at_edge": res.at_edge(model), "verdict": verdict}
                              for r in runs.itertuples()]
                     if verdict == "tracked":
+                        fewest[-1] = d
                         break
     return pd.DataFrame(rows)
 
 
+NOT_TRIED = "not tried"  # a length after a row was settled (DepthConfig.skip_settled)
+
+
+def depth_settled(fewest) -> bool:
+    """Whether a fewest-layers row (None: not reached), read so far, can no longer agree
+    or disagree with any prediction, whatever the longer lengths give.
+
+    That is the case once the row went down (it stays "irregular"), or once some T is not
+    reached and the depths reached before it are all the same, or there are none: every
+    continuation then reads "not reached", "lost" or "irregular" (:func:`depth_trend`),
+    which :func:`depth_agreement` reads as n/a. After a rise ([1, 2, None]) it is not: the
+    row reads "grows" unless a longer T is tracked again.
+    """
+    d = [math.inf if x is None else x for x in fewest]
+    if any(a > b for a, b in zip(d, d[1:])):
+        return True
+    return math.inf in d and len(set(d[:d.index(math.inf)])) <= 1
+
+
 def fewest_layers(runs: pd.DataFrame) -> pd.DataFrame:
-    """Task x model rows, one column per T: the fewest layers tracked, or None (none tried)."""
+    """Task x model rows, one column per T: the fewest layers tracked, None (no depth tried
+    tracks) or ``NOT_TRIED`` (the row was settled before that T: :func:`depth_settled`)."""
     cells = runs.drop_duplicates(["task", "model", "T", "n_layer"])
     tracked = cells[cells["verdict"] == "tracked"].groupby(["task", "model", "T"])["n_layer"].min()
+    tried = set(cells[["task", "model", "T"]].itertuples(index=False, name=None))
     index = pd.MultiIndex.from_frame(cells[["task", "model"]].drop_duplicates())
     lengths = sorted(cells["T"].unique())
     found = {key: int(d) for key, d in tracked.items()}
-    return pd.DataFrame([[found.get((task, model, T)) for T in lengths] for task, model in index],
+
+    def entry(key):
+        return found.get(key) if key in tried else NOT_TRIED
+    return pd.DataFrame([[entry((task, model, T)) for T in lengths] for task, model in index],
                         index=index, columns=lengths, dtype=object)
 
 
 def depth_trend(depths) -> str:
-    """The shape of a fewest-layers sequence over increasing T (None: not reached).
+    """The shape of a fewest-layers sequence over increasing T (None: not reached;
+    trailing ``NOT_TRIED`` entries are left out: the row was settled before them).
 
     "not reached" (never), "one" (one layer at every T), "flat" (the same number at every
     T), "grows" (never decreasing and rising at least once between two depths that were
@@ -781,6 +816,11 @@ def depth_trend(depths) -> str:
     up to some T, then no depth tried tracks: the depths tried ran out, or the training
     budget did, and the row cannot tell which), "irregular" otherwise.
     """
+    depths = list(depths)
+    while depths and depths[-1] == NOT_TRIED:
+        depths.pop()
+    if NOT_TRIED in depths:
+        raise ValueError(f"depth_trend: {NOT_TRIED!r} only after the lengths tried, got {depths!r}")
     d = [math.inf if x is None else int(x) for x in depths]
     if not d:
         raise ValueError("depth_trend: no lengths")
