@@ -75,6 +75,18 @@ def test_study_end_to_end():
         run_recall(cfg, {"rwkv": [4]}, TrainConfig(steps=1))
 
 
+def test_the_lstm_trained_batched_gives_the_same_runs():
+    from rvt_lib.batched import fit_members
+    torch.set_num_threads(1)
+    cfg = MQARConfig(n_pairs=2, n_queries=2, vocab=8)
+    args = (cfg, {"gpt": [8], "lstm": [4]}, TrainConfig(steps=4, batch_size=8, eval_every=4))
+    kw = dict(seeds=(0, 1), lr_grid=(3e-3, 1e-2), n_val=16, n_test=32)
+    alone, batched = run_recall(*args, **kw).runs, run_recall(*args, trainer=fit_members, **kw).runs
+    assert batched["lr"].tolist() == alone["lr"].tolist()
+    np.testing.assert_allclose(batched["test_accuracy"], alone["test_accuracy"])
+    np.testing.assert_allclose(batched["val_loss"], alone["val_loss"], rtol=1e-5)
+
+
 def test_memory_recall_capacity():
     from rvt_lib.experiments.recall import memory_recall
     assert memory_recall(1, 2, "sum") == 1.0 == memory_recall(1, 2, "delta")   # one pair: read back exactly

@@ -679,6 +679,7 @@ glue("gate_bias", f"+{GATE_BIAS:g}", display=False)
 # should name it the better of the two LSTMs.
 
 # %%
+from rvt_lib.batched import fit_members
 from rvt_lib.data.adding import MEAN_BASELINE_MSE
 from rvt_lib.experiments import gradients as adding
 from rvt_lib.train import TrainConfig
@@ -706,6 +707,9 @@ add_runs, add_studies = adding.adding_study(
     extend=2,  # rates the grid may add past each end while the best is there
     n_val=pick(smoke=64, book=256, full=1024, dry=64),
     n_test=pick(smoke=64, book=512, full=4096, dry=64),
+    # the two LSTMs' members train as one batched model each (the same runs as
+    # one by one: tests/test_batched.py)
+    trainer=fit_members,
 )
 ADD_CELL = ["T", "model"]
 add_table = (  # mean ± std and 95% interval of the test MSE (never below 0)

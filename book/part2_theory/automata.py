@@ -58,6 +58,7 @@ import scipy.stats
 import torch
 
 from rvt_lib import plots
+from rvt_lib.batched import fit_members
 from rvt_lib.book import glue, interact, which_of
 from rvt_lib.budget import get_budget, pick
 from rvt_lib.data.automata import TASKS, make_task, task_spec
@@ -1053,7 +1054,9 @@ HEAT = HeatmapConfig(
     n_test=pick(smoke=16, book=256, dry=16),
 )
 t0 = time.perf_counter()
-heat = run_heatmap(HEAT)
+# the LSTM's members (learning rates, then seeds) train as one batched model:
+# the same runs as one by one (tests/test_batched.py), in less time
+heat = run_heatmap(HEAT, trainer=fit_members)
 heat_seconds = time.perf_counter() - t0
 cells = cell_verdicts(heat, HEAT)
 print(

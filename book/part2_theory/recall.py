@@ -54,6 +54,7 @@ import pandas as pd
 import torch
 
 from rvt_lib import plots
+from rvt_lib.batched import fit_members
 from rvt_lib.book import glue, interact, which_of
 from rvt_lib.budget import get_budget, pick
 from rvt_lib.data.recall import IGNORE, MQARConfig, mqar_batch
@@ -467,6 +468,9 @@ result = run_recall(
     n_val=n_val,
     n_test=n_test,
     device=device,
+    # the LSTMs' members train as one batched model per width (the same runs
+    # as one by one: tests/test_batched.py)
+    trainer=fit_members,
 )
 study_seconds = time.perf_counter() - start
 print(f"{len(result.runs)} runs in {study_seconds:.0f} s")

@@ -185,11 +185,11 @@ def make_specs(config: MQARConfig, widths: dict, n_layer: int = 1, n_head: int =
 
 def run_recall(config: MQARConfig, widths: dict, train_config, *, seeds=(0, 1, 2), lr_grid=(1e-3, 3e-3),
                extend: int = 0, n_val: int = 256, n_test: int = 512, n_layer: int = 1, n_head: int = 1,
-               device=None, progress: bool | None = None) -> RecallResult:
+               device=None, progress: bool | None = None, trainer=None) -> RecallResult:
     """Train every (model, width) of ``widths`` on MQAR with the study protocol; see the module docstring.
 
-    ``extend`` grows the learning-rate grid past an end while a choice sits there
-    (:func:`rvt_lib.runner.run_study`)."""
+    ``extend`` grows the learning-rate grid past an end while a choice sits there, and
+    ``trainer`` trains each group of members (:func:`rvt_lib.runner.run_study`)."""
     from rvt_lib.runner import run_study
     from rvt_lib.stats import summarize
 
@@ -199,7 +199,8 @@ def run_recall(config: MQARConfig, widths: dict, train_config, *, seeds=(0, 1, 2
     specs = make_specs(config, widths, n_layer, n_head)
     task = recall_task(config, train_config.batch_size, n_val, n_test)
     study = run_study(specs, task, train_config, seeds=seeds, lr_grid=lr_grid, extend=extend,
-                      select="val_accuracy", maximize=True, device=device, progress=progress)
+                      select="val_accuracy", maximize=True, device=device, progress=progress,
+                      trainer=trainer)
     runs = study.runs.copy()
     runs["kind"] = [specs[m].kind for m in runs["model"]]
     runs["family"] = [NAMES[k] for k in runs["kind"]]
