@@ -13,7 +13,7 @@
 #     language: python
 #     name: python3
 #   rvt:
-#     minutes: 8.4
+#     minutes: 2.5
 # ---
 
 # %% [markdown]
