@@ -439,6 +439,11 @@ def test_run_depth_skips_the_lengths_after_a_settled_row(monkeypatch):
     assert everything.loc[("S3", "LSTM")].tolist() == [1, None, 1]   # "irregular": n/a all the same
     with pytest.raises(ValueError, match="only after"):
         H.depth_trend([1, H.NOT_TRIED, 1])
+    # a row that settled at its first length: None then "not tried" (pandas would read it as
+    # strings and NaN)
+    settled = pd.DataFrame([[None, H.NOT_TRIED], [1, None]], index=table.index, columns=[4, 8], dtype=object)
+    assert H.depth_verdicts(settled)["measured"].tolist() == ["not reached", "lost"]
+    assert H.depth_trend([float("nan"), H.NOT_TRIED]) == "not reached"
 
 
 def test_run_depth_end_to_end_on_a_tiny_budget():

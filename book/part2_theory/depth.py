@@ -156,8 +156,9 @@ predicted
 # it, one test on a sealed split of length $T$. A model of $d$ layers is matched to $d$
 # times the one-layer parameter count, so that the width stays about the same while depth
 # grows. Each run trains for {glue:text}`depth_steps` steps of 32 fresh sequences.
-# Fewer seeds than the protocol's five, because this budget must run on one CPU core in
-# ten minutes; the interval is then wide and the rule errs towards "not tracked".
+# Fewer seeds than the protocol's five: every cell costs a run per rate tried and a run
+# per further seed, and the `book` budget keeps this chapter to a few minutes of one CPU
+# core; the interval is then wide, and the rule errs towards "not tracked".
 
 
 # %%

@@ -816,7 +816,8 @@ def depth_trend(depths) -> str:
     up to some T, then no depth tried tracks: the depths tried ran out, or the training
     budget did, and the row cannot tell which), "irregular" otherwise.
     """
-    depths = list(depths)
+    # None or NaN (pandas' missing value, e.g. in a row read out of fewest_layers' table)
+    depths = [None if x is None or (isinstance(x, float) and math.isnan(x)) else x for x in depths]
     while depths and depths[-1] == NOT_TRIED:
         depths.pop()
     if NOT_TRIED in depths:
@@ -855,7 +856,9 @@ def depth_verdicts(fewest: pd.DataFrame, predictions: dict | None = None) -> pd.
     (:func:`depth_trend`) and ``agreement`` (:func:`depth_agreement`)."""
     predictions = DEPTH_PREDICTIONS if predictions is None else predictions
     rows = []
-    for (task, model), depths in fewest.iterrows():
+    # to_numpy(dtype=object): a row of None and "not tried" read as a Series would turn
+    # into strings and NaN
+    for (task, model), depths in zip(fewest.index, fewest.to_numpy(dtype=object)):
         trend, pred = depth_trend(list(depths)), predictions.get((model, task))
         rows.append({"task": task, "model": model, "predicted": pred, "measured": trend,
                      "agreement": depth_agreement(pred, trend)})
