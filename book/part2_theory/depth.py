@@ -13,7 +13,7 @@
 #     language: python
 #     name: python3
 #   rvt:
-#     minutes: 2.5
+#     minutes: 1.6
 # ---
 
 # %% [markdown]
