@@ -63,18 +63,32 @@ def _page_faults_while_cycling(n_bytes=8 << 20, times=20) -> int:
 glibc_only = pytest.mark.skipif(measure._glibc() is None, reason="the allocator settings are glibc's")
 
 
+_CYCLING = """
+import json, sys
+sys.path.insert(0, {tests!r})
+from test_measure import _page_faults_while_cycling
+from rvt_lib import measure
+measure._set_allocator(measure._GIVE_BACK)  # glibc's default thresholds, fixed (not raised)
+given_back = _page_faults_while_cycling()   # each 8 MB is a fresh mmap
+assert measure.keep_freed_memory() is True
+_page_faults_while_cycling()                # the first ones may grow the heap to its steady size
+print(json.dumps([given_back, _page_faults_while_cycling()]))
+"""
+
+
 @glibc_only
 def test_keep_freed_memory_stops_the_page_faults_of_reallocating():
+    """In a fresh interpreter: the allocator's state after the tests before this one (what
+    they allocated, kept and freed) is not what glibc starts with."""
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
     pages = 20 * (8 << 20) // measure._PAGE_SIZE
-    measure._set_allocator(measure._GIVE_BACK)  # glibc's own settings: each 8 MB is a fresh mmap
-    try:
-        given_back = _page_faults_while_cycling()
-        assert measure.keep_freed_memory() is True
-        measure._set_allocator(measure._KEEP)  # (the flag may already be set by an earlier fit)
-        _page_faults_while_cycling()   # the first ones may grow the heap to its steady size
-        kept = _page_faults_while_cycling()
-    finally:
-        measure._set_allocator(measure._KEEP if measure._keeping else measure._GIVE_BACK)
+    code = _CYCLING.format(tests=str(Path(__file__).parent))
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    given_back, kept = json.loads(out.stdout.strip().splitlines()[-1])
     assert given_back > 0.5 * pages      # about one fault per page, every time
     assert kept < 0.05 * pages           # the same pages, reused
 
