@@ -774,6 +774,11 @@ def run_depth(config: DepthConfig, trainer=None, device=None) -> pd.DataFrame:
 NOT_TRIED = "not tried"  # a length after a row was settled (DepthConfig.skip_settled)
 
 
+def _missing_as_inf(depths) -> list:
+    """A fewest-layers row with "not reached" (None, or pandas' NaN) as infinitely deep."""
+    return [math.inf if x is None or (isinstance(x, float) and math.isnan(x)) else x for x in depths]
+
+
 def depth_settled(fewest) -> bool:
     """Whether a fewest-layers row (None: not reached), read so far, can no longer agree
     or disagree with any prediction, whatever the longer lengths give.
@@ -784,7 +789,7 @@ def depth_settled(fewest) -> bool:
     which :func:`depth_agreement` reads as n/a. After a rise ([1, 2, None]) it is not: the
     row reads "grows" unless a longer T is tracked again.
     """
-    d = [math.inf if x is None else x for x in fewest]
+    d = _missing_as_inf(fewest)
     if any(a > b for a, b in zip(d, d[1:])):
         return True
     return math.inf in d and len(set(d[:d.index(math.inf)])) <= 1
@@ -816,13 +821,12 @@ def depth_trend(depths) -> str:
     up to some T, then no depth tried tracks: the depths tried ran out, or the training
     budget did, and the row cannot tell which), "irregular" otherwise.
     """
-    # None or NaN (pandas' missing value, e.g. in a row read out of fewest_layers' table)
-    depths = [None if x is None or (isinstance(x, float) and math.isnan(x)) else x for x in depths]
+    depths = list(depths)
     while depths and depths[-1] == NOT_TRIED:
         depths.pop()
     if NOT_TRIED in depths:
         raise ValueError(f"depth_trend: {NOT_TRIED!r} only after the lengths tried, got {depths!r}")
-    d = [math.inf if x is None else int(x) for x in depths]
+    d = [x if x == math.inf else int(x) for x in _missing_as_inf(depths)]
     if not d:
         raise ValueError("depth_trend: no lengths")
     if all(x == math.inf for x in d):
